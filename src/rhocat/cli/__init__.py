@@ -1,0 +1,1 @@
+"""Command-line interface: ``rhocat <command> ...``, a thin layer over the Python API."""

@@ -1,0 +1,73 @@
+"""Entry point of the ``rhocat`` command.
+
+Each stage registers its own sub-commands in a module of this package
+(``rhocat.cli.<stage>``) that defines ``register(subparsers)``; a sub-command
+sets ``func`` to a callable taking the parsed namespace and returning an exit
+code. :class:`rhocat.errors.RhocatError` becomes one line on stderr and exit
+code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from rhocat.errors import RhocatError
+
+#: Modules that contribute sub-commands, in the order of the data flow.
+COMMAND_MODULES = (
+    "structures",
+    "split",
+    "qe",
+    "data",
+    "train",
+    "predict",
+    "evaluate",
+    "report",
+    "demo",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rhocat",
+        description="Learn Kohn-Sham charge densities and warm-start Quantum ESPRESSO from them.",
+    )
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"rhocat.cli.{name}")
+        except ModuleNotFoundError as exc:  # a stage not built yet
+            if exc.name == f"rhocat.cli.{name}":
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def _version() -> str:
+    from rhocat import __version__
+
+    return f"rhocat {__version__}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except RhocatError as exc:
+        print(f"rhocat: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rhocat: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
