@@ -1,0 +1,32 @@
+"""``rhocat report RESULTS/ -o report.html``: the self-contained HTML report."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "report",
+        help="HTML report of an evaluation (tables 2-3, figures 2-6, wall clock)",
+        description="Write a self-contained HTML report (figures embedded) of a results "
+        "folder written by `rhocat evaluate`.",
+    )
+    p.add_argument("results", help="results folder of `rhocat evaluate`")
+    p.add_argument("-o", "--output", default="report.html", help="HTML file to write")
+    p.add_argument("--title", default="", help="title of the report")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from rhocat.errors import InputError
+    from rhocat.evaluate.results import load_manifest, load_rows, write_text_atomic
+    from rhocat.report.html import render_report
+
+    rows = load_rows(args.results)
+    if not rows:
+        raise InputError(f"{args.results}: no evaluated structures yet")
+    write_text_atomic(args.output, render_report(rows, load_manifest(args.results), args.title))
+    n_ok = sum(1 for r in rows if r.get("status") == "ok")
+    print(f"wrote {args.output} ({n_ok} of {len(rows)} structures evaluated)")
+    return 0
