@@ -1,0 +1,119 @@
+"""Running pw.x: a subprocess in its own work directory, with MPI ranks and a timeout.
+
+``mpirun`` gets ``--allow-run-as-root`` only when running as root and
+``--oversubscribe`` only when more ranks than cores are asked for;
+``OMP_NUM_THREADS=1`` is always set (MPI ranks, not threads, use the cores).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rhocat.errors import MissingToolError
+
+INSTALL_HINT = (
+    "install Quantum ESPRESSO: apt-get install quantum-espresso quantum-espresso-data "
+    "(or `make setup`), or put pw.x on PATH"
+)
+
+
+@dataclass
+class RawRun:
+    """What a pw.x process left behind: its stdout, exit code and wall time (s)."""
+
+    stdout: str
+    returncode: int
+    wall_s: float
+    timed_out: bool
+    command: list[str]
+
+
+def find_executable(name: str = "pw.x") -> str:
+    """Absolute path of ``name`` on PATH, or :class:`MissingToolError` with an install hint."""
+    path = shutil.which(name)
+    if path is None:
+        raise MissingToolError(f"{name} not found on PATH; {INSTALL_HINT}")
+    return path
+
+
+def default_ranks() -> int:
+    """MPI ranks per pw.x run: ``$RHOCAT_RANKS`` or the number of cores (at most 4)."""
+    env = os.environ.get("RHOCAT_RANKS")
+    if env:
+        return max(1, int(env))
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def pw_command(ranks: int, input_name: str = "pw.in", executable: str = "pw.x") -> list[str]:
+    """The command line that runs pw.x on ``ranks`` MPI ranks."""
+    exe = find_executable(executable)
+    if ranks <= 1:
+        return [exe, "-in", input_name]
+    mpirun = shutil.which("mpirun")
+    if mpirun is None:
+        raise MissingToolError("mpirun not found; install openmpi-bin or run with ranks=1")
+    cmd = [mpirun]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-run-as-root")
+    if ranks > (os.cpu_count() or 1):
+        cmd.append("--oversubscribe")
+    return cmd + ["-np", str(ranks), exe, "-in", input_name]
+
+
+def run_pw(
+    input_text: str,
+    workdir: str | os.PathLike,
+    *,
+    ranks: int | None = None,
+    timeout_s: float | None = None,
+    executable: str = "pw.x",
+) -> RawRun:
+    """Write ``pw.in`` into ``workdir`` and run pw.x there.
+
+    stdout goes to ``workdir/pw.out`` (and is returned). A timeout kills the whole
+    process group and is reported as ``timed_out=True``, not raised.
+    """
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "pw.in").write_text(input_text)
+    cmd = pw_command(ranks if ranks is not None else default_ranks(), "pw.in", executable)
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    t0 = time.perf_counter()
+    timed_out = False
+    with open(workdir / "pw.out", "w") as out:
+        proc = subprocess.Popen(
+            cmd,
+            cwd=workdir,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
+        )
+        try:
+            returncode = proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _kill_group(proc)
+            returncode = proc.wait()
+        except BaseException:
+            _kill_group(proc)
+            proc.wait()
+            raise
+    wall = time.perf_counter() - t0
+    stdout = (workdir / "pw.out").read_text(errors="replace")
+    return RawRun(stdout, returncode, wall, timed_out, cmd)
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    import signal
+
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        proc.kill()

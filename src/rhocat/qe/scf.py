@@ -1,0 +1,239 @@
+"""One pw.x run from an ASE ``Atoms``: SCF (or relaxation) from a chosen start density.
+
+Start modes:
+
+- ``"atomic"``: pw.x's own ``startingpot='atomic'`` (the atomic charge
+  superposition, ACS, the paper's baseline);
+- ``"acs"``: rhocat's Python ACS written to a restart folder and read with
+  ``startingpot='file'`` (must reproduce ``"atomic"``);
+- a path: any folder holding ``charge-density.dat`` (and ``paw.txt`` for PAW
+  species), read with ``startingpot='file'``.
+
+A crash, a timeout or a non-converged SCF is a *result* (``converged=False``
+with a ``reason`` and the tail of the output), never an exception: pipelines
+record it and go on. Bad input (unknown element, missing pseudopotential,
+missing pw.x, unreadable restart folder) raises :class:`rhocat.errors.RhocatError`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+
+from rhocat.errors import DensityFileError
+from rhocat.qe.inputs import pw_parameters, render_pw_input
+from rhocat.qe.parse import parse_stdout, parse_xml
+from rhocat.qe.protocol import Protocol
+from rhocat.qe.pseudo import PseudoFamily, load_family
+from rhocat.qe.runner import run_pw
+
+BOHR_ANGSTROM = 0.529177210903
+PREFIX = "rhocat"
+OUTDIR = "out"
+RESTART_FILES = ("charge-density.dat", "paw.txt")
+
+
+@dataclass
+class ScfResult:
+    """Plain-data outcome of one pw.x run (energies Ry unless named eV; times s)."""
+
+    converged: bool
+    iterations: int
+    scf_accuracy_ry: list[float]
+    energies_ry: list[float]
+    energy_ry: float | None
+    fermi_energy_ev: float | None
+    band_gap_ev: float | None
+    n_electrons: float | None
+    fft_grid: tuple[int, int, int] | None
+    wall_s: float
+    pw_wall_s: float | None
+    reason: str
+    output_tail: str
+    save_dir: str | None
+    workdir: str
+    parameters: dict
+    start: str
+    qe_version: str | None
+    pseudos: dict = field(default_factory=dict)
+    final_atoms: Atoms | None = None
+
+    def to_dict(self) -> dict:
+        """JSON-serialisable dict (``final_atoms`` as cell/positions/symbols in Å)."""
+        d = asdict(self)
+        d.pop("final_atoms")
+        if self.final_atoms is not None:
+            d["final_structure"] = {
+                "symbols": self.final_atoms.get_chemical_symbols(),
+                "cell_angstrom": self.final_atoms.cell.array.tolist(),
+                "positions_angstrom": self.final_atoms.positions.tolist(),
+            }
+        if self.fft_grid is not None:
+            d["fft_grid"] = list(self.fft_grid)
+        return d
+
+
+def save_dir_of(workdir: str | os.PathLike) -> Path:
+    """The ``.save`` folder of a run made by :func:`run_scf` in ``workdir``."""
+    return Path(workdir) / OUTDIR / f"{PREFIX}.save"
+
+
+def _link_pseudos(family: PseudoFamily, symbols, directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for s in sorted(set(symbols)):
+        target = directory / family[s].filename
+        if not target.exists():
+            try:
+                os.symlink(family[s].path, target)
+            except OSError:
+                shutil.copy(family[s].path, target)
+
+
+def _stage_restart(start, atoms: Atoms, family: PseudoFamily, save: Path, params: dict) -> None:
+    save.parent.mkdir(parents=True, exist_ok=True)
+    if start == "acs":
+        from rhocat.qe.start import acs_restart
+
+        acs_restart(atoms, family, params["system"]["ecutrho"], save)
+        return
+    src = Path(start)
+    if not (src / "charge-density.dat").is_file():
+        raise DensityFileError(f"{src} holds no charge-density.dat to start from")
+    save.mkdir(parents=True, exist_ok=True)
+    for name in RESTART_FILES:
+        if (src / name).is_file():
+            shutil.copy(src / name, save / name)
+
+
+def run_scf(
+    atoms: Atoms,
+    *,
+    family: str | PseudoFamily = "debian-pbe",
+    protocol: str | Protocol = "fast",
+    start: str | os.PathLike = "atomic",
+    calculation: str = "scf",
+    workdir: str | os.PathLike | None = None,
+    ranks: int | None = None,
+    timeout_s: float | None = None,
+    overrides: Mapping | None = None,
+    parameters: Mapping | None = None,
+) -> ScfResult:
+    """Run pw.x on ``atoms`` and return its SCF history and results.
+
+    Args:
+        atoms: structure in Å.
+        family, protocol, overrides: see :func:`rhocat.qe.inputs.pw_parameters`.
+        start: ``"atomic"``, ``"acs"`` or a folder with ``charge-density.dat``.
+        calculation: ``scf``, ``relax`` or ``vc-relax``.
+        workdir: where to run (kept); a new temporary folder when None.
+        ranks: MPI ranks (default: ``$RHOCAT_RANKS`` or the cores, at most 4).
+        timeout_s: wall-clock limit; a run past it is a non-converged result.
+        parameters: namelists of an earlier run to reuse *exactly* (e.g. the
+            ground-truth run of a dataset entry); only ``startingpot``, ``outdir``,
+            ``prefix`` and ``pseudo_dir`` are replaced.
+    """
+    family = load_family(family)
+    family.require(atoms.get_chemical_symbols())
+    startingpot = "atomic" if str(start) == "atomic" else "file"
+    if parameters is not None:
+        import copy
+
+        params = copy.deepcopy(dict(parameters))
+        params.setdefault("control", {}).update(
+            prefix=PREFIX, outdir=f"./{OUTDIR}", pseudo_dir="./pseudo"
+        )
+        params.setdefault("electrons", {})["startingpot"] = startingpot
+        if overrides:
+            from rhocat.qe.inputs import apply_overrides
+
+            apply_overrides(params, overrides)
+    else:
+        params = pw_parameters(
+            atoms,
+            family,
+            protocol,
+            calculation=calculation,
+            startingpot=startingpot,
+            prefix=PREFIX,
+            outdir=f"./{OUTDIR}",
+            pseudo_dir="./pseudo",
+            overrides=overrides,
+        )
+    workdir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="rhocat-pw-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    _link_pseudos(family, atoms.get_chemical_symbols(), workdir / "pseudo")
+    save = save_dir_of(workdir)
+    if save.exists():
+        shutil.rmtree(save)
+    if startingpot == "file":
+        _stage_restart(start, atoms, family, save, params)
+    raw = run_pw(render_pw_input(atoms, params, family), workdir, ranks=ranks, timeout_s=timeout_s)
+    hist = parse_stdout(raw.stdout)
+    xml = None
+    if (save / "data-file-schema.xml").is_file() and hist.finished:
+        try:
+            xml = parse_xml(save / "data-file-schema.xml")
+        except (ValueError, OSError, KeyError, AttributeError):
+            xml = None
+    reason = ""
+    if raw.timed_out:
+        reason = f"timed out after {timeout_s} s"
+    elif "convergence NOT achieved" in raw.stdout:
+        reason = f"SCF did not converge in {hist.iterations} iterations"
+    elif hist.error:
+        reason = f"pw.x stopped: {hist.error}"
+    elif raw.returncode != 0:
+        reason = f"pw.x exited with code {raw.returncode}"
+    elif not hist.finished:
+        reason = "pw.x output is incomplete"
+    elif not hist.converged:
+        reason = f"SCF did not converge in {hist.iterations} iterations"
+    converged = hist.converged and not reason
+    final_atoms = None
+    if calculation in ("relax", "vc-relax") and xml is not None and xml.cell_bohr is not None:
+        final_atoms = Atoms(
+            symbols=xml.symbols,
+            positions=xml.positions_bohr * BOHR_ANGSTROM,
+            cell=xml.cell_bohr * BOHR_ANGSTROM,
+            pbc=True,
+        )
+    symbols = sorted(set(atoms.get_chemical_symbols()))
+    return ScfResult(
+        converged=converged,
+        iterations=hist.iterations,
+        scf_accuracy_ry=hist.scf_accuracy_ry,
+        energies_ry=hist.energies_ry,
+        energy_ry=(xml.energy_ry if xml and xml.energy_ry is not None else hist.energy_ry),
+        fermi_energy_ev=(xml.fermi_energy_ev if xml else hist.fermi_energy_ev),
+        band_gap_ev=(xml.band_gap_ev if xml else None),
+        n_electrons=(xml.n_electrons if xml else hist.n_electrons),
+        fft_grid=(xml.fft_grid if xml and xml.fft_grid else hist.fft_grid),
+        wall_s=raw.wall_s,
+        pw_wall_s=hist.pw_wall_s,
+        reason=reason,
+        output_tail="\n".join(raw.stdout.splitlines()[-25:]),
+        save_dir=str(save) if (save / "charge-density.dat").is_file() else None,
+        workdir=str(workdir),
+        parameters=_jsonable(params),
+        start=str(start),
+        qe_version=hist.qe_version,
+        pseudos={s: {"file": family[s].filename, "md5": family[s].md5} for s in symbols},
+        final_atoms=final_atoms,
+    )
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj

@@ -1,0 +1,63 @@
+"""Real pw.x runs on a 2-atom Si cell at a low cutoff (about a second each)."""
+
+import pytest
+
+from rhocat.qe.scf import run_scf
+
+
+@pytest.fixture(scope="module")
+def si_reference(tmp_path_factory):
+    from ase.build import bulk
+
+    from tests.conftest import LOW_CUTOFF
+
+    workdir = tmp_path_factory.mktemp("si-ref")
+    return run_scf(bulk("Si", "diamond", a=5.43), workdir=workdir, overrides=LOW_CUTOFF)
+
+
+def test_scf_history_and_results(si_reference):
+    r = si_reference
+    assert r.converged and r.reason == ""
+    assert r.iterations == len(r.scf_accuracy_ry) == len(r.energies_ry) >= 4
+    assert r.scf_accuracy_ry[-1] < r.parameters["electrons"]["conv_thr"]
+    assert r.scf_accuracy_ry[0] > 1e-3
+    assert r.n_electrons == 8.0
+    assert r.energy_ry == pytest.approx(r.energies_ry[-1], abs=1e-6)
+    assert r.band_gap_ev is not None and 0.0 <= r.band_gap_ev < 1.5
+    assert r.qe_version and r.qe_version.startswith("6.")
+    assert r.save_dir and r.fft_grid and min(r.fft_grid) > 10
+    assert r.pseudos["Si"]["md5"]
+
+
+def test_converged_density_restarts_in_at_most_3_iterations(si_reference, tmp_path, si_atoms):
+    from tests.conftest import LOW_CUTOFF
+
+    warm = run_scf(si_atoms, start=si_reference.save_dir, workdir=tmp_path, overrides=LOW_CUTOFF)
+    assert warm.converged and warm.iterations <= 3
+    assert warm.energy_ry == pytest.approx(si_reference.energy_ry, abs=1e-6)
+
+
+def test_rerun_with_stored_parameters_is_identical(si_reference, tmp_path, si_atoms):
+    again = run_scf(si_atoms, parameters=si_reference.parameters, workdir=tmp_path)
+    assert again.iterations == si_reference.iterations
+    assert again.scf_accuracy_ry == si_reference.scf_accuracy_ry
+
+
+def test_non_convergence_is_a_result_not_an_exception(si_atoms, tmp_path, low_cutoff):
+    low_cutoff["electrons"] = {"electron_maxstep": 2}
+    r = run_scf(si_atoms, workdir=tmp_path, overrides=low_cutoff)
+    assert not r.converged
+    assert "did not converge" in r.reason or "stopped" in r.reason
+    assert r.output_tail
+
+
+def test_crash_is_a_result_with_pw_message(si_atoms, tmp_path, low_cutoff):
+    si_atoms.positions[1] = si_atoms.positions[0] + 0.05  # atoms on top of each other
+    low_cutoff["electrons"] = {"electron_maxstep": 3}
+    r = run_scf(si_atoms, workdir=tmp_path, overrides=low_cutoff, timeout_s=60)
+    assert not r.converged and r.reason
+
+
+def test_timeout_is_a_result(si_atoms, tmp_path):
+    r = run_scf(si_atoms, workdir=tmp_path, timeout_s=0.05)
+    assert not r.converged and "timed out" in r.reason
