@@ -1,0 +1,165 @@
+"""Verification and summary of a dataset (``rhocat data check|summary``)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rhocat.data.entry import file_sha256, read_entry
+from rhocat.data.store import Dataset
+from rhocat.errors import InputError
+
+#: |ρ(G=0)·Ω − N_el| allowed, electrons.
+ELECTRON_TOLERANCE = 1e-6
+
+
+@dataclass
+class CheckReport:
+    """Outcome of :func:`check_dataset`: ``problems`` maps entry id (or file) to what is wrong."""
+
+    checked: int = 0
+    ok: int = 0
+    failed_runs: int = 0
+    problems: dict[str, list[str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not self.problems
+
+
+def check_entry(path: str | os.PathLike, checksum: str | None) -> list[str]:
+    """Problems found in one entry file (empty list: fine)."""
+    path = Path(path)
+    if not path.exists():
+        return ["file is missing"]
+    problems = []
+    if checksum is not None and file_sha256(path) != checksum:
+        problems.append("checksum mismatch (file changed or corrupted since it was written)")
+    try:
+        rec = read_entry(path)
+    except InputError as exc:
+        return problems + [str(exc)]
+    if rec.status != "ok":
+        return problems
+    problems += _check_arrays(rec)
+    return problems
+
+
+def _check_arrays(rec) -> list[str]:
+    out = []
+    n = None if rec.numbers is None else len(rec.numbers)
+    if n is None or rec.positions_bohr is None or rec.cell_bohr is None:
+        return ["structure missing"]
+    if rec.positions_bohr.shape != (n, 3) or rec.cell_bohr.shape != (3, 3):
+        out.append(f"structure shapes {rec.positions_bohr.shape}, {rec.cell_bohr.shape}")
+    if rec.miller is None or rec.rho_g is None or rec.rho_acs_g is None:
+        return out + ["density arrays missing"]
+    ngm = rec.miller.shape[0]
+    if rec.miller.ndim != 2 or rec.miller.shape[1] != 3:
+        out.append(f"miller shape {rec.miller.shape}")
+    if rec.rho_g.ndim != 2 or rec.rho_g.shape[1] != ngm or rec.rho_g.shape[0] not in (1, 2):
+        out.append(f"rho_g shape {rec.rho_g.shape} does not match {ngm} G vectors")
+        return out
+    if rec.rho_acs_g.shape != (ngm,):
+        out.append(f"rho_acs_g shape {rec.rho_acs_g.shape} does not match {ngm} G vectors")
+    if not (np.all(np.isfinite(rec.rho_g)) and np.all(np.isfinite(rec.rho_acs_g))):
+        out.append("non-finite density values")
+    grid = rec.meta.get("fft_grid")
+    if not grid or len(grid) != 3:
+        out.append("FFT grid missing")
+    elif np.any(np.abs(rec.miller).max(axis=0) * 2 >= np.asarray(grid) + 1):
+        out.append(f"Miller indices exceed the FFT grid {grid}")
+    g0 = np.flatnonzero(np.all(rec.miller == 0, axis=1))
+    if len(g0) != 1:
+        out.append("G = 0 is not in the G list exactly once")
+        return out
+    volume = abs(np.linalg.det(rec.cell_bohr))
+    n_el = rec.meta.get("n_electrons")
+    charge = rec.rho_g[0, g0[0]].real * volume
+    if n_el is None:
+        out.append("number of electrons missing")
+    elif abs(charge - n_el) > ELECTRON_TOLERANCE:
+        out.append(f"rho(G=0)*volume = {charge:.9f} but n_electrons = {n_el}")
+    return out
+
+
+def check_dataset(
+    path: str | os.PathLike, progress: Callable[[int], None] | None = None
+) -> CheckReport:
+    """Verify every indexed entry (checksum, shapes, electron count) and the index itself."""
+    report = CheckReport()
+    with Dataset(path) as ds:
+        rows = ds.rows()
+        indexed = set()
+        for row in rows:
+            indexed.add(row.file)
+            problems = check_entry(ds.entries_dir / row.file, row.checksum)
+            report.checked += 1
+            if problems:
+                report.problems[row.id] = problems
+            elif row.status == "ok":
+                report.ok += 1
+            else:
+                report.failed_runs += 1
+            if progress:
+                progress(1)
+        for entry in sorted(os.listdir(ds.entries_dir)):
+            if entry.startswith(".tmp-"):
+                report.notes.append(f"{entry}: temporary file of an interrupted write")
+            elif entry.endswith(".h5") and entry not in indexed:
+                report.notes.append(
+                    f"{entry}: not in the index (a run was interrupted; `rhocat dft run` "
+                    "with the same arguments indexes it)"
+                )
+    return report
+
+
+def summarize(path: str | os.PathLike) -> list[dict]:
+    """One dict per split (and a total): structures, ok, failed, grid points, medians."""
+    with Dataset(path) as ds:
+        rows = ds.rows()
+    groups: dict[str, list] = {}
+    for r in rows:
+        groups.setdefault(r.split, []).append(r)
+    table = [_summary_row(name, groups[name]) for name in sorted(groups)]
+    if len(groups) != 1:
+        table.append(_summary_row("total", rows))
+    return table
+
+
+def _summary_row(name: str, rows: list) -> dict:
+    ok = [r for r in rows if r.status == "ok"]
+
+    def median(values: list) -> float | None:
+        values = [v for v in values if v is not None]
+        return float(np.median(values)) if values else None
+
+    return {
+        "split": name,
+        "structures": len(rows),
+        "ok": len(ok),
+        "failed": len(rows) - len(ok),
+        "grid_points": int(sum(r.grid_points for r in ok)),
+        "median_iterations": median([r.n_iterations for r in ok]),
+        "median_scf_s": median([r.scf_s for r in ok]),
+    }
+
+
+def format_summary(table: list[dict]) -> str:
+    """The summary as a plain-text table."""
+    head = ["split", "structures", "ok", "failed", "grid points", "median iter", "median SCF s"]
+    lines = []
+    for r in table:
+        it = "-" if r["median_iterations"] is None else f"{r['median_iterations']:g}"
+        t = "-" if r["median_scf_s"] is None else f"{r['median_scf_s']:.2f}"
+        lines.append(
+            [r["split"], r["structures"], r["ok"], r["failed"], f"{r['grid_points']:,}", it, t]
+        )
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *lines, strict=False)]
+    fmt = "  ".join(f"{{:<{w}}}" if i == 0 else f"{{:>{w}}}" for i, w in enumerate(widths))
+    return "\n".join([fmt.format(*head)] + [fmt.format(*map(str, line)) for line in lines])

@@ -1,0 +1,87 @@
+"""The dataset manifest: the settings that make every entry of a dataset comparable.
+
+``manifest.json`` at the top of a dataset directory records the protocol,
+pseudopotential family, relaxation flag, perturbation and pw.x overrides used
+for every entry. Building into a directory whose manifest differs is an error:
+mixing densities computed with different settings would silently corrupt
+training and evaluation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rhocat.errors import InputError
+
+MANIFEST_NAME = "manifest.json"
+FORMAT = "rhocat-dataset"
+VERSION = 1
+
+
+@dataclass
+class Manifest:
+    """Settings shared by all entries of a dataset.
+
+    Attributes:
+        protocol: rhocat.qe protocol name (``fast``, ``moderate``).
+        family: pseudopotential family name, or an absolute directory path.
+        relax: whether each structure was vc-relaxed before the SCF.
+        perturb_ang: standard deviation of the random displacement of each
+            atom, Å (0: none).
+        strain: maximum absolute component of the random symmetric strain
+            applied to the cell (0: none).
+        seed: seed of the perturbation (combined with each structure id).
+        overrides: pw.x parameters overriding the protocol (e.g. ``ecutwfc``).
+    """
+
+    protocol: str = "fast"
+    family: str = "debian-pbe"
+    relax: bool = False
+    perturb_ang: float = 0.0
+    strain: float = 0.0
+    seed: int = 0
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    def identity(self) -> dict[str, Any]:
+        """The fields that must agree between two runs into one dataset."""
+        return json.loads(json.dumps(asdict(self), sort_keys=True))
+
+    def differences(self, other: Manifest) -> list[str]:
+        a, b = self.identity(), other.identity()
+        return [f"{k}: {a.get(k)!r} != {b.get(k)!r}" for k in sorted(a) if a.get(k) != b.get(k)]
+
+
+def read_manifest(directory: str | os.PathLike) -> Manifest:
+    """Read ``directory/manifest.json``; :class:`InputError` when absent or foreign."""
+    path = Path(directory) / MANIFEST_NAME
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(f"{directory}: not a rhocat dataset (no {MANIFEST_NAME})") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: unreadable dataset manifest ({exc})") from exc
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise InputError(f"{path}: not a rhocat dataset manifest")
+    if int(data.get("version", 0)) > VERSION:
+        raise InputError(
+            f"{path}: dataset format version {data['version']} is newer than {VERSION}"
+        )
+    known = {k: data[k] for k in Manifest.__dataclass_fields__ if k in data}
+    return Manifest(**known)
+
+
+def write_manifest(directory: str | os.PathLike, manifest: Manifest) -> None:
+    """Write the manifest atomically."""
+    path = Path(directory) / MANIFEST_NAME
+    tmp = path.with_name(f".{MANIFEST_NAME}.{os.getpid()}.tmp")
+    data = {"format": FORMAT, "version": VERSION, **manifest.identity()}
+    with open(tmp, "w") as fh:
+        json.dump(data, fh, indent=2, sort_keys=True)
+        fh.write("\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
