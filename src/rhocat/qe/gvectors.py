@@ -1,0 +1,240 @@
+"""pw.x's G-vector list and FFT grid, reproduced in Python.
+
+pw.x keeps the density on all G = h·b1 + k·b2 + l·b3 with |G|² ≤ ecutrho
+(Ry units: |G|² in bohr⁻², since E = |G|² Ry for a plane wave). The order of
+that list matters: pw.x reads ``charge-density.dat`` back *by position*, not
+by Miller index (QE's ``read_rhog`` skips the Miller record). This module
+reproduces QE 6.7's ``ggen``: loop h, k, l in increasing order, keep the
+vectors inside the sphere, sort by |G|² with QE's ``hpsort_eps`` (values
+closer than 1e-8 in (2π/alat)² units count as equal and keep loop order).
+
+All lengths are bohr, reciprocal vectors 1/bohr, cutoffs Ry. ``alat`` is
+QE's lattice parameter; for ``ibrav=0`` input with ``CELL_PARAMETERS``
+in bohr or angstrom pw.x takes the length of the first lattice vector, which
+is the default here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from rhocat.errors import DensityFileError
+
+__all__ = [
+    "QE_BOHR_ANGSTROM",
+    "reciprocal_vectors",
+    "fft_grid_shape",
+    "symmetry_fft_factors",
+    "good_fft_order",
+    "miller_indices",
+    "g_cartesian",
+    "check_density_gvectors",
+]
+
+#: QE 6.7's bohr radius in Å (Modules/constants.f90, BOHR_RADIUS_ANGS). pw.x
+#: converts CELL_PARAMETERS / ATOMIC_POSITIONS given in Å with this value.
+QE_BOHR_ANGSTROM = 0.52917720859
+
+_EPS8 = 1.0e-8
+
+
+def _alat_units(cell_bohr: np.ndarray, alat: float | None) -> tuple[np.ndarray, np.ndarray, float]:
+    """(at, bg, alat): lattice vectors (rows) in alat, reciprocal (rows) in 2π/alat."""
+    cell = np.asarray(cell_bohr, dtype=np.float64).reshape(3, 3)
+    if alat is None:
+        alat = float(math.sqrt(cell[0] @ cell[0]))
+    at = cell / alat
+    # QE's recips(): explicit cross products over the determinant
+    den = float(np.dot(at[0], np.cross(at[1], at[2])))
+    if abs(den) < 1e-12:
+        raise ValueError("degenerate cell: the lattice vectors are (nearly) coplanar")
+    bg = np.array([np.cross(at[1], at[2]), np.cross(at[2], at[0]), np.cross(at[0], at[1])]) / den
+    return at, bg, alat
+
+
+def reciprocal_vectors(cell_bohr: np.ndarray) -> np.ndarray:
+    """Reciprocal vectors b1, b2, b3 (rows) in 1/bohr, 2π included (a_i·b_j = 2π δ_ij)."""
+    _, bg, alat = _alat_units(cell_bohr, None)
+    return bg * (2 * math.pi / alat)
+
+
+def _allowed(n: int) -> bool:
+    """QE fft_support allowed() for FFTW: only prime factors 2, 3 and 5."""
+    for p in (2, 3, 5):
+        while n % p == 0:
+            n //= p
+    return n == 1
+
+
+def good_fft_order(n: int, factor: int = 1) -> int:
+    """Smallest m ≥ n with only prime factors 2, 3, 5 and m a multiple of ``factor`` (QE's rule)."""
+    m = int(n)
+    while not (_allowed(m) and m % factor == 0):
+        m += 1
+    return m
+
+
+def fft_grid_shape(
+    cell_bohr: np.ndarray,
+    ecutrho_ry: float,
+    fft_fact: Sequence[int] = (1, 1, 1),
+    *,
+    alat: float | None = None,
+) -> tuple[int, int, int]:
+    """The dense FFT grid pw.x chooses (its "FFT dimensions" line).
+
+    QE's ``realspace_grid_init``: n_i = 2·max|m_i| + 1 over the G vectors with
+    |G|² < ecutrho, raised to the next size with only factors 2, 3, 5 that is
+    a multiple of ``fft_fact[i]``. pw.x sets ``fft_fact`` from the fractional
+    translations of the crystal's symmetry operations (e.g. 4 for diamond);
+    :func:`rhocat.qe.gvectors.fft_grid_shape` cannot know them, pass them in.
+
+    Args:
+        cell_bohr: (3, 3) lattice vectors as rows, bohr.
+        ecutrho_ry: density cutoff, Ry.
+        fft_fact: required factor of each dimension.
+        alat: QE's lattice parameter in bohr (default: length of the first vector).
+    """
+    at, bg, alat = _alat_units(cell_bohr, alat)
+    gcutm = ecutrho_ry / (2 * math.pi / alat) ** 2
+    est = [int(math.sqrt(gcutm) * math.sqrt(at[i] @ at[i])) + 1 for i in range(3)]
+    r = [np.arange(-n, n + 1) for n in est]
+    i, j, k = np.meshgrid(*r, indexing="ij")
+    g = i[..., None] * bg[0] + j[..., None] * bg[1] + k[..., None] * bg[2]
+    inside = (g**2).sum(axis=-1) < gcutm
+    nb = [int(np.abs(x[inside]).max()) if inside.any() else 0 for x in (i, j, k)]
+    return tuple(good_fft_order(2 * nb[d] + 1, int(fft_fact[d])) for d in range(3))
+
+
+def symmetry_fft_factors(
+    cell_bohr: np.ndarray, scaled_positions: np.ndarray, numbers: Sequence[int]
+) -> tuple[int, int, int]:
+    """The factors pw.x imposes on the FFT grid so fractional translations fit it.
+
+    QE's ``sgam_at``: each symmetry operation with a fractional translation
+    ft (crystal coordinates, reduced to [-1/2, 1/2]) whose components are 0 or
+    ±1/n with n in {2, 3, 4, 6} is kept, and every n enters the least common
+    multiple for that axis; other operations are discarded. In a supercell
+    (a pure translation maps the crystal on itself) pw.x disables fractional
+    translations: factors (1, 1, 1). Symmetry is found with spglib at QE's
+    tolerance (1e-5 in crystal coordinates); ``nosym`` runs need (1, 1, 1).
+
+    Args:
+        cell_bohr: (3, 3) lattice vectors as rows, bohr.
+        scaled_positions: (nat, 3) crystal coordinates.
+        numbers: species label of each atom (atoms of equal label are equivalent).
+    """
+    import spglib
+
+    cell = (np.asarray(cell_bohr, float), np.asarray(scaled_positions, float), list(numbers))
+    sym = spglib.get_symmetry(cell, symprec=1e-5 * float(np.linalg.norm(cell[0], axis=1).min()))
+    if sym is None:
+        return (1, 1, 1)
+    rotations, translations = sym["rotations"], sym["translations"]
+    identity = np.all(rotations == np.eye(3, dtype=int), axis=(1, 2))
+    if identity.sum() > 1:
+        return (1, 1, 1)
+    fact = [1, 1, 1]
+    for ft in translations:
+        ft = ft - np.round(ft)
+        ns = []
+        for x in ft:
+            if abs(x) <= 1e-5:
+                ns.append(0)
+                continue
+            inv = 1.0 / abs(x)
+            n = int(round(inv))
+            if abs(inv - n) >= 1e-5 or n not in (2, 3, 4, 6):
+                ns = None
+                break
+            ns.append(n)
+        if ns is None:
+            continue
+        for d, n in enumerate(ns):
+            if n:
+                fact[d] = math.lcm(fact[d], n)
+    return tuple(fact)
+
+
+def _sort_like_qe(g2: np.ndarray) -> np.ndarray:
+    """Permutation that QE's hpsort_eps(eps=1e-8) produces (ties by original index)."""
+    order = np.argsort(g2, kind="stable")
+    s = g2[order]
+    cluster = np.concatenate([[0], np.cumsum(np.diff(s) >= _EPS8)])
+    return order[np.lexsort((order, cluster))]
+
+
+def miller_indices(
+    cell_bohr: np.ndarray,
+    ecutrho_ry: float,
+    *,
+    gamma_only: bool = False,
+    alat: float | None = None,
+) -> np.ndarray:
+    """pw.x's G list: Miller indices of all G with |G|² ≤ ecutrho, in pw.x's order.
+
+    Args:
+        cell_bohr: (3, 3) lattice vectors as rows, bohr (exactly those pw.x uses).
+        ecutrho_ry: density cutoff, Ry.
+        gamma_only: only the half list pw.x keeps with Γ-point tricks.
+        alat: QE's lattice parameter in bohr (default: length of the first vector).
+
+    Returns:
+        (ngm, 3) int32 array; row 0 is G = 0.
+    """
+    at, bg, alat = _alat_units(cell_bohr, alat)
+    gcutm = ecutrho_ry / (2 * math.pi / alat) ** 2
+    n = [int(math.sqrt(gcutm) * math.sqrt(at[d] @ at[d])) + 1 for d in range(3)]
+    i, j, k = np.meshgrid(*(np.arange(-m, m + 1) for m in n), indexing="ij")
+    i, j, k = i.ravel(), j.ravel(), k.ravel()
+    if gamma_only:
+        keep = (i > 0) | ((i == 0) & (j > 0)) | ((i == 0) & (j == 0) & (k >= 0))
+        i, j, k = i[keep], j[keep], k[keep]
+    # same operation order as QE's ggen: ((i*b1 + j*b2) + k*b3), then t1²+t2²+t3²
+    t = (i[:, None] * bg[0] + j[:, None] * bg[1]) + k[:, None] * bg[2]
+    tt = (t[:, 0] ** 2 + t[:, 1] ** 2) + t[:, 2] ** 2
+    inside = tt <= gcutm
+    mill = np.stack([i[inside], j[inside], k[inside]], axis=1).astype(np.int32)
+    g2 = np.where(tt[inside] > _EPS8, tt[inside], 0.0)
+    return np.ascontiguousarray(mill[_sort_like_qe(g2)])
+
+
+def g_cartesian(cell_bohr: np.ndarray, miller: np.ndarray) -> np.ndarray:
+    """Cartesian G vectors, (ngm, 3) in 1/bohr (2π included), for Miller indices ``miller``."""
+    return np.asarray(miller, dtype=np.float64) @ reciprocal_vectors(cell_bohr)
+
+
+def check_density_gvectors(density, cell_bohr: np.ndarray, ecutrho_ry: float) -> None:
+    """Raise DensityFileError unless ``density`` lists exactly pw.x's G vectors.
+
+    The check compares the cell (through the stored reciprocal vectors), the
+    number of G vectors and the Miller indices in order, which is what pw.x
+    needs to read the density correctly with ``startingpot='file'``.
+
+    Args:
+        density: a :class:`rhocat.qe.density.ChargeDensity`.
+        cell_bohr: (3, 3) lattice vectors as rows, bohr, of the structure to start.
+        ecutrho_ry: density cutoff of the run, Ry.
+    """
+    b = reciprocal_vectors(cell_bohr)
+    if not np.allclose(density.b, b, rtol=1e-6, atol=1e-8):
+        raise DensityFileError(
+            "the density was computed for another cell: its reciprocal vectors "
+            f"{np.round(density.b, 5).tolist()} differ from the structure's "
+            f"{np.round(b, 5).tolist()} (1/bohr)"
+        )
+    expected = miller_indices(cell_bohr, ecutrho_ry, gamma_only=density.gamma_only)
+    if density.ngm != len(expected):
+        raise DensityFileError(
+            f"the density has {density.ngm} G vectors, but this structure at "
+            f"ecutrho = {ecutrho_ry:g} Ry has {len(expected)}: computed with another cutoff?"
+        )
+    if not np.array_equal(density.miller, expected):
+        bad = int(np.argmax((density.miller != expected).any(axis=1)))
+        raise DensityFileError(
+            f"the density's G vectors are not in pw.x's order (first difference at "
+            f"position {bad}: {density.miller[bad].tolist()} vs {expected[bad].tolist()})"
+        )
