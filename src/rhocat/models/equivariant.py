@@ -1,0 +1,198 @@
+"""The default model (``--model basis``): an e3nn encoder that outputs basis coefficients.
+
+Per atom, an equivariant message-passing network over the periodic atom graph
+(NequIP-style convolutions: spherical harmonics of the edge vector ⊗ node features,
+weights from a radial MLP of the distance, gated nonlinearities) outputs the
+coefficients of the atom-centred basis of :mod:`rhocat.models.basis` (irreps
+``n_alpha x (0e + 1o + 2e + ...)``). Δρ(G) is then evaluated analytically on the
+structure's G vectors. A per-element l = 0 term (initialised from the ridge fit of
+the radial floor model) is added to the scalar coefficients; the network's output layer
+starts at zero, so an untrained model *is* the floor model.
+
+Lengths in bohr inside; the cutoff is configured in Å (``cutoff_ang``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import numpy as np
+import torch
+from e3nn import o3
+from e3nn.math import soft_one_hot_linspace
+from e3nn.nn import FullyConnectedNet, Gate
+
+from rhocat.models.base import DensityModel
+from rhocat.models.basis import BasisSpec, evaluate_g
+from rhocat.models.graph import atom_graph
+from rhocat.models.radial import Z_MAX
+
+BOHR_PER_ANGSTROM = 1.0 / 0.529177210903
+
+
+def _natural(muls: list[int]) -> o3.Irreps:
+    return o3.Irreps([(m, (l, (-1) ** l)) for l, m in enumerate(muls) if m > 0])  # noqa: E741
+
+
+class Convolution(torch.nn.Module):
+    """Σ_j TP_uvu(x_j, Y(r̂_ij); w(r_ij)) / √(avg neighbours), then a linear map to irreps_out."""
+
+    def __init__(self, irreps_in, irreps_sh, irreps_out, n_rbf: int, radial_hidden: int, avg_nbrs):
+        super().__init__()
+        irreps_in, irreps_sh, irreps_out = (
+            o3.Irreps(x) for x in (irreps_in, irreps_sh, irreps_out)
+        )
+        mid, instructions = [], []
+        wanted = {ir for _, ir in irreps_out}
+        for i, (mul, ir_in) in enumerate(irreps_in):
+            for j, (_, ir_sh) in enumerate(irreps_sh):
+                for ir_out in ir_in * ir_sh:
+                    if ir_out in wanted:
+                        instructions.append((i, j, len(mid), "uvu", True))
+                        mid.append((mul, ir_out))
+        mid = o3.Irreps(mid)
+        mid_sorted, perm, _ = mid.sort()
+        instructions = [(i, j, perm[k], m, t) for i, j, k, m, t in instructions]
+        self.tp = o3.TensorProduct(
+            irreps_in,
+            irreps_sh,
+            mid_sorted,
+            instructions,
+            shared_weights=False,
+            internal_weights=False,
+        )
+        self.fc = FullyConnectedNet(
+            [n_rbf, radial_hidden, self.tp.weight_numel], torch.nn.functional.silu
+        )
+        self.lin = o3.Linear(mid_sorted.simplify(), irreps_out)
+        self.avg_nbrs = float(avg_nbrs)
+
+    def forward(self, x, center, nbr, sh, rbf):
+        msg = self.tp(x[nbr], sh, self.fc(rbf))
+        agg = torch.zeros(x.shape[0], msg.shape[1], dtype=msg.dtype, device=msg.device)
+        agg.index_add_(0, center, msg)
+        return self.lin(agg / math.sqrt(self.avg_nbrs))
+
+
+class EquivariantBasisModel(DensityModel):
+    """Equivariant encoder -> basis coefficients -> analytic Δρ(G).
+
+    Config keys: ``basis`` (BasisSpec dict), ``cutoff_ang``, ``n_layers``, ``hidden_muls``
+    (multiplicities of l = 0, 1, 2, ... hidden features), ``sh_lmax`` (edge harmonics of the
+    hidden layers), ``n_rbf``, ``radial_hidden``, ``avg_neighbours``, ``baseline_ridge_lambda``.
+    """
+
+    kind = "basis"
+
+    def __init__(self, config: dict, elements: Iterable[int]):
+        super().__init__(config, elements)
+        c = self.config
+        self.spec = BasisSpec.from_dict(c.get("basis", {}))
+        c["basis"] = self.spec.to_dict()
+        c.setdefault("cutoff_ang", 4.5)
+        c.setdefault("n_layers", 2)
+        c.setdefault("hidden_muls", [24, 8, 4])
+        c.setdefault("sh_lmax", 2)
+        c.setdefault("n_rbf", 8)
+        c.setdefault("radial_hidden", 32)
+        c.setdefault("avg_neighbours", 12.0)
+        c.setdefault("baseline_ridge_lambda", 10.0)
+        self.cutoff = float(c["cutoff_ang"]) * BOHR_PER_ANGSTROM
+        hidden = _natural(c["hidden_muls"])
+        self.irreps_sh_hidden = o3.Irreps.spherical_harmonics(c["sh_lmax"])
+        self.irreps_sh_out = o3.Irreps.spherical_harmonics(max(c["sh_lmax"], self.spec.l_max))
+        self.embed = torch.nn.Embedding(Z_MAX + 1, c["hidden_muls"][0])
+        irreps = o3.Irreps(f"{c['hidden_muls'][0]}x0e")
+        self.layers = torch.nn.ModuleList()
+        self.selfs = torch.nn.ModuleList()
+        self.gates = torch.nn.ModuleList()
+        scalars = o3.Irreps([(m, ir) for m, ir in hidden if ir.l == 0])
+        gated = o3.Irreps([(m, ir) for m, ir in hidden if ir.l > 0])
+        for _ in range(c["n_layers"]):
+            gate = Gate(
+                scalars,
+                [torch.nn.functional.silu],
+                o3.Irreps(f"{gated.num_irreps}x0e"),
+                [torch.sigmoid],
+                gated,
+            )
+            self.layers.append(
+                Convolution(
+                    irreps,
+                    self.irreps_sh_hidden,
+                    gate.irreps_in,
+                    c["n_rbf"],
+                    c["radial_hidden"],
+                    c["avg_neighbours"],
+                )
+            )
+            self.selfs.append(o3.Linear(irreps, gate.irreps_in))
+            self.gates.append(gate)
+            irreps = gate.irreps_out
+        self.out_conv = Convolution(
+            irreps,
+            self.irreps_sh_out,
+            self.spec.irreps,
+            c["n_rbf"],
+            c["radial_hidden"],
+            c["avg_neighbours"],
+        )
+        self.out_self = o3.Linear(irreps, self.spec.irreps)
+        with torch.no_grad():
+            self.out_conv.lin.weight.zero_()
+            self.out_self.weight.zero_()
+        self.baseline = torch.nn.Parameter(torch.zeros(Z_MAX + 1, self.spec.n_alpha))
+        self.double()
+
+    # ---------------------------------------------------------------------------------------
+    def set_baseline(self, table: np.ndarray) -> None:
+        """Set the per-element l = 0 coefficients (rows in ``self.elements`` order)."""
+        with torch.no_grad():
+            self.baseline.zero_()
+            for i, z in enumerate(self.elements):
+                self.baseline[z] = torch.as_tensor(table[i], dtype=self.baseline.dtype)
+
+    def graph(self, positions_bohr: np.ndarray, cell_bohr: np.ndarray) -> tuple[torch.Tensor, ...]:
+        """Edges within the cutoff: (center, neighbour, vector bohr) as tensors."""
+        i, j, vec = atom_graph(np.asarray(positions_bohr), np.asarray(cell_bohr), self.cutoff)
+        dev = self.device
+        return (
+            torch.as_tensor(i, dtype=torch.long, device=dev),
+            torch.as_tensor(j, dtype=torch.long, device=dev),
+            torch.as_tensor(vec, dtype=torch.float64, device=dev),
+        )
+
+    def coefficients(self, numbers: torch.Tensor, graph: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """(n_atoms, spec.size) basis coefficients (e3nn irreps layout)."""
+        center, nbr, vec = graph
+        dist = torch.linalg.norm(vec, dim=1)
+        rbf = soft_one_hot_linspace(
+            dist, 0.0, self.cutoff, self.config["n_rbf"], basis="bessel", cutoff=True
+        ) * math.sqrt(self.config["n_rbf"])
+        sh_out = o3.spherical_harmonics(
+            self.irreps_sh_out, vec, normalize=True, normalization="component"
+        )
+        sh_hidden = sh_out[:, : self.irreps_sh_hidden.dim]
+        x = self.embed(numbers)
+        for conv, lin, gate in zip(self.layers, self.selfs, self.gates, strict=True):
+            y = gate(conv(x, center, nbr, sh_hidden, rbf) + lin(x))
+            x = y + x if y.shape == x.shape else y
+        coeffs = self.out_conv(x, center, nbr, sh_out, rbf) + self.out_self(x)
+        base = self.baseline[numbers]  # (na, n_alpha): the l = 0 block is the first n_alpha columns
+        pad = torch.zeros(
+            coeffs.shape[0],
+            coeffs.shape[1] - base.shape[1],
+            dtype=coeffs.dtype,
+            device=coeffs.device,
+        )
+        return coeffs + torch.cat([base, pad], dim=1)
+
+    def delta_rho_g_torch(self, numbers, positions_bohr, cell_bohr, g_cart, graph=None):
+        if graph is None:
+            graph = self.graph(
+                positions_bohr.detach().cpu().numpy(), cell_bohr.detach().cpu().numpy()
+            )
+        coeffs = self.coefficients(numbers, graph)
+        volume = torch.abs(torch.linalg.det(cell_bohr))
+        return evaluate_g(self.spec, coeffs, positions_bohr, g_cart, volume)

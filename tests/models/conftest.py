@@ -1,0 +1,28 @@
+"""Small structures shared by the model tests (lengths in bohr)."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture
+def triclinic():
+    """Three atoms of two elements in a low-symmetry cell, and a G list around the origin."""
+    cell = np.array([[6.0, 0.3, 0.1], [0.8, 5.5, -0.2], [0.4, 0.6, 6.4]])
+    numbers = np.array([14, 6, 14])
+    positions = np.array([[0.2, 0.1, 0.3], [2.1, 1.8, 1.2], [3.9, 3.1, 4.2]])
+    miller = np.array(list(itertools.product(range(-5, 6), repeat=3)))
+    return numbers, positions, cell, miller
+
+
+def _g_of(cell, miller):
+    return miller @ (2 * np.pi * np.linalg.inv(cell).T)
+
+
+@pytest.fixture
+def g_of():
+    """Cartesian G vectors (1/bohr) of Miller indices in a cell."""
+    return _g_of
