@@ -1,0 +1,178 @@
+"""Engines: where the per-structure pipeline runs.
+
+An engine takes the jobs still to do and yields one
+:class:`~rhocat.data.index.IndexRow` per job as each finishes; the entry file
+is already written (atomically) when the row arrives, and
+:func:`rhocat.data.build.build_dataset` indexes it.
+
+- :class:`LocalEngine`: a pool of worker processes on this machine, each
+  running pw.x with ``ranks`` MPI ranks. A worker whose parent dies (even by
+  SIGKILL) interrupts its pw.x run and exits, so nothing keeps running.
+- :class:`AiidaEngine`: hands the pw.x runs to :func:`rhocat.qe.aiida.run_many`
+  (aiida-core, local or a cluster) and stores each result through the same
+  :func:`rhocat.data.build.finalize`.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from pathlib import Path
+from typing import Protocol
+
+from rhocat.data.build import BuildConfig, Job, compute_entry, failed_record, finalize
+from rhocat.data.index import IndexRow
+from rhocat.data.store import write_entry_file
+from rhocat.errors import InputError
+
+
+class Engine(Protocol):
+    """Runs the pipeline on jobs and yields their index rows as they finish."""
+
+    def run(
+        self, jobs: Sequence[Job], config: BuildConfig, dataset_dir: Path
+    ) -> Iterator[IndexRow]: ...
+
+
+# --------------------------------------------------------------------- local
+
+
+def _watch_parent(parent_pid: int) -> None:
+    """In a worker: interrupt the main thread when the driving process is gone."""
+    while True:
+        time.sleep(0.5)
+        try:
+            os.kill(parent_pid, 0)
+        except ProcessLookupError:
+            break
+        except PermissionError:
+            pass
+    # KeyboardInterrupt in the main thread makes the pw.x runner kill its process group.
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(20)
+    os._exit(1)
+
+
+def _worker_init(parent_pid: int) -> None:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
+
+
+class LocalEngine:
+    """A pool of ``workers`` processes, each running one structure at a time.
+
+    Args:
+        workers: number of structures computed at once (≥ 1).
+    """
+
+    def __init__(self, workers: int = 1):
+        if workers < 1:
+            raise InputError("--workers must be >= 1")
+        self.workers = int(workers)
+
+    def run(
+        self, jobs: Sequence[Job], config: BuildConfig, dataset_dir: Path
+    ) -> Iterator[IndexRow]:
+        ctx = multiprocessing.get_context("forkserver")
+        pool = ProcessPoolExecutor(
+            max_workers=min(self.workers, max(1, len(jobs))),
+            mp_context=ctx,
+            initializer=_worker_init,
+            initargs=(os.getpid(),),
+        )
+        pending = list(jobs)[::-1]
+        running = {}
+        try:
+            # Submit no more than the workers can take, so that an interrupted
+            # run has not queued (and later finished) work nobody waits for.
+            while pending or running:
+                while pending and len(running) < self.workers:
+                    job = pending.pop()
+                    running[pool.submit(compute_entry, job, config, str(dataset_dir))] = job
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    job = running.pop(fut)
+                    yield fut.result()
+        except BaseException:
+            for proc in list(getattr(pool, "_processes", {}).values()):
+                try:
+                    os.kill(proc.pid, signal.SIGINT)
+                except (ProcessLookupError, AttributeError):
+                    pass
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+
+
+# --------------------------------------------------------------------- AiiDA
+
+
+class AiidaEngine:
+    """Runs the pw.x calculations through AiiDA (:func:`rhocat.qe.aiida.run_many`).
+
+    The perturbation and the storage happen here, exactly as in the local
+    engine; only the pw.x runs (vc-relax and SCF) go through AiiDA. Each result
+    must be ScfResult-like with a local ``save_dir`` holding
+    ``charge-density.dat`` (and ``paw.txt`` for PAW species).
+
+    Args:
+        options: keyword arguments passed on to ``run_many`` (computer, code,
+            resources, ...).
+    """
+
+    def __init__(self, **options):
+        self.options = options
+
+    def run(
+        self, jobs: Sequence[Job], config: BuildConfig, dataset_dir: Path
+    ) -> Iterator[IndexRow]:
+        from rhocat.data.perturb import perturb
+        from rhocat.qe import aiida as qe_aiida
+
+        if not hasattr(qe_aiida, "run_many"):
+            raise InputError("the AiiDA engine is not available in this version of rhocat")
+        m = config.manifest
+        structures = {}
+        extras = {}
+        for job in jobs:
+            atoms, info = perturb(
+                job.atoms, job.id, sigma_ang=m.perturb_ang, strain=m.strain, seed=m.seed
+            )
+            structures[job.id] = atoms
+            extras[job.id] = {"perturbation": info, "engine": "aiida"}
+        by_id = {j.id: j for j in jobs}
+        results = qe_aiida.run_many(
+            [(job_id, atoms) for job_id, atoms in structures.items()],
+            family=m.family,
+            protocol=m.protocol,
+            relax=m.relax,
+            overrides=m.overrides or None,
+            **self.options,
+        )
+        items = results.items() if isinstance(results, dict) else results
+        for job_id, result in items:
+            job = by_id[job_id]
+            extra = extras[job_id]
+            extra["timings"] = {"scf_s": getattr(result, "wall_s", None)}
+            structure = getattr(result, "final_atoms", None) or structures[job_id]
+            if not result.converged or not result.save_dir:
+                rec = failed_record(
+                    job, result.reason or "no charge density retrieved", result, extra
+                )
+            else:
+                rec = finalize(job, structure, result, m.family, extra)
+            yield write_entry_file(dataset_dir, rec)
+
+
+def make_engine(name: str, workers: int = 1, **options) -> Engine:
+    """``local`` or ``aiida``."""
+    if name == "local":
+        return LocalEngine(workers=workers)
+    if name == "aiida":
+        return AiidaEngine(**options)
+    raise InputError(f"unknown engine {name!r}: choose local or aiida")
