@@ -1,0 +1,70 @@
+"""A restart folder that pw.x reads with ``startingpot='file'``.
+
+Measured with QE 6.7: pw.x needs nothing in ``<outdir>/<prefix>.save/`` but
+``charge-density.dat`` (and ``paw.txt`` when any species is PAW); no
+``data-file-schema.xml``. The density's G vectors must be pw.x's own list in
+pw.x's order (see :mod:`rhocat.qe.gvectors`), because pw.x reads them by
+position.
+
+Note on comparing starts: pw.x's first diagonalization threshold depends on
+the start (1e-2 for 'atomic', 1e-5 for 'file') unless ``diago_thr_init`` is
+set; with it set, a restart from rhocat's ACS reproduces
+``startingpot='atomic'`` iteration by iteration.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from rhocat.qe.density import ChargeDensity, atomic_write_bytes, density_bytes
+from rhocat.qe.paw import Becsum, paw_txt_text
+
+__all__ = ["write_restart", "DENSITY_FILE", "PAW_FILE"]
+
+DENSITY_FILE = "charge-density.dat"
+PAW_FILE = "paw.txt"
+
+
+def write_restart(
+    directory: str | os.PathLike, density: ChargeDensity, becsum: Becsum | None = None
+) -> Path:
+    """Write ``charge-density.dat`` (and ``paw.txt``) into ``directory``.
+
+    ``directory`` is normally ``<outdir>/<prefix>.save`` of the run that will
+    start from it. A new folder appears complete or not at all (it is written
+    under a temporary name and renamed); in an existing folder each file is
+    replaced atomically and other files are left alone.
+
+    Args:
+        directory: the restart folder.
+        density: ρ(G) on pw.x's G list for the structure and ecutrho of the run.
+        becsum: PAW on-site occupations (required by pw.x when a species is PAW).
+
+    Returns:
+        The folder, as a Path.
+    """
+    directory = Path(directory)
+    files = {DENSITY_FILE: density_bytes(density)}
+    if becsum is not None:
+        if becsum.nspin != density.nspin:
+            raise ValueError(
+                f"becsum has {becsum.nspin} spin components, the density {density.nspin}"
+            )
+        files[PAW_FILE] = paw_txt_text(becsum).encode("ascii")
+    if directory.is_dir():
+        for name, data in files.items():
+            atomic_write_bytes(directory / name, data)
+        return directory
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    try:
+        for name, data in files.items():
+            (tmp / name).write_bytes(data)
+        os.replace(tmp, directory)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return directory
