@@ -8,15 +8,17 @@ is already written (atomically) when the row arrives, and
 - :class:`LocalEngine`: a pool of worker processes on this machine, each
   running pw.x with ``ranks`` MPI ranks. A worker whose parent dies (even by
   SIGKILL) interrupts its pw.x run and exits, so nothing keeps running.
-- :class:`AiidaEngine`: hands the pw.x runs to :func:`rhocat.qe.aiida.run_many`
+- :class:`AiidaEngine`: hands the pw.x runs to :func:`rhocat.qe.aiida_run.run_many`
   (aiida-core, local or a cluster) and stores each result through the same
-  :func:`rhocat.data.build.finalize`.
+  :func:`rhocat.data.build.finalize`. Options (``computer``, ``code``,
+  ``options``, ``daemon``, ...) are passed on to ``run_many``.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 import signal
 import threading
 import time
@@ -27,7 +29,7 @@ from typing import Protocol
 
 from rhocat.data.build import BuildConfig, Job, compute_entry, failed_record, finalize
 from rhocat.data.index import IndexRow
-from rhocat.data.store import write_entry_file
+from rhocat.data.store import WORK, write_entry_file
 from rhocat.errors import InputError
 
 
@@ -113,7 +115,7 @@ class LocalEngine:
 
 
 class AiidaEngine:
-    """Runs the pw.x calculations through AiiDA (:func:`rhocat.qe.aiida.run_many`).
+    """Runs the pw.x calculations through AiiDA (:func:`rhocat.qe.aiida_run.run_many`).
 
     The perturbation and the storage happen here, exactly as in the local
     engine; only the pw.x runs (vc-relax and SCF) go through AiiDA. Each result
@@ -132,10 +134,10 @@ class AiidaEngine:
         self, jobs: Sequence[Job], config: BuildConfig, dataset_dir: Path
     ) -> Iterator[IndexRow]:
         from rhocat.data.perturb import perturb
-        from rhocat.qe import aiida as qe_aiida
+        from rhocat.qe import aiida_run as qe_aiida_run
+        from rhocat.qe.aiida import require_aiida
 
-        if not hasattr(qe_aiida, "run_many"):
-            raise InputError("the AiiDA engine is not available in this version of rhocat")
+        require_aiida()
         m = config.manifest
         structures = {}
         extras = {}
@@ -146,27 +148,32 @@ class AiidaEngine:
             structures[job.id] = atoms
             extras[job.id] = {"perturbation": info, "engine": "aiida"}
         by_id = {j.id: j for j in jobs}
-        results = qe_aiida.run_many(
-            [(job_id, atoms) for job_id, atoms in structures.items()],
+        results = qe_aiida_run.run_many(
+            list(structures.items()),
             family=m.family,
             protocol=m.protocol,
             relax=m.relax,
             overrides=m.overrides or None,
+            workdir=Path(dataset_dir) / WORK / "aiida",
+            ranks=config.ranks,
             **self.options,
         )
-        items = results.items() if isinstance(results, dict) else results
-        for job_id, result in items:
+        for job_id, result in results:
             job = by_id[job_id]
             extra = extras[job_id]
-            extra["timings"] = {"scf_s": getattr(result, "wall_s", None)}
-            structure = getattr(result, "final_atoms", None) or structures[job_id]
+            extra["timings"] = {"scf_s": result.wall_s}
+            if result.pw_wall_s is not None:
+                extra["timings"]["pw_wall_s"] = result.pw_wall_s
+            structure = result.final_atoms if result.final_atoms is not None else structures[job_id]
             if not result.converged or not result.save_dir:
-                rec = failed_record(
-                    job, result.reason or "no charge density retrieved", result, extra
-                )
+                reason = result.reason or "no charge density retrieved"
+                rec = failed_record(job, reason, result, extra)
             else:
                 rec = finalize(job, structure, result, m.family, extra)
-            yield write_entry_file(dataset_dir, rec)
+            row = write_entry_file(dataset_dir, rec)
+            if result.workdir:
+                shutil.rmtree(result.workdir, ignore_errors=True)
+            yield row
 
 
 def make_engine(name: str, workers: int = 1, **options) -> Engine:

@@ -1,0 +1,244 @@
+"""The dataset pipeline with real pw.x runs on tiny cells (low cutoffs, 2x2x2 k).
+
+One module-scoped dataset (3 structures + one that pw.x rejects) is built
+with two workers and shared by the read-only tests; the resume tests build
+their own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.build import bulk
+
+from rhocat.data.build import BuildConfig, Job, build_dataset, select_jobs
+from rhocat.data.check import check_dataset, summarize
+from rhocat.data.engines import LocalEngine
+from rhocat.data.manifest import Manifest
+from rhocat.data.store import Dataset
+from rhocat.errors import InputError, PseudoError
+
+TINY = {"ecutwfc": 20.0, "ecutrho": 160.0, "k_points": [2, 2, 2]}
+
+
+def tiny_jobs() -> list[Job]:
+    return [
+        Job("diamond-Si", "train", bulk("Si", "diamond", a=5.43)),
+        Job("diamond-C", "train", bulk("C", "diamond", a=3.57)),
+        # pw.x stops at once: "atoms #1 and #2 overlap"
+        Job("overlap-Si", "train", Atoms("Si2", positions=[[0, 0, 0]] * 2, cell=[4] * 3, pbc=True)),
+        Job("zincblende-SiC", "test_binary", bulk("SiC", "zincblende", a=4.36)),
+    ]
+
+
+def tiny_manifest(**kw) -> Manifest:
+    return Manifest(overrides=dict(TINY), strain=0.01, seed=3, **kw)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ds") / "data"
+    rows = []
+    report = build_dataset(
+        tiny_jobs(),
+        out,
+        BuildConfig(tiny_manifest(), ranks=1),
+        engine=LocalEngine(workers=2),
+        progress=False,
+        on_row=rows.append,
+    )
+    return out, report, rows
+
+
+def test_three_structures_built_and_one_failure_recorded(built):
+    out, report, rows = built
+    assert (report.requested, report.done, report.failed, report.skipped) == (4, 3, 1, 0)
+    assert "overlap" in report.failures["overlap-Si"]
+    with Dataset(out) as ds:
+        assert ds.ids() == ["diamond-C", "diamond-Si", "zincblende-SiC"]
+        assert ds.ids(split="train") == ["diamond-C", "diamond-Si"]
+        failed = ds.record("overlap-Si")
+        assert failed.status == "failed" and "overlap" in failed.reason
+        assert "overlap" in failed.meta["output_tail"]
+        assert failed.rho_g is None
+    assert sorted(r.id for r in rows) == sorted(j.id for j in tiny_jobs())
+
+
+def test_entries_hold_everything_the_issue_lists(built):
+    out, _, _ = built
+    with Dataset(out) as ds:
+        rec = ds.record("zincblende-SiC")
+        sample = ds.load("zincblende-SiC")
+    m = rec.meta
+    assert m["converged"] and m["iterations"] == len(rec.accuracy_ry) == len(rec.energies_ry) > 1
+    assert rec.accuracy_ry[-1] < rec.accuracy_ry[0]
+    assert m["n_electrons"] == 8.0 and len(m["fft_grid"]) == 3
+    assert m["parameters"]["system"]["ecutwfc"] == 20.0
+    assert m["parameters"]["electrons"]["startingpot"] == "atomic"
+    assert set(m["pseudos"]) == {"Si", "C"} and all(
+        len(p["md5"]) == 32 for p in m["pseudos"].values()
+    )
+    assert m["qe_version"].startswith("6.")
+    assert m["energy_ry"] < 0 and m["fermi_energy_ev"] is not None
+    assert {"scf_s", "acs_s", "total_s"} <= set(m["timings"])
+    # the strain was applied: the stored structure is not the input cell
+    eps = np.array(m["perturbation"]["strain_tensor"])
+    ideal = bulk("SiC", "zincblende", a=4.36)
+    assert np.allclose(rec.cell_bohr, ideal.cell.array @ (np.eye(3) + eps) / 0.529177210903)
+    assert np.allclose(rec.initial_cell_bohr, ideal.cell.array / 0.529177210903)
+    # electron count of ρ and of the ACS, and the correction is small but nonzero
+    vol = sample.volume_bohr3
+    assert abs(sample.rho_g[0, 0].real * vol - 8.0) < 1e-6
+    assert abs(sample.rho_acs_g[0].real * vol - 8.0) < 1e-6
+    rel = np.linalg.norm(sample.delta_rho_g) / np.linalg.norm(sample.rho_g[0])
+    assert 0.01 < rel < 0.5
+
+
+def test_check_and_summary_of_a_real_dataset(built):
+    out, _, _ = built
+    report = check_dataset(out)
+    assert report.clean and report.ok == 3 and report.failed_runs == 1
+    table = {r["split"]: r for r in summarize(out)}
+    assert table["train"]["structures"] == 3 and table["train"]["failed"] == 1
+    assert table["test_binary"]["ok"] == 1 and table["test_binary"]["grid_points"] > 1000
+    assert table["total"]["median_iterations"] > 1
+
+
+def test_rerun_skips_everything_and_rejects_other_settings(built, tmp_path):
+    out, _, _ = built
+    files = {p.name: p.stat().st_mtime_ns for p in (out / "entries").iterdir()}
+    report = build_dataset(tiny_jobs(), out, BuildConfig(tiny_manifest()), progress=False)
+    assert (report.skipped, report.done, report.failed) == (4, 0, 0)
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "entries").iterdir()} == files
+    with pytest.raises(InputError, match="different dataset.*relax"):
+        build_dataset(tiny_jobs(), out, BuildConfig(tiny_manifest(relax=True)), progress=False)
+    other = tiny_jobs()
+    other[0] = Job("diamond-Si", "train", bulk("Si", "diamond", a=5.50))
+    with pytest.raises(InputError, match="different structures with the same id.*diamond-Si"):
+        build_dataset(other, out, BuildConfig(tiny_manifest()), progress=False)
+
+
+def test_bad_inputs_fail_before_any_run(tmp_path):
+    with pytest.raises(PseudoError, match="Xe"):
+        build_dataset(
+            [Job("fcc-Xe", "train", bulk("Xe", "fcc", a=6.2))],
+            tmp_path / "d",
+            BuildConfig(tiny_manifest()),
+            progress=False,
+        )
+    assert not (tmp_path / "d").exists()
+    jobs = tiny_jobs()
+    with pytest.raises(InputError, match="unknown split.*nope.*test_binary, train"):
+        select_jobs(jobs, only=["nope"])
+    with pytest.raises(InputError, match="twice"):
+        select_jobs(jobs + jobs[:1])
+    assert [j.id for j in select_jobs(jobs, only=["train"], limit=2)] == ["diamond-Si", "diamond-C"]
+
+
+RUNNER = textwrap.dedent(
+    """
+    import sys
+    from ase.build import bulk
+    from rhocat.data.build import BuildConfig, Job, build_dataset
+    from rhocat.data.engines import LocalEngine
+    from rhocat.data.manifest import Manifest
+
+    if __name__ == "__main__":  # worker processes import this file
+        jobs = [
+            Job(f"s{i}", "train", bulk("Si", "diamond", a=5.30 + 0.04 * i)) for i in range(5)
+        ]
+        m = Manifest(overrides={"ecutwfc": 20.0, "ecutrho": 160.0, "k_points": [2, 2, 2]})
+        r = build_dataset(jobs, sys.argv[1], BuildConfig(m), engine=LocalEngine(int(sys.argv[2])),
+                          retry_failed=True, progress=False)
+        print(r.skipped, r.done, r.failed)
+    """
+)
+
+
+def _ok_rows(index: Path) -> int:
+    try:
+        db = sqlite3.connect(f"file:{index}?mode=ro", uri=True, timeout=1)
+        try:
+            return db.execute("SELECT COUNT(*) FROM entries WHERE status='ok'").fetchone()[0]
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return 0
+
+
+def _pw_processes_under(path: Path) -> list[int]:
+    """pids of pw.x processes whose working directory lies under ``path``."""
+    out = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            if "pw.x" not in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"):
+                continue
+            if str(path) in os.readlink(f"/proc/{pid}/cwd"):
+                out.append(int(pid))
+        except OSError:
+            continue
+    return out
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_resume_after_sigkill(tmp_path, workers):
+    script = tmp_path / "runner.py"
+    script.write_text(RUNNER)
+    out = tmp_path / "data"
+    env = dict(os.environ, OMP_NUM_THREADS="1", RHOCAT_RANKS="1")
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(out), str(workers)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.time() + 120
+    while _ok_rows(out / "index.sqlite") < 1 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert proc.poll() is None, proc.communicate()
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    # the workers notice and stop their pw.x runs
+    deadline = time.time() + 10
+    while _pw_processes_under(out) and time.time() < deadline:
+        time.sleep(0.2)
+    assert not _pw_processes_under(out)
+    before = {
+        p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in (out / "entries").glob("*.h5")
+    }
+    assert 1 <= len(before) < 5
+    partial = check_dataset(out)
+    assert partial.clean  # nothing corrupt; at most unindexed files or temp files (notes)
+    res = subprocess.run(
+        [sys.executable, str(script), str(out), str(workers)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 0, res.stderr
+    skipped, done, failed = map(int, res.stdout.split())
+    assert skipped == len(before) and done == 5 - len(before) and failed == 0
+    after = {
+        p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in (out / "entries").glob("*.h5")
+    }
+    assert len(after) == 5 and all(after[k] == v for k, v in before.items())  # not recomputed
+    assert not list((out / "entries").glob(".tmp-*"))
+    final = check_dataset(out)
+    assert final.clean and final.ok == 5 and not final.notes
+    with Dataset(out) as ds:
+        assert ds.ids() == [f"s{i}" for i in range(5)] and ds.count() == 5
+        assert json.loads((out / "manifest.json").read_text())["overrides"]["ecutwfc"] == 20.0
