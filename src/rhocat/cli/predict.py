@@ -1,0 +1,158 @@
+"""``rhocat predict [MODEL] STRUCTURE... -o DIR``: restart folders for pw.x from a model.
+
+One structure: ``DIR`` is the restart folder itself. Several structures (or a
+folder of structure files): ``DIR/<name>/`` each, with the model loaded once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+MODEL_SUFFIXES = (".pt", ".pth", ".ckpt", ".rhocat")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "predict",
+        help="write predicted start densities (charge-density.dat, paw.txt) for pw.x",
+        description="Predict the charge density of structures and write restart folders that "
+        "pw.x reads with startingpot='file'. MODEL may be left out to use the shipped "
+        "pretrained model.",
+    )
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="[MODEL] STRUCTURE",
+        help="model checkpoint (optional, first) then structure files or folders (any format "
+        "ASE reads: CIF, POSCAR, extxyz, ...)",
+    )
+    p.add_argument("-o", "--output", required=True, help="restart folder (or parent folder)")
+    p.add_argument("--protocol", default="fast", help="SCF protocol that fixes the cutoffs")
+    p.add_argument(
+        "--pseudos",
+        default="debian-pbe",
+        help="pseudopotential family: a name or a folder of UPF files (default debian-pbe)",
+    )
+    p.add_argument("--ecutwfc", type=float, help="wavefunction cutoff of the run to start, Ry")
+    p.add_argument("--ecutrho", type=float, help="density cutoff of the run to start, Ry")
+    p.add_argument("--cube", help="also write the density as a Gaussian cube file (e/bohr³)")
+    p.add_argument("--xsf", help="also write the density as an XSF file (e/Å³)")
+    p.add_argument(
+        "--allow-unseen", action="store_true", help="predict for elements the model never saw"
+    )
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.set_defaults(func=_run)
+
+
+def load_model_file(path: str | None):
+    """Load a checkpoint (:func:`rhocat.train.load_model`); None: the shipped pretrained model."""
+    import importlib
+
+    from rhocat.errors import ModelError
+
+    def find(name: str):
+        for module in ("rhocat.train", "rhocat.models"):
+            try:
+                fn = getattr(importlib.import_module(module), name, None)
+            except ImportError:
+                fn = None
+            if fn is not None:
+                return fn
+        return None
+
+    if path is None:
+        loader = find("load_pretrained")
+        if loader is None:
+            raise ModelError("no MODEL given and no pretrained model is shipped with rhocat")
+        return loader()
+    if not Path(path).exists():
+        raise ModelError(f"{path}: no such model file")
+    loader = find("load_model")
+    if loader is None:
+        raise ModelError("this rhocat has no model loader (rhocat.train.load_model)")
+    return loader(path)
+
+
+def is_model_path(text: str) -> bool:
+    """Whether a positional argument names a model checkpoint rather than a structure."""
+    p = Path(text)
+    return p.suffix.lower() in MODEL_SUFFIXES or (p.is_dir() and (p / "model.json").is_file())
+
+
+def read_structures(paths: list[str]) -> list[tuple[str, object]]:
+    """(name, Atoms) for each file, or each readable file in a folder (sorted)."""
+    import ase.io
+
+    from rhocat.errors import InputError
+
+    files: list[Path] = []
+    for text in paths:
+        p = Path(text)
+        if p.is_dir():
+            files += sorted(q for q in p.iterdir() if q.is_file() and not q.name.startswith("."))
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise InputError(f"{p}: no such structure file or folder")
+    out = []
+    for f in files:
+        try:
+            atoms = ase.io.read(f)
+        except Exception as exc:  # ASE raises many kinds for unreadable files
+            raise InputError(f"{f}: not a structure file ASE can read ({exc})") from None
+        out.append((f.stem, atoms))
+    if not out:
+        raise InputError("no structure given")
+    return out
+
+
+def _run(args: argparse.Namespace) -> int:
+    from rhocat.predict import predict_many, predict_restart
+
+    inputs = list(args.inputs)
+    model_path = inputs.pop(0) if is_model_path(inputs[0]) else None
+    structures = read_structures(inputs)
+    model = load_model_file(model_path)
+    overrides = {k: v for k, v in (("ecutwfc", args.ecutwfc), ("ecutrho", args.ecutrho)) if v}
+    common = dict(
+        family=args.pseudos,
+        protocol=args.protocol,
+        allow_unseen=args.allow_unseen,
+        overrides=overrides or None,
+    )
+    if len(structures) == 1:
+        name, atoms = structures[0]
+        results = [
+            predict_restart(
+                model, atoms, out_dir=args.output, cube=args.cube, xsf=args.xsf, name=name, **common
+            )
+        ]
+    else:
+        if args.cube or args.xsf:
+            print(
+                "rhocat: note: with several structures, exports go to OUTPUT/<name>.cube/.xsf",
+                file=sys.stderr,
+            )
+        results = predict_many(
+            model,
+            structures,
+            args.output,
+            cube=bool(args.cube),
+            xsf=bool(args.xsf),
+            progress=True,
+            **common,
+        )
+    if args.json:
+        print(json.dumps([r.to_dict() for r in results], indent=1))
+    else:
+        for r in results:
+            neg = f", {100 * r.negative_fraction:.2f}% of grid points negative before clipping"
+            print(
+                f"{r.name}: {r.restart_dir} ({r.n_electrons:g} electrons, "
+                f"{r.ngm} G vectors, inference {r.inference_s:.2f} s"
+                f"{neg if r.negative_fraction else ''}; PAW occupations: {r.becsum_source})"
+            )
+    return 0

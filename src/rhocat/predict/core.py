@@ -1,0 +1,479 @@
+"""A predicted start density for pw.x, from a structure, pseudopotentials and a model.
+
+ρ_start(G) = ρ_ACS(G) + Δρ_model(G) on pw.x's own G list (from the cell and the
+protocol's density cutoff), then:
+
+1. negative values: in real space, the prediction may not go below
+   min(ρ_ACS(r), 0); points where it does are raised to that floor (the ACS
+   itself, ringing included, is left as pw.x builds it, so a zero model gives
+   back exactly the ACS);
+2. the density is scaled to the exact number of valence electrons when it is
+   off by more than 1e-7 relative, as pw.x does for its own atomic start
+   (so a zero model reproduces pw.x's start bit for bit).
+
+Nothing of a reference run is read here: :mod:`rhocat.predict` never opens a
+dataset.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+
+from rhocat.errors import InputError, ModelError
+
+BOHR_PER_ANGSTROM = 1.0 / 0.529177210903
+#: Relative charge error below which the density is left as is (pw.x's own rule in potinit).
+RENORM_TOL = 1e-7
+#: Written next to the restart files: how the prediction was made.
+PREDICTION_JSON = "prediction.json"
+
+
+@dataclass
+class PredictionResult:
+    """Plain-data outcome of one prediction (JSON-ready with :meth:`to_dict`).
+
+    Attributes:
+        name: label of the structure (file stem or given name).
+        restart_dir: folder with ``charge-density.dat`` (+ ``paw.txt``) for pw.x.
+        formula: chemical formula.
+        n_electrons: valence electrons the density integrates to (exact).
+        n_electrons_raw: ∫(ρ_ACS + Δρ) before clipping and scaling.
+        negative_fraction: share of real-space grid points where ρ_ACS + Δρ < 0.
+        clipped_fraction: share of points raised to the floor min(ρ_ACS, 0).
+        clipped_charge: electrons added by raising them (before scaling).
+        becsum_source: ``"model"``, ``"atomic-fallback"`` or ``"none"`` (no PAW species).
+        ecutrho_ry: density cutoff of the G list, Ry.
+        ngm: number of G vectors.
+        fft_grid: real-space grid used for the checks and exports.
+        inference_s: seconds spent in the model (Δρ and occupations).
+        total_s: seconds for the whole prediction (ACS, model, files).
+        cube, xsf: exported files, or None.
+    """
+
+    name: str
+    restart_dir: str
+    formula: str
+    n_electrons: float
+    n_electrons_raw: float
+    negative_fraction: float
+    clipped_fraction: float
+    clipped_charge: float
+    becsum_source: str
+    ecutrho_ry: float
+    ngm: int
+    fft_grid: tuple[int, int, int]
+    inference_s: float
+    total_s: float
+    cube: str | None = None
+    xsf: str | None = None
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["fft_grid"] = list(self.fft_grid)
+        return d
+
+
+# -- the model, whatever its class ------------------------------------------------------
+def _arrays(atoms: Atoms) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return (
+        np.asarray(atoms.numbers, dtype=np.int64),
+        atoms.positions * BOHR_PER_ANGSTROM,
+        atoms.cell.array * BOHR_PER_ANGSTROM,
+    )
+
+
+def model_delta_rho_g(
+    model, atoms: Atoms, miller: np.ndarray, fft_grid: Sequence[int] | None = None
+) -> np.ndarray:
+    """(ngm,) complex Δρ(G) in e/bohr³ of ``model`` for ``atoms`` on Miller indices ``miller``.
+
+    A :class:`rhocat.models.DensityModel` goes through
+    :func:`rhocat.models.predict_delta_rho_g` (any kind, ``fft_grid`` for the
+    pointwise model); any other object must offer
+    ``delta_rho_g(numbers, positions_bohr, cell_bohr, g_cart)``. Δρ(G=0) is set to 0.
+    """
+    from rhocat.qe.gvectors import g_cartesian
+
+    numbers, pos, cell = _arrays(atoms)
+    try:
+        from rhocat.models import DensityModel, predict_delta_rho_g
+    except ImportError:  # pragma: no cover - models is part of the package
+        DensityModel = predict_delta_rho_g = None
+    if DensityModel is not None and isinstance(model, DensityModel):
+        grid = tuple(int(n) for n in fft_grid) if fft_grid is not None else None
+        delta = predict_delta_rho_g(model, numbers, pos, cell, miller, fft_grid=grid)
+    else:
+        delta = model.delta_rho_g(numbers, pos, cell, g_cartesian(cell, miller))
+    delta = np.asarray(delta, dtype=np.complex128).reshape(-1)
+    if delta.shape[0] != len(miller):
+        raise ModelError(f"the model returned {delta.shape[0]} values for {len(miller)} G vectors")
+    if not np.all(np.isfinite(delta)):
+        raise ModelError("the model returned non-finite density values")
+    delta[~np.asarray(miller).any(axis=1)] = 0.0
+    return delta
+
+
+def model_becsum(model, atoms: Atoms, family):
+    """PAW occupations from the model, or the atomic ones with a warning.
+
+    The model's occupations come from :func:`rhocat.models.predict_becsum`
+    (or a ``predict_becsum(numbers, positions_bohr, cell_bohr)`` method of a
+    non-rhocat model): an array (nat, nij) or (nspin, nat, nij) in pw.x's
+    packed layout, or None.
+
+    Returns:
+        (becsum or None, source) with source ``"model"``, ``"atomic-fallback"``
+        or ``"none"`` (no PAW species: pw.x needs no occupations).
+    """
+    from rhocat.qe.acs import atomic_becsum
+    from rhocat.qe.paw import Becsum
+
+    symbols = set(atoms.get_chemical_symbols())
+    if not any(family[s].kind == "PAW" for s in symbols):
+        return None, "none"
+    numbers, pos, cell = _arrays(atoms)
+    try:
+        from rhocat.models import DensityModel, predict_becsum
+    except ImportError:  # pragma: no cover
+        DensityModel = predict_becsum = None
+    values = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # one warning below says it all
+        if DensityModel is not None and isinstance(model, DensityModel):
+            values = predict_becsum(model, numbers, pos, cell)
+        elif callable(getattr(model, "predict_becsum", None)):
+            values = model.predict_becsum(numbers, pos, cell)
+    atomic = atomic_becsum(atoms, family)
+    if values is not None:
+        arr = np.asarray(values, dtype=np.float64)
+        if arr.ndim == 2:
+            arr = arr[None]
+        if arr.shape != atomic.values.shape:
+            raise ModelError(
+                f"the model's PAW occupations have shape {arr.shape}, pw.x expects "
+                f"{atomic.values.shape}"
+            )
+        return Becsum(arr), "model"
+    warnings.warn(
+        "the model predicts no PAW on-site occupations: using atomic ones "
+        "(becsum_source = atomic-fallback); a PAW warm start may then need more iterations",
+        stacklevel=3,
+    )
+    return atomic, "atomic-fallback"
+
+
+# -- density post-processing ------------------------------------------------------------
+def constrain_density(
+    rho_acs_g: np.ndarray,
+    delta_g: np.ndarray,
+    miller: np.ndarray,
+    cell_bohr: np.ndarray,
+    fft_grid: Sequence[int],
+    n_electrons: float,
+) -> tuple[np.ndarray, dict]:
+    """ρ = ρ_ACS + Δρ, floored at min(ρ_ACS, 0) in real space and scaled to ``n_electrons``.
+
+    Args:
+        rho_acs_g, delta_g: (ngm,) complex, e/bohr³.
+        miller: (ngm, 3) Miller indices.
+        cell_bohr: (3, 3) lattice vectors, bohr.
+        fft_grid: real-space grid holding every G of the list.
+        n_electrons: exact valence electron count.
+
+    Returns:
+        (ρ(G) (ngm,) complex e/bohr³, stats dict with ``n_electrons_raw``,
+        ``negative_fraction``, ``clipped_fraction``, ``clipped_charge``).
+        When nothing is clipped, ρ(G) is (ρ_ACS + Δρ)·scale exactly (no FFT round trip);
+        scale is 1 when the count is already right within :data:`RENORM_TOL`.
+    """
+    from rhocat.qe.density import from_grid
+
+    miller = np.asarray(miller)
+    volume = float(abs(np.linalg.det(cell_bohr)))
+    zero = np.flatnonzero(~miller.any(axis=1))
+    if zero.size != 1:
+        raise InputError("the G list must hold G = 0 exactly once")
+    rho_g = np.asarray(rho_acs_g, dtype=np.complex128) + np.asarray(delta_g, dtype=np.complex128)
+    n_raw = float(rho_g[zero[0]].real * volume)
+    shape = tuple(int(n) for n in fft_grid)
+    rho_r = _grid(rho_g, miller, shape)
+    negative = rho_r < 0.0
+    stats = {"n_electrons_raw": n_raw, "negative_fraction": float(np.mean(negative))}
+    clipped_fraction = 0.0
+    clipped_charge = 0.0
+    if negative.any():
+        floor = np.minimum(_grid(np.asarray(rho_acs_g, dtype=np.complex128), miller, shape), 0.0)
+        below = rho_r < floor
+        if below.any():
+            clipped_fraction = float(np.mean(below))
+            clipped_charge = float(np.sum(floor[below] - rho_r[below]) * volume / rho_r.size)
+            rho_r = np.where(below, floor, rho_r)
+            rho_g = from_grid(rho_r, miller)[0]
+    stats.update(clipped_fraction=clipped_fraction, clipped_charge=clipped_charge)
+    total = float(rho_g[zero[0]].real * volume)
+    if total <= 0:
+        raise ModelError(f"the predicted density holds {total:.3g} electrons: unusable")
+    if abs(total - n_electrons) > RENORM_TOL * total:
+        rho_g = rho_g * (n_electrons / total)
+    return rho_g, stats
+
+
+def _grid(rho_g: np.ndarray, miller: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
+    """Real-space ρ(r) (n1, n2, n3) of a full G list, e/bohr³."""
+    g = np.zeros(shape, dtype=np.complex128)
+    g[tuple(np.mod(miller[:, i], shape[i]) for i in range(3))] = rho_g
+    return np.fft.ifftn(g).real * g.size
+
+
+# -- files ------------------------------------------------------------------------------
+def _write_restart(directory: Path, density, becsum) -> None:
+    """``charge-density.dat`` (+ ``paw.txt``) in ``directory`` through rhocat.qe."""
+    try:
+        from rhocat.qe.save import write_restart
+    except ImportError:  # older rhocat.qe: the two writers directly
+        from rhocat.qe.density import write_charge_density
+        from rhocat.qe.paw import write_paw_txt
+
+        write_charge_density(directory / "charge-density.dat", density)
+        if becsum is not None:
+            write_paw_txt(directory / "paw.txt", becsum)
+        return
+    write_restart(directory, density, becsum)
+
+
+def _replace_dir(tmp: Path, final: Path) -> None:
+    """Move a complete folder into place (the old one, if any, is removed after)."""
+    old = None
+    if final.exists():
+        old = final.with_name(f".{final.name}.old-{os.getpid()}")
+        os.replace(final, old)
+    os.replace(tmp, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _check_out_dir(out_dir: Path) -> None:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"{out_dir} exists and is not a folder")
+    if out_dir.is_dir():
+        known = {"charge-density.dat", "paw.txt", PREDICTION_JSON}
+        foreign = [p.name for p in out_dir.iterdir() if p.name not in known]
+        if foreign:
+            raise InputError(
+                f"{out_dir} holds other files ({', '.join(sorted(foreign)[:3])}): "
+                "refusing to replace it; choose an empty or new folder"
+            )
+
+
+def export_grid(
+    path: str | os.PathLike, atoms: Atoms, rho_r: np.ndarray, fmt: str | None = None
+) -> Path:
+    """Write ρ(r) as Gaussian cube (e/bohr³) or XSF (e/Å³) for VESTA; atomic write.
+
+    Args:
+        path: ``.cube`` or ``.xsf`` file.
+        atoms: the structure (Å).
+        rho_r: (n1, n2, n3) density in e/bohr³ on the grid r = (i/n1, j/n2, k/n3)·cell.
+        fmt: ``"cube"`` or ``"xsf"`` (default: from the suffix).
+    """
+    import ase.io
+
+    path = Path(path)
+    fmt = fmt or path.suffix.lstrip(".").lower()
+    if fmt not in ("cube", "xsf"):
+        raise InputError(f"{path}: export format must be cube or xsf, not {fmt!r}")
+    data = rho_r if fmt == "cube" else rho_r * BOHR_PER_ANGSTROM**3
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        with open(tmp, "w") as fh:
+            ase.io.write(fh, atoms, format=fmt, data=data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+# -- the public API ---------------------------------------------------------------------
+def predict_restart(
+    model,
+    atoms: Atoms,
+    *,
+    family="debian-pbe",
+    protocol="fast",
+    out_dir: str | os.PathLike,
+    allow_unseen: bool = False,
+    overrides: Mapping | None = None,
+    ecutrho_ry: float | None = None,
+    cube: str | os.PathLike | None = None,
+    xsf: str | os.PathLike | None = None,
+    name: str | None = None,
+) -> PredictionResult:
+    """Write the predicted start density of ``atoms`` as a restart folder for pw.x.
+
+    Args:
+        model: a density model (``delta_rho_g(numbers, positions_bohr, cell_bohr,
+            g_cart)``, ``check_elements(symbols, allow_unseen)``; optional
+            ``predict_becsum(atoms, family)`` for PAW occupations).
+        atoms: the structure (Å, periodic).
+        family: pseudopotential family (name, directory or object).
+        protocol: protocol name or object; with ``overrides`` it fixes the density
+            cutoff exactly as :func:`rhocat.qe.scf.run_scf` will.
+        out_dir: the folder to write (``charge-density.dat``, ``paw.txt`` for PAW
+            species, ``prediction.json``); replaced atomically.
+        allow_unseen: predict for elements the model never saw (with a warning).
+        ecutrho_ry: density cutoff in Ry, when the run to start uses a given one
+            (default: from the family, protocol and overrides).
+        cube, xsf: optional exports of ρ(r) (cube in e/bohr³, XSF in e/Å³).
+        name: label of the structure in the result.
+
+    Raises:
+        ModelError: the model does not know an element of the structure.
+        PseudoError: the family lacks an element.
+        InputError: ``out_dir`` holds foreign files; a non-periodic structure.
+    """
+    from rhocat.qe.density import ChargeDensity
+    from rhocat.qe.gvectors import fft_grid_shape, miller_indices
+    from rhocat.qe.pseudo import load_family
+    from rhocat.qe.start import reciprocal_b
+
+    t0 = time.perf_counter()
+    out_dir = Path(out_dir)
+    _check_out_dir(out_dir)
+    if not all(atoms.pbc) or atoms.cell.rank != 3:
+        raise InputError("predict needs a 3-D periodic structure (bulk cell)")
+    family = load_family(family)
+    symbols = atoms.get_chemical_symbols()
+    family.require(symbols)
+    check = getattr(model, "check_elements", None)
+    if check is not None:
+        check(symbols, allow_unseen=allow_unseen)
+    check_pseudos = getattr(model, "check_pseudos", None)
+    if check_pseudos is not None:
+        check_pseudos(family.md5s(symbols))
+    if ecutrho_ry is None:
+        from rhocat.qe.inputs import pw_parameters
+
+        params = pw_parameters(atoms, family, protocol, overrides=overrides)
+        ecutrho_ry = float(params["system"]["ecutrho"])
+    cell = atoms.cell.array * BOHR_PER_ANGSTROM
+    miller = miller_indices(cell, ecutrho_ry)
+    shape = fft_grid_shape(cell, ecutrho_ry)
+
+    from rhocat.qe.acs import acs_rho_g
+
+    rho_acs = np.asarray(acs_rho_g(atoms, family, miller), dtype=np.complex128).reshape(-1)
+    t_model = time.perf_counter()
+    delta = model_delta_rho_g(model, atoms, miller, shape)
+    becsum, becsum_source = model_becsum(model, atoms, family)
+    inference_s = time.perf_counter() - t_model
+
+    n_el = float(sum(family[s].z_valence for s in symbols))
+    rho_g, stats = constrain_density(rho_acs, delta, miller, cell, shape, n_el)
+    density = ChargeDensity(miller=miller, rho_g=rho_g[None, :], b=reciprocal_b(atoms))
+
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        _write_restart(tmp, density, becsum)
+        cube_path = xsf_path = None
+        if cube is not None or xsf is not None:
+            rho_r = _grid(rho_g, miller, shape)
+            if cube is not None:
+                cube_path = str(export_grid(cube, atoms, rho_r, "cube"))
+            if xsf is not None:
+                xsf_path = str(export_grid(xsf, atoms, rho_r, "xsf"))
+        result = PredictionResult(
+            name=name or atoms.get_chemical_formula(),
+            restart_dir=str(out_dir),
+            formula=atoms.get_chemical_formula(),
+            n_electrons=n_el,
+            n_electrons_raw=stats["n_electrons_raw"],
+            negative_fraction=stats["negative_fraction"],
+            clipped_fraction=stats["clipped_fraction"],
+            clipped_charge=stats["clipped_charge"],
+            becsum_source=becsum_source,
+            ecutrho_ry=float(ecutrho_ry),
+            ngm=int(len(miller)),
+            fft_grid=tuple(int(n) for n in shape),
+            inference_s=inference_s,
+            total_s=time.perf_counter() - t0,
+            cube=cube_path,
+            xsf=xsf_path,
+        )
+        from rhocat.evaluate.results import write_json_atomic
+
+        write_json_atomic(tmp / PREDICTION_JSON, result.to_dict())
+        _replace_dir(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return result
+
+
+def predict_many(
+    model,
+    structures: Iterable[tuple[str, Atoms]],
+    out_dir: str | os.PathLike,
+    *,
+    family="debian-pbe",
+    protocol="fast",
+    allow_unseen: bool = False,
+    overrides: Mapping | None = None,
+    cube: bool = False,
+    xsf: bool = False,
+    progress: bool = False,
+) -> list[PredictionResult]:
+    """Predict restarts for many structures with one loaded model: ``out_dir/<name>/``.
+
+    Names must be unique; cube/XSF exports go to ``out_dir/<name>.cube`` / ``.xsf``.
+    Stops at the first structure the model cannot handle (nothing half-written).
+    """
+    from rhocat.qe.pseudo import load_family
+
+    items = list(structures)
+    names = [n for n, _ in items]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise InputError(f"two structures share the name(s) {', '.join(dup)}")
+    family = load_family(family)
+    for _, atoms in items:  # check every structure before writing anything
+        family.require(atoms.get_chemical_symbols())
+        check = getattr(model, "check_elements", None)
+        if check is not None:
+            check(atoms.get_chemical_symbols(), allow_unseen=allow_unseen)
+    out = Path(out_dir)
+    it = items
+    if progress:
+        from tqdm import tqdm
+
+        it = tqdm(items, desc="predict", unit="structure")
+    results = []
+    for name, atoms in it:
+        results.append(
+            predict_restart(
+                model,
+                atoms,
+                family=family,
+                protocol=protocol,
+                out_dir=out / name,
+                allow_unseen=allow_unseen,
+                overrides=overrides,
+                cube=(out / f"{name}.cube") if cube else None,
+                xsf=(out / f"{name}.xsf") if xsf else None,
+                name=name,
+            )
+        )
+    return results
