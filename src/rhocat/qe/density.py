@@ -165,6 +165,8 @@ def _record(payload: bytes) -> bytes:
 def density_bytes(density: ChargeDensity) -> bytes:
     """The exact bytes pw.x would write for ``density`` (see the module docstring)."""
     ngm = density.ngm
+    if density.rho_g.ndim != 2 or density.rho_g.shape[1] != ngm:
+        raise ValueError(f"rho_g has shape {density.rho_g.shape}, expected (nspin, {ngm})")
     header = np.array([int(density.gamma_only), ngm, density.nspin], dtype=_I4)
     parts = [
         _record(header.tobytes()),
