@@ -423,10 +423,23 @@ def _run(engine, todo, config, ds, report, progress, on_row) -> None:
 
 
 def jobs_from_split(path: str | os.PathLike) -> list[Job]:
-    """Jobs from a split file written by ``rhocat split`` (ids, splits, structures)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such split file")
-    from rhocat.split import load_split_structures
+    """Jobs from a split file written by ``rhocat split`` (all splits but ``dropped``).
 
+    Every structure file the split names must exist; the error lists the
+    missing ones.
+    """
+    from rhocat.split import load_split_structures, read_split
+
+    split = read_split(path)
+    missing = [
+        a.id
+        for a in split.assignments
+        if a.split != "dropped"
+        and (a.structure_path is None or not Path(a.structure_path).is_file())
+    ]
+    if missing:
+        shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+        raise InputError(
+            f"{path}: {len(missing)} structure file(s) named in the split are missing ({shown})"
+        )
     return [Job(id=i, split=s, atoms=a) for i, s, a in load_split_structures(path)]

@@ -1,0 +1,183 @@
+"""`rhocat dft run` and `rhocat data summary|check` through the real command line.
+
+The split file is written with rhocat.split's own writer; pw.x runs for real
+on tiny cells (20 Ry, 2x2x2 k).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from ase.build import bulk
+
+from rhocat.data.check import check_dataset
+from rhocat.data.store import Dataset
+from rhocat.split import Assignment, Split, write_split
+
+RHOCAT = [sys.executable, "-m", "rhocat.cli.main"]
+TINY = ["--ecutwfc", "20", "--set", "k_points=2,2,2", "--no-progress"]
+ENV = dict(os.environ, OMP_NUM_THREADS="1", RHOCAT_RANKS="1")
+
+
+def rhocat(*args, timeout=300):
+    return subprocess.run(
+        RHOCAT + [str(a) for a in args], capture_output=True, text=True, env=ENV, timeout=timeout
+    )
+
+
+def make_split(path: Path, structures: dict[str, tuple[str, object]]) -> Path:
+    assignments = []
+    for entry_id, (split, atoms) in structures.items():
+        symbols = sorted(set(atoms.get_chemical_symbols()))
+        assignments.append(
+            Assignment(
+                id=entry_id,
+                split=split,
+                reason="test",
+                prototype=entry_id.split("-")[0],
+                formula=atoms.get_chemical_formula(),
+                elements=tuple(symbols),
+                oxidation_states={s: 0.0 for s in symbols},
+                species=tuple(f"{s}0" for s in symbols),
+                n_atoms=len(atoms),
+                atoms=atoms,
+            )
+        )
+    return write_split(Split(assignments), path)
+
+
+@pytest.fixture
+def split3(tmp_path):
+    return make_split(
+        tmp_path / "split.json",
+        {
+            "diamond-Si": ("train", bulk("Si", "diamond", a=5.43)),
+            "diamond-C": ("train", bulk("C", "diamond", a=3.57)),
+            "zincblende-SiC": ("test_binary", bulk("SiC", "zincblende", a=4.36)),
+        },
+    )
+
+
+def test_run_summary_check_and_corruption(split3, tmp_path):
+    out = tmp_path / "data"
+    p = rhocat("dft", "run", split3, "-o", out, "--only", "train", "--limit", "1", *TINY)
+    assert p.returncode == 0, p.stderr
+    assert "1 structures: 1 computed, 0 failed" in p.stdout
+    p = rhocat("dft", "run", split3, "-o", out, "--workers", "2", "--perturb", "0.02", *TINY)
+    assert p.returncode == 2 and "different dataset" in p.stderr and "perturb_ang" in p.stderr
+    p = rhocat("dft", "run", split3, "-o", out, "--workers", "2", *TINY)
+    assert p.returncode == 0, p.stderr
+    assert "3 structures: 2 computed, 0 failed, 1 already in" in p.stdout
+    p = rhocat("data", "summary", out)
+    assert p.returncode == 0, p.stderr
+    lines = {line.split()[0]: line.split() for line in p.stdout.splitlines()[1:]}
+    assert lines["train"][1:4] == ["2", "2", "0"] and lines["test_binary"][1:4] == ["1", "1", "0"]
+    assert lines["total"][1] == "3"
+    p = rhocat("data", "check", out, "--no-progress")
+    assert p.returncode == 0 and "3 entries checked: 3 ok" in p.stdout, p.stdout + p.stderr
+    victim = out / "entries" / "diamond-C.h5"
+    data = bytearray(victim.read_bytes())
+    data[-100] ^= 0x01
+    victim.write_bytes(bytes(data))
+    p = rhocat("data", "check", out, "--no-progress")
+    assert p.returncode == 1
+    assert "CORRUPT diamond-C: checksum mismatch" in p.stdout and "1 with problems" in p.stdout
+    p = rhocat("data", "check", tmp_path / "nowhere")
+    assert p.returncode == 2 and "no such dataset" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_bad_input_is_a_clear_error(split3, tmp_path):
+    (split3.parent / "split_structures" / "diamond-C.extxyz").unlink()
+    out = tmp_path / "data"
+    p = rhocat("dft", "run", split3, "-o", out, *TINY)
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert "1 structure file(s) named in the split are missing (diamond-C)" in p.stderr
+    assert not out.exists()
+    other = tmp_path / "not-a-dataset"
+    other.mkdir()
+    (other / "thesis.tex").write_text("")
+    good = make_split(
+        tmp_path / "good.json", {"diamond-Si": ("train", bulk("Si", "diamond", a=5.43))}
+    )
+    for args, message in [
+        (["-o", other], "not empty and is not a rhocat dataset"),
+        (["-o", out, "--only", "val"], "unknown split(s) val"),
+        (["-o", out, "--set", "not_a_pw_key=1"], "unknown pw.x override"),
+        (["-o", out, "--set", "nonsense"], "KEY=VALUE"),
+        (["-o", out, "--workers", "0"], "--workers"),
+    ]:
+        p = rhocat("dft", "run", good, *args, *TINY)
+        assert p.returncode == 2 and message in p.stderr, (args, p.stderr)
+    p = rhocat("dft", "run", tmp_path / "missing.json", "-o", out)
+    assert p.returncode == 2 and "not found" in p.stderr
+    assert not out.exists()
+
+
+def _ok_rows(index: Path) -> int:
+    try:
+        db = sqlite3.connect(f"file:{index}?mode=ro", uri=True, timeout=1)
+        try:
+            return db.execute("SELECT COUNT(*) FROM entries WHERE status='ok'").fetchone()[0]
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return 0
+
+
+def _pw_processes_under(path: Path) -> list[int]:
+    """pids of pw.x processes whose working directory lies under ``path``."""
+    out = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if b"pw.x" in Path(f"/proc/{pid}/cmdline").read_bytes() and str(path) in os.readlink(
+                f"/proc/{pid}/cwd"
+            ):
+                out.append(int(pid))
+        except OSError:
+            continue
+    return out
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_resume_after_sigkill(tmp_path, workers):
+    n = 5
+    split = make_split(
+        tmp_path / "split.json",
+        {f"s{i}": ("train", bulk("Si", "diamond", a=5.30 + 0.04 * i)) for i in range(n)},
+    )
+    out = tmp_path / "data"
+    cmd = RHOCAT + ["dft", "run", str(split), "-o", str(out), "--workers", str(workers), *TINY]
+    proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while _ok_rows(out / "index.sqlite") < 1 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert proc.poll() is None, proc.communicate()
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    # the workers notice their driver is gone and stop their pw.x runs
+    deadline = time.time() + 10
+    while _pw_processes_under(out) and time.time() < deadline:
+        time.sleep(0.2)
+    assert not _pw_processes_under(out)
+    entries = out / "entries"
+    before = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in entries.glob("*.h5")}
+    assert 1 <= len(before) < n
+    assert check_dataset(out).clean  # nothing corrupt; unindexed or temp files are only notes
+    p = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    done = n - len(before)
+    assert f"{n} structures: {done} computed, 0 failed, {len(before)} already in" in p.stdout
+    after = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in entries.glob("*.h5")}
+    assert len(after) == n and all(after[k] == v for k, v in before.items())  # not recomputed
+    assert not list(entries.glob(".tmp-*")) and not list((out / "work").iterdir())
+    final = check_dataset(out)
+    assert final.clean and final.ok == n and not final.notes
+    with Dataset(out) as ds:
+        assert ds.ids() == [f"s{i}" for i in range(n)] and ds.count() == n
