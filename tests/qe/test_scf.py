@@ -61,3 +61,13 @@ def test_crash_is_a_result_with_pw_message(si_atoms, tmp_path, low_cutoff):
 def test_timeout_is_a_result(si_atoms, tmp_path):
     r = run_scf(si_atoms, workdir=tmp_path, timeout_s=0.05)
     assert not r.converged and "timed out" in r.reason
+
+
+def test_acs_start_reproduces_atomic_start(si_reference, tmp_path, si_atoms):
+    """rhocat's Python ACS, read by pw.x from file, replays pw.x's own atomic start."""
+    from tests.conftest import LOW_CUTOFF
+
+    acs = run_scf(si_atoms, start="acs", workdir=tmp_path, overrides=LOW_CUTOFF)
+    assert acs.converged and acs.iterations == si_reference.iterations
+    for a, b in zip(acs.scf_accuracy_ry, si_reference.scf_accuracy_ry, strict=True):
+        assert a == pytest.approx(b, rel=1e-3)

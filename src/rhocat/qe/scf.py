@@ -38,6 +38,10 @@ BOHR_ANGSTROM = 0.529177210903
 PREFIX = "rhocat"
 OUTDIR = "out"
 RESTART_FILES = ("charge-density.dat", "paw.txt")
+#: pw.x's first-iteration diagonalization threshold for startingpot='atomic'.
+ATOMIC_DIAGO_THR_INIT = 1.0e-2
+#: ... and for startingpot='file' (pw.x trusts a density read from file).
+FILE_DIAGO_THR_INIT = 1.0e-5
 
 
 @dataclass
@@ -166,6 +170,10 @@ def run_scf(
             pseudo_dir="./pseudo",
             overrides=overrides,
         )
+    if str(start) == "acs":
+        # pw.x starts a file density with a 1e-5 first diagonalization threshold but the
+        # atomic one with 1e-2; the same threshold makes "acs" reproduce "atomic" exactly.
+        params["electrons"].setdefault("diago_thr_init", ATOMIC_DIAGO_THR_INIT)
     workdir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="rhocat-pw-"))
     workdir.mkdir(parents=True, exist_ok=True)
     _link_pseudos(family, atoms.get_chemical_symbols(), workdir / "pseudo")
