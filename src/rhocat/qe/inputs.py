@@ -66,6 +66,7 @@ KEY_NAMELIST = {
             "startingwfc",
             "scf_must_converge",
             "diagonalization",
+            "diago_thr_init",
         ],
         "electrons",
     ),
