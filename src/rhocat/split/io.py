@@ -111,7 +111,6 @@ def load_split_structures(
         splits: only these split names (default: all but ``dropped``).
         include_dropped: also return dropped candidates (when ``splits`` is None).
     """
-    split = read_split(split_json)
     if splits is not None:
         wanted = set(splits)
         unknown = wanted - set(SPLITS)
@@ -119,6 +118,7 @@ def load_split_structures(
             raise InputError(f"unknown split name(s) {sorted(unknown)}; known: {SPLITS}")
     else:
         wanted = set(SPLITS) if include_dropped else set(SPLITS) - {"dropped"}
+    split = read_split(split_json)
     out = []
     for a in split.assignments:
         if a.split in wanted:

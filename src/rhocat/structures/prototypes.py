@@ -41,7 +41,8 @@ class Prototype:
             ``perovskite`` (A, B cations, X anion) or ``heusler`` (X, Y metals, Z p-block).
         symmetric: groups of role indices that are interchangeable by symmetry
             (only one ordering of their elements is generated).
-        bond: the two roles whose contact sets the lattice parameter.
+        bond: the two roles whose contact sets the lattice parameter (Heuslers: X
+            with Y or Z, whichever sum of radii is larger; both contacts are one shell).
         coordination: number of nearest neighbours of each role (geometry check).
         description: structure type and space group.
         build: function (elements in role order) -> primitive ``ase.Atoms``.
