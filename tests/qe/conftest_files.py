@@ -164,6 +164,7 @@ def run_pw(workdir: Path, text: str, timeout: float = 240) -> PwRun:
         env=env,
         timeout=timeout,
     )
+    (workdir / "pw.out").write_text(proc.stdout)
     prefix = re.search(r"prefix='([^']+)'", text).group(1)
     outdir = re.search(r"outdir='([^']+)'", text).group(1)
     save = (workdir / outdir / f"{prefix}.save").resolve()
