@@ -62,3 +62,10 @@ def test_file_sha256_of_file_and_directory(tmp_path):
     d1 = file_sha256(tmp_path / "m")
     (tmp_path / "m" / "w.bin").write_bytes(b"abd")
     assert file_sha256(tmp_path / "m") != d1
+
+
+def test_refuses_other_settings(tmp_path):
+    ResultsDir(tmp_path / "r", "a" * 64, settings={"same_first_threshold": False})
+    ResultsDir(tmp_path / "r", "a" * 64, settings={"same_first_threshold": False})
+    with pytest.raises(InputError, match="other settings.*same_first_threshold"):
+        ResultsDir(tmp_path / "r", "a" * 64, settings={"same_first_threshold": True})

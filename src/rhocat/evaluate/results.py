@@ -96,9 +96,17 @@ class ResultsDir:
         model_sha256: checksum of the model being evaluated.
         info: extra manifest fields written on creation (model path, dataset,
             splits, rhocat version).
+        settings: evaluation settings that change the numbers (JSON-able); reopening
+            with different ones raises :class:`InputError`.
     """
 
-    def __init__(self, path: str | os.PathLike, model_sha256: str, info: dict | None = None):
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        model_sha256: str,
+        info: dict | None = None,
+        settings: dict | None = None,
+    ):
         self.path = Path(path)
         self.model_sha256 = model_sha256
         manifest = self.path / MANIFEST
@@ -118,13 +126,31 @@ class ResultsDir:
                     f"{old.get('model', '?')}); this model is {model_sha256[:12]}…. "
                     "Refusing to mix them: choose another -o folder."
                 )
+            old_settings = old.get("settings") or {}
+            new_settings = json.loads(json.dumps(settings or {}))
+            if old_settings != new_settings:
+                diff = sorted(
+                    k
+                    for k in set(old_settings) | set(new_settings)
+                    if old_settings.get(k) != new_settings.get(k)
+                )
+                raise InputError(
+                    f"{self.path} holds results evaluated with other settings "
+                    f"({', '.join(f'{k}: {old_settings.get(k)!r}' for k in diff)}); "
+                    "choose another -o folder or the same settings"
+                )
             self.manifest = old
         else:
             if self.path.exists() and any(self.path.iterdir()):
                 raise InputError(
                     f"{self.path} exists, is not empty and is not a rhocat results folder"
                 )
-            self.manifest = {"schema": SCHEMA, "model_sha256": model_sha256, **(info or {})}
+            self.manifest = {
+                "schema": SCHEMA,
+                "model_sha256": model_sha256,
+                "settings": json.loads(json.dumps(settings or {})),
+                **(info or {}),
+            }
             write_json_atomic(manifest, self.manifest)
 
     def row_path(self, structure_id: str) -> Path:
