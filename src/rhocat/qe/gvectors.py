@@ -172,7 +172,10 @@ def _sort_like_qe(g2: np.ndarray) -> np.ndarray:
     """Permutation that QE's hpsort_eps(eps=1e-8) produces (ties by original index)."""
     order = np.argsort(g2, kind="stable")
     s = g2[order]
-    cluster = np.concatenate([[0], np.cumsum(np.diff(s) >= _EPS8)])
+    same = np.diff(s) < _EPS8  # neighbours hpsort_eps counts as equal
+    if not np.any(same & (np.diff(order) < 0)):
+        return order  # exact ties are already in index order
+    cluster = np.concatenate([[0], np.cumsum(~same)])
     return order[np.lexsort((order, cluster))]
 
 
@@ -197,8 +200,23 @@ def miller_indices(
     at, bg, alat = _alat_units(cell_bohr, alat)
     gcutm = ecutrho_ry / (2 * math.pi / alat) ** 2
     n = [int(math.sqrt(gcutm) * math.sqrt(at[d] @ at[d])) + 1 for d in range(3)]
-    i, j, k = np.meshgrid(*(np.arange(-m, m + 1) for m in n), indexing="ij")
-    i, j, k = i.ravel(), j.ravel(), k.ravel()
+    # columns (i, j) in QE's loop order; for each, the k interval where
+    # |t0 + k b3|² ≤ gcut (a quadratic in k), widened by one on each side;
+    # the exact test below is QE's own.
+    ii, jj = np.meshgrid(np.arange(-n[0], n[0] + 1), np.arange(-n[1], n[1] + 1), indexing="ij")
+    ii, jj = ii.ravel(), jj.ravel()
+    t0 = ii[:, None] * bg[0] + jj[:, None] * bg[1]
+    qa = float(bg[2] @ bg[2])
+    qb = t0 @ bg[2]
+    disc = qb * qb - qa * ((t0 * t0).sum(axis=1) - gcutm)
+    root = np.sqrt(np.maximum(disc, 0.0))
+    kmin = np.maximum(np.floor((-qb - root) / qa) - 1, -n[2]).astype(np.int64)
+    kmax = np.minimum(np.ceil((-qb + root) / qa) + 1, n[2]).astype(np.int64)
+    count = np.where(disc >= -1e-9 * gcutm * qa, np.maximum(kmax - kmin + 1, 0), 0)
+    i = np.repeat(ii, count)
+    j = np.repeat(jj, count)
+    start = np.repeat(np.cumsum(count) - count, count)
+    k = np.repeat(kmin, count) + (np.arange(int(count.sum())) - start)
     if gamma_only:
         keep = (i > 0) | ((i == 0) & (j > 0)) | ((i == 0) & (j == 0) & (k >= 0))
         i, j, k = i[keep], j[keep], k[keep]
