@@ -182,9 +182,16 @@ ACS_DUMP = "electron_maxstep=0, scf_must_converge=.false., startingpot='atomic',
 SAME_START = "diago_thr_init=1e-2, startingwfc='atomic',"
 
 
+# The fixtures below are imported by several test modules; pytest then holds one
+# definition per module, so the work is cached here to run pw.x once per session.
+_DUMPS: dict[str, dict[str, PwRun]] = {}
+
+
 @pytest.fixture(scope="session")
 def qe_root(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("qe_files")
+    root = tmp_path_factory.getbasetemp() / "qe_files"
+    root.mkdir(exist_ok=True)
+    return root
 
 
 @pytest.fixture(scope="session")
@@ -195,8 +202,11 @@ def pseudos(qe_root) -> Path:
 @pytest.fixture(scope="session")
 def acs_dumps(qe_root, pseudos) -> dict[str, PwRun]:
     """pw.x's ACS (electron_maxstep=0) for each of CASES."""
-    out = {}
-    for name, case in CASES.items():
-        wd = qe_root / f"dump_{name}"
-        out[name] = run_pw(wd, case.input(Path("out"), pseudos, ACS_DUMP + SAME_START))
-    return out
+    key = str(qe_root)
+    if key not in _DUMPS:
+        out = {}
+        for name, case in CASES.items():
+            wd = qe_root / f"dump_{name}"
+            out[name] = run_pw(wd, case.input(Path("out"), pseudos, ACS_DUMP + SAME_START))
+        _DUMPS[key] = out
+    return _DUMPS[key]
