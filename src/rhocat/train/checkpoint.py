@@ -1,0 +1,113 @@
+"""Checkpoints: tensors and JSON strings that load with ``torch.load(weights_only=True)``.
+
+Layout (format ``rhocat-model``, version :data:`FORMAT_VERSION`)::
+
+    format, format_version, kind, config (JSON), elements (list of Z), state_dict,
+    metadata (JSON: pseudopotential family + per-element md5, protocol, QE version, ...),
+    metrics (JSON), train_state (optional: step, optimizer state, best validation loss)
+
+Writes are atomic (temporary name, then ``os.replace``).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pickle
+import zipfile
+from pathlib import Path
+
+import torch
+
+from rhocat.errors import ModelError
+from rhocat.models.base import DensityModel
+from rhocat.models.registry import build_model
+
+FORMAT = "rhocat-model"
+FORMAT_VERSION = 1
+
+
+def checkpoint_dict(
+    model: DensityModel,
+    metrics: dict | None = None,
+    train_state: dict | None = None,
+) -> dict:
+    """The checkpoint content of ``model`` (tensors on the CPU)."""
+    out = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "kind": model.kind,
+        "config": json.dumps(model.config),
+        "elements": [int(z) for z in model.elements],
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "metadata": json.dumps(model.metadata),
+        "metrics": json.dumps(metrics or {}),
+    }
+    if train_state is not None:
+        out["train_state"] = train_state
+    return out
+
+
+def save_checkpoint(path: str | os.PathLike, content: dict) -> Path:
+    """Write a checkpoint dict atomically; returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        torch.save(content, tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict:
+    """Load and validate a checkpoint dict; :class:`ModelError` if it is not a usable one."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"model file {path} does not exist")
+    try:
+        content = torch.load(io.BytesIO(path.read_bytes()), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise ModelError(
+            f"{path} is not a rhocat checkpoint: it holds pickled code, which is refused "
+            f"(only weights_only checkpoints load) [{str(exc).splitlines()[0][:120]}]"
+        ) from exc
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
+        why = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        raise ModelError(f"{path} is truncated or not a checkpoint: {why}") from exc
+    if not isinstance(content, dict) or content.get("format") != FORMAT:
+        raise ModelError(f"{path} is a PyTorch file but not a rhocat model checkpoint")
+    version = content.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ModelError(
+            f"{path} has checkpoint format version {version}; "
+            f"this rhocat reads version {FORMAT_VERSION}"
+        )
+    for key in ("kind", "config", "elements", "state_dict", "metadata"):
+        if key not in content:
+            raise ModelError(f"{path} lacks the checkpoint field {key!r}")
+    return content
+
+
+def model_from_checkpoint(content: dict) -> DensityModel:
+    """Rebuild the model stored in a validated checkpoint dict."""
+    try:
+        config = json.loads(content["config"])
+        model = build_model(content["kind"], config, content["elements"])
+        model.load_state_dict(content["state_dict"])
+        model.metadata = json.loads(content["metadata"])
+    except (json.JSONDecodeError, RuntimeError, KeyError, TypeError) as exc:
+        raise ModelError(f"checkpoint does not match a {content.get('kind')} model: {exc}") from exc
+    model.eval()
+    return model
+
+
+def load_model(path: str | os.PathLike) -> DensityModel:
+    """A trained model from a checkpoint file (refuses truncated, foreign, old or pickled files)."""
+    content = read_checkpoint(path)
+    model = model_from_checkpoint(content)
+    model.metrics = json.loads(content.get("metrics", "{}"))
+    return model

@@ -1,0 +1,361 @@
+"""``train_model``: fit a density model on a dataset, with checkpoints, metrics and DDP.
+
+One code path for one process and for ``torchrun`` (PyTorch DDP): when ``WORLD_SIZE`` is
+set, ``torch.distributed`` is initialised (gloo on the CPU, nccl on CUDA), each process
+takes its share of every step's structures and DDP averages the gradients. Only rank 0
+validates and writes files.
+
+The order of structures and of sampled probe points depends only on (seed, step), so a
+resumed run reproduces the losses of an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from tqdm import tqdm
+
+from rhocat.errors import InputError, ModelError
+from rhocat.models.base import DensityModel
+from rhocat.models.equivariant import BOHR_PER_ANGSTROM, EquivariantBasisModel
+from rhocat.models.graph import atom_graph
+from rhocat.models.grid import g_to_grid, grid_points_bohr
+from rhocat.models.pointwise import PointwiseModel
+from rhocat.models.radial import RadialModel, fit_radial_table
+from rhocat.models.registry import build_model, predict_delta_rho_g
+from rhocat.train.checkpoint import (
+    checkpoint_dict,
+    model_from_checkpoint,
+    read_checkpoint,
+    save_checkpoint,
+)
+from rhocat.train.config import resolve_config
+from rhocat.train.data import elements_of, split_samples
+from rhocat.train.metrics import density_metrics, g_to_grid_torch, loss_g, mean_metrics
+
+CSV_FIELDS = [
+    "step", "loss", "lr", "elapsed_s", "structures_per_s",
+    "val_mae", "val_nmae_pct", "val_nmae_acs_pct", "val_hartree_ry", "val_hartree_acs_ry",
+    "val_captured_pct",
+]  # fmt: skip
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train_model` produced. Paths are None on ranks other than 0."""
+
+    model: DensityModel
+    best_path: Path | None
+    last_path: Path | None
+    metrics_path: Path | None
+    losses: list[float] = field(default_factory=list)
+    val: dict[str, float] = field(default_factory=dict)
+    train_s: float = 0.0
+
+
+def output_paths(out: str | os.PathLike) -> tuple[Path, Path, Path]:
+    """(best checkpoint, last checkpoint, metrics CSV) for an output name like ``model.pt``."""
+    out = Path(out)
+    stem = out.name[:-3] if out.name.endswith(".pt") else out.name
+    return out, out.with_name(f"{stem}.last.pt"), out.with_name(f"{stem}.metrics.csv")
+
+
+class _Prepared:
+    """Tensors of one structure, computed once."""
+
+    def __init__(self, sample, model: DensityModel, device: torch.device, need_grid: bool):
+        self.sample = sample
+        self.numbers = torch.as_tensor(np.asarray(sample.numbers), dtype=torch.long, device=device)
+        self.pos = torch.as_tensor(
+            np.asarray(sample.positions_bohr, dtype=np.float64), device=device
+        )
+        self.cell = torch.as_tensor(np.asarray(sample.cell_bohr, dtype=np.float64), device=device)
+        self.g = torch.as_tensor(np.asarray(sample.g_cart, dtype=np.float64), device=device)
+        self.target = torch.as_tensor(
+            np.asarray(sample.delta_rho_g), dtype=torch.complex128, device=device
+        )
+        self.volume = float(sample.volume_bohr3)
+        self.n_atoms = len(sample.numbers)
+        self.miller = np.asarray(sample.miller)
+        self.shape = tuple(int(n) for n in sample.fft_grid)
+        self.graph = (
+            model.graph(sample.positions_bohr, sample.cell_bohr)
+            if isinstance(model, EquivariantBasisModel)
+            else None
+        )
+        self.grid = None
+        if need_grid:
+            grid = g_to_grid(np.asarray(sample.delta_rho_g), self.miller, self.shape)
+            self.grid = torch.as_tensor(grid.reshape(-1), device=device)
+
+
+class _StepLoss(torch.nn.Module):
+    """Loss of a list of prepared structures (the module DDP wraps)."""
+
+    def __init__(self, model: DensityModel, loss: str, probes: int, seed: int):
+        super().__init__()
+        self.model = model
+        self.loss = loss
+        self.probes = probes
+        self.seed = seed
+
+    def forward(self, batch: list[_Prepared], step: int, rank: int) -> torch.Tensor:
+        total = 0.0
+        for k, p in enumerate(batch):
+            total = total + self._one(p, step, rank, k)
+        return total / len(batch)
+
+    def _one(self, p: _Prepared, step: int, rank: int, k: int) -> torch.Tensor:
+        m = self.model
+        if isinstance(m, PointwiseModel):
+            rng = np.random.default_rng([self.seed, step, rank, k])
+            idx = rng.choice(p.grid.numel(), size=min(self.probes, p.grid.numel()), replace=False)
+            pts = grid_points_bohr(p.sample.cell_bohr, p.shape)[idx]
+            states = m.atom_states(p.numbers, p.sample.positions_bohr, p.sample.cell_bohr)
+            pred = m.probe_values(states, p.sample.positions_bohr, p.sample.cell_bohr, pts)
+            err = pred - p.grid[torch.as_tensor(idx, device=p.grid.device)]
+            return err.abs().mean() if self.loss == "l1_real" else (err**2).mean()
+        pred = m.delta_rho_g_torch(p.numbers, p.pos, p.cell, p.g, graph=p.graph)
+        if self.loss in ("hartree", "l2_g"):
+            return loss_g(self.loss, pred, p.target, p.g, p.volume, p.n_atoms)
+        err = g_to_grid_torch(pred, p.miller, p.shape).reshape(-1) - p.grid
+        return err.abs().mean() if self.loss == "l1_real" else (err**2).mean()
+
+
+def _dist_setup(device: str) -> tuple[int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+    if dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _validate(model: DensityModel, val: list) -> dict[str, float]:
+    rows = []
+    model.eval()
+    for s in val:
+        pred = predict_delta_rho_g(
+            model, s.numbers, s.positions_bohr, s.cell_bohr, s.miller, fft_grid=tuple(s.fft_grid)
+        )
+        rows.append(density_metrics(s, pred))
+    model.train()
+    return mean_metrics(rows)
+
+
+def _avg_neighbours(samples: list, cutoff_ang: float) -> float:
+    counts = [
+        len(atom_graph(s.positions_bohr, s.cell_bohr, cutoff_ang * BOHR_PER_ANGSTROM)[0])
+        / len(s.numbers)
+        for s in samples
+    ]
+    return max(float(np.mean(counts)), 1.0)
+
+
+def train_model(
+    data: Any,
+    model: str = "basis",
+    config: str | dict | os.PathLike | None = "small",
+    steps: int | None = None,
+    device: str = "cpu",
+    out: str | os.PathLike | None = None,
+    val_every: int | None = None,
+    resume: bool = False,
+    metadata: dict | None = None,
+    loss: str | None = None,
+    progress: bool = True,
+    stop_after: int | None = None,
+) -> TrainResult:
+    """Train a density model of Δρ = ρ_SCF − ρ_ACS.
+
+    Args:
+        data: a dataset (``ids(split)``/``load(id)``) or a list of DensitySample; split
+            'train' trains (all samples if none is labelled), split 'val' validates.
+        model: 'basis' (default, equivariant), 'radial' (closed-form floor) or 'pointwise'.
+        config: preset name ('small', 'large'), a dict ``{preset, model, train}``, or a JSON file.
+        steps: optimisation steps (overrides the config; ignored by 'radial').
+        device: 'cpu' or 'cuda[:n]'.
+        out: best checkpoint path (``model.pt``); ``model.last.pt`` and
+            ``model.metrics.csv`` are written next to it. None: no files.
+        val_every: validate (and write the last checkpoint) every N steps.
+        resume: continue from ``model.last.pt`` (same next loss as an uninterrupted run).
+        metadata: JSON-able facts stored in the checkpoint (pseudopotential family,
+            per-element md5 ``pseudo_md5``, protocol, QE version).
+        loss: 'hartree' (G space, 4π/G² weight), 'l2_g', 'l2_real', 'l1_real' (overrides config).
+        progress: show a tqdm bar (rank 0).
+        stop_after: stop after this many steps of this run (then ``resume=True`` continues).
+    """
+    cfg = resolve_config(model, config)
+    tcfg = cfg["train"]
+    if steps is not None:
+        tcfg["steps"] = int(steps)
+    if val_every is not None:
+        tcfg["val_every"] = int(val_every)
+    if loss is not None:
+        tcfg["loss"] = loss
+        cfg = resolve_config(model, {"model": cfg["model"], "train": tcfg})
+        tcfg = cfg["train"]
+    if tcfg["steps"] < 1 or tcfg["val_every"] < 1:
+        raise InputError("steps and val_every must be positive")
+    try:
+        dev = torch.device(device)
+    except RuntimeError as exc:
+        raise InputError(f"unknown device {device!r}") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InputError("device cuda requested but no CUDA GPU is available")
+    rank, world = _dist_setup(device)
+    best_path, last_path, csv_path = output_paths(out) if out is not None else (None, None, None)
+    train, val = split_samples(data)
+    elements = elements_of(train)
+    meta = dict(metadata or {})
+    t0 = time.perf_counter()
+
+    # ---- the model ----------------------------------------------------------------------
+    content = None
+    if resume:
+        if last_path is None or not last_path.is_file():
+            raise ModelError(f"nothing to resume: {last_path} does not exist")
+        content = read_checkpoint(last_path)
+        if content["kind"] != model:
+            raise ModelError(f"{last_path} holds a {content['kind']} model, not {model}")
+        net = model_from_checkpoint(content)
+        net.to(dev)
+    else:
+        mcfg = dict(cfg["model"])
+        if model == "basis" and "avg_neighbours" not in mcfg:
+            mcfg["avg_neighbours"] = _avg_neighbours(train, float(mcfg.get("cutoff_ang", 4.5)))
+        torch.manual_seed(tcfg["seed"])  # identical initial weights on every rank
+        net = build_model(model, mcfg, elements).to(dev)
+    net.metadata = {**net.metadata, **meta, "train_config": tcfg}
+
+    def write(path: Path | None, metrics: dict, state: dict | None) -> None:
+        if path is not None and rank == 0:
+            save_checkpoint(path, checkpoint_dict(net, metrics, state))
+
+    if isinstance(net, RadialModel):
+        net.fit(train)
+        metrics = {"val": _validate(net, val) if val else {}, "train_s": time.perf_counter() - t0}
+        write(best_path, metrics, None)
+        write(last_path, metrics, None)
+        return TrainResult(net, best_path, last_path, None, [], metrics["val"], metrics["train_s"])
+
+    if isinstance(net, EquivariantBasisModel) and content is None:
+        table = fit_radial_table(train, net.spec, net.elements, net.config["baseline_ridge_lambda"])
+        net.set_baseline(table)
+
+    # ---- optimisation -------------------------------------------------------------------
+    need_grid = tcfg["loss"] in ("l2_real", "l1_real")
+    prepared = [_Prepared(s, net, dev, need_grid) for s in train]
+    step_loss = _StepLoss(net, tcfg["loss"], int(tcfg["probes_per_step"]), int(tcfg["seed"]))
+    runner: torch.nn.Module = step_loss
+    if world > 1:
+        runner = torch.nn.parallel.DistributedDataParallel(step_loss, find_unused_parameters=True)
+    opt = torch.optim.Adam(net.parameters(), lr=tcfg["lr"])
+    n_steps = int(tcfg["steps"])
+    gamma = tcfg["lr_final_factor"] ** (1.0 / max(n_steps - 1, 1))
+    start, best_val, history = 0, math.inf, []
+    if content is not None:
+        state = content.get("train_state") or {}
+        opt.load_state_dict(state["optimizer"])
+        start, best_val = int(state["step"]), float(state["best_val"])
+        history = json.loads(content.get("metrics", "{}")).get("history", [])
+    rows = _read_csv(csv_path, start) if (csv_path is not None and rank == 0) else []
+
+    bsz = int(tcfg["batch_size"])
+    n = len(prepared)
+    losses: list[float] = []
+    last_val: dict[str, float] = {}
+    end = n_steps if stop_after is None else min(n_steps, start + int(stop_after))
+    bar = tqdm(
+        range(start, end), disable=not progress or rank != 0, desc=f"train {model}", unit="step"
+    )
+    t_run = time.perf_counter()
+    net.train()
+    for step in bar:
+        for g in opt.param_groups:
+            g["lr"] = tcfg["lr"] * gamma**step
+        batch = [prepared[i] for i in _batch_indices(step, bsz, world, rank, n, int(tcfg["seed"]))]
+        opt.zero_grad(set_to_none=False)
+        value = runner(batch, step, rank)
+        value.backward()
+        if tcfg["grad_clip"]:
+            torch.nn.utils.clip_grad_norm_(net.parameters(), tcfg["grad_clip"])
+        opt.step()
+        logged = value.detach().clone()
+        if world > 1:
+            dist.all_reduce(logged)
+            logged /= world
+        loss_value = float(logged)
+        if not math.isfinite(loss_value):
+            raise ModelError(
+                f"training diverged at step {step} (loss {loss_value}); lower the learning rate"
+            )
+        losses.append(loss_value)
+        elapsed = time.perf_counter() - t_run
+        rate = (step + 1 - start) * bsz * world / max(elapsed, 1e-9)
+        bar.set_postfix(loss=f"{loss_value:.3e}", structs_per_s=f"{rate:.1f}")
+        row = {"step": step, "loss": loss_value, "lr": opt.param_groups[0]["lr"],
+               "elapsed_s": round(elapsed, 3), "structures_per_s": round(rate, 3)}  # fmt: skip
+        if (step + 1) % tcfg["val_every"] == 0 or step + 1 == end:
+            if rank == 0:
+                last_val = _validate(net, val) if val else {}
+                row.update({f"val_{k}": v for k, v in last_val.items()})
+                score = last_val.get("hartree_ry", loss_value)
+                history.append({"step": step, "loss": loss_value, **last_val})
+                metrics = {"val": last_val, "history": history, "train_s": time.perf_counter() - t0}
+                state = {"step": step + 1, "optimizer": opt.state_dict(),
+                         "best_val": min(best_val, score)}  # fmt: skip
+                if score <= best_val:
+                    best_val = score
+                    write(best_path, metrics, state)
+                write(last_path, metrics, state)
+        rows.append(row)
+        if (
+            csv_path is not None
+            and rank == 0
+            and ((step + 1) % tcfg["val_every"] == 0 or step + 1 == end)
+        ):
+            _write_csv(csv_path, rows)
+    bar.close()
+    if world > 1:
+        dist.barrier()
+    return TrainResult(
+        net, best_path, last_path, csv_path, losses, last_val, time.perf_counter() - t0
+    )
+
+
+def _batch_indices(step: int, bsz: int, world: int, rank: int, n: int, seed: int) -> list[int]:
+    """Indices of this rank's structures at ``step``: epochs are seeded permutations."""
+    per_step = bsz * world
+    out = []
+    for k in range(rank * bsz, rank * bsz + bsz):
+        flat = step * per_step + k
+        epoch, pos = divmod(flat, n)
+        out.append(int(np.random.default_rng([seed, epoch]).permutation(n)[pos]))
+    return out
+
+
+def _read_csv(path: Path, start: int) -> list[dict]:
+    if not path.is_file():
+        return []
+    with path.open(newline="") as fh:
+        return [r for r in csv.DictReader(fh) if int(r["step"]) < start]
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with tmp.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=CSV_FIELDS, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+    os.replace(tmp, path)
