@@ -26,6 +26,7 @@ import pathlib
 import shutil
 import sys
 import tempfile
+import time
 import warnings
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -48,7 +49,7 @@ FAMILY_PREFIX = "rhocat"
 
 
 def require_aiida() -> None:
-    """Raise :class:`MissingToolError` unless the AiiDA packages (core, QE plugin, pseudo) import."""
+    """Raise :class:`MissingToolError` unless the AiiDA packages (core, QE, pseudo) import."""
     try:
         import aiida  # noqa: F401
         import aiida_pseudo  # noqa: F401
@@ -220,13 +221,33 @@ def start_daemon(workers: int = 1, timeout_s: float = 60.0) -> None:
         client.start_daemon(number_workers=workers, timeout=int(timeout_s))
 
 
-def stop_daemon() -> None:
-    """Stop the daemon of the loaded profile, if it runs."""
-    from aiida.engine.daemon.client import get_daemon_client
+def stop_daemon(timeout_s: float = 60.0) -> None:
+    """Stop the daemon of the loaded profile, if it runs.
+
+    Asks circus to quit; if it does not answer within ``timeout_s`` (a loaded
+    machine), terminates the daemon's own process (its pid file) instead.
+    """
+    import signal
+
+    from aiida.engine.daemon.client import DaemonException, get_daemon_client
 
     client = get_daemon_client()
-    if client.is_daemon_running:
-        client.stop_daemon(wait=True)
+    if not client.is_daemon_running:
+        return
+    try:
+        client.stop_daemon(wait=True, timeout=int(timeout_s))
+        return
+    except DaemonException:
+        pid = client.get_daemon_pid()
+    if pid is None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline:
+            os.kill(pid, 0)
+            time.sleep(0.2)
+        os.kill(pid, signal.SIGKILL)
 
 
 # --------------------------------------------------------------------------- computer, code
@@ -428,3 +449,17 @@ def ensure_pseudo_family(family: PseudoFamily | str | os.PathLike) -> CutoffsPse
     if len(cutoffs) == len(elements):
         group.set_cutoffs(cutoffs, "standard", unit="Ry")
     return group
+
+
+# --------------------------------------------------------------------------- running
+
+
+def run_many(jobs, **kwargs):
+    """Run (vc-relax +) SCF for each ``(id, atoms)`` through AiiDA; yield ``(id, ScfResult)``.
+
+    See :func:`rhocat.qe.aiida_run.run_many` for the arguments.
+    """
+    require_aiida()
+    from rhocat.qe.aiida_run import run_many as _run_many
+
+    return _run_many(jobs, **kwargs)

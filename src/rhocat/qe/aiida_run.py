@@ -33,6 +33,7 @@ import json
 import os
 import re
 import shutil
+import tempfile
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
@@ -389,8 +390,9 @@ def run_many(
     protocol: str | Protocol = "fast",
     relax: bool = False,
     overrides: Mapping | None = None,
-    workdir: str | os.PathLike,
-    computer: str = "localhost",
+    workdir: str | os.PathLike | None = None,
+    profile: str | None = None,
+    computer: str | None = None,
     code: str | None = None,
     ranks: int | None = None,
     options: Mapping | None = None,
@@ -398,6 +400,7 @@ def run_many(
     max_in_flight: int = 100,
     poll_s: float = 2.0,
     reuse: bool = True,
+    timeout_s: float | None = None,
 ) -> Iterator[tuple[str, ScfResult]]:
     """Run (vc-relax +) SCF for each ``(id, atoms)`` through AiiDA; yield ``(id, ScfResult)``.
 
@@ -410,26 +413,44 @@ def run_many(
         jobs: ``(id, atoms)`` pairs; ids must be unique.
         family, protocol, overrides: as for :func:`rhocat.qe.scf.run_scf`.
         relax: run a ``PwRelaxWorkChain`` (``vc-relax``) before the SCF.
-        workdir: local folder for the retrieved files (``<workdir>/<id>/aiida-<pk>``).
-        computer: AiiDA computer label (created as core.local/core.direct if it is
-            ``localhost`` and missing; a cluster must be set up by the user).
-        code: AiiDA code label (``pw@<computer>`` by default, created locally when missing).
+        workdir: local folder for the retrieved files (``<workdir>/<id>/aiida-<pk>``;
+            a new temporary folder when None, which the caller then owns).
+        profile: AiiDA profile (default ``$RHOCAT_AIIDA_PROFILE``, else the loaded
+            or default one, see :func:`rhocat.qe.aiida.ensure_profile`).
+        computer: AiiDA computer label (default ``$RHOCAT_AIIDA_COMPUTER`` or
+            ``localhost``, created as core.local/core.direct when missing; a
+            cluster must be set up by the user).
+        code: AiiDA code label (default ``$RHOCAT_AIIDA_CODE`` or ``pw@<computer>``,
+            created for a local computer when missing).
         ranks: MPI ranks per calculation (default ``$RHOCAT_RANKS`` or the
-            cores, at most 4); ``options["resources"]`` overrides it.
+            cores, at most 4, on a local computer; 1 elsewhere);
+            ``options["resources"]`` overrides it.
         options: extra ``metadata.options`` of each calculation (e.g.
-            ``max_wallclock_seconds``, ``account``, ``queue_name``, ``resources``).
+            ``max_wallclock_seconds``, ``account``, ``queue_name``, ``resources``);
+            default: the JSON object in ``$RHOCAT_AIIDA_OPTIONS``.
         daemon: submit to the daemon (True), run in this process (False), or
             submit when the daemon runs (None).
         max_in_flight: most work chains submitted and not yet collected.
         poll_s: seconds between polls of submitted work chains.
         reuse: adopt work chains with the same inputs that finished or still run.
+        timeout_s: with the daemon, a job still running this many seconds after
+            its submission is killed and reported as failed (None: wait forever).
     """
     from aiida import engine
 
     from rhocat.qe.aiida import daemon_running
     from rhocat.qe.runner import default_ranks
 
-    ensure_profile()
+    ensure_profile(profile or os.environ.get("RHOCAT_AIIDA_PROFILE") or None)
+    computer = computer or os.environ.get("RHOCAT_AIIDA_COMPUTER") or "localhost"
+    code = code or os.environ.get("RHOCAT_AIIDA_CODE") or None
+    if options is None and os.environ.get("RHOCAT_AIIDA_OPTIONS"):
+        try:
+            options = json.loads(os.environ["RHOCAT_AIIDA_OPTIONS"])
+        except ValueError as exc:
+            raise InputError(f"$RHOCAT_AIIDA_OPTIONS is not a JSON object: {exc}") from exc
+        if not isinstance(options, dict):
+            raise InputError("$RHOCAT_AIIDA_OPTIONS is not a JSON object")
     family = load_family(family)
     comp = ensure_computer(computer)
     pw_code = _load_code(code, comp)
@@ -438,7 +459,7 @@ def run_many(
     use_daemon = daemon_running() if daemon is None else daemon
     if use_daemon and not daemon_running():
         raise InputError("daemon=True but the AiiDA daemon is not running: `verdi daemon start`")
-    root = Path(workdir)
+    root = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="rhocat-aiida-"))
     root.mkdir(parents=True, exist_ok=True)
 
     seen: set[str] = set()
@@ -517,6 +538,21 @@ def run_many(
         still: list[_Job] = []
         for job in active:
             if not job.node.is_terminated:
+                if timeout_s is not None and time.perf_counter() - job.t0 > timeout_s:
+                    _kill(job.node)
+                    reason = f"timed out after {timeout_s} s ({job.stage} stage, killed)"
+                    yield (
+                        job.id,
+                        failed_result(
+                            reason,
+                            params=job.params,
+                            family=family,
+                            atoms=job.atoms,
+                            workdir=job.dir,
+                            wall_s=time.perf_counter() - job.t0,
+                        ),
+                    )
+                    continue
                 still.append(job)
                 continue
             out = advance(job)
@@ -527,6 +563,15 @@ def run_many(
         active = still
         if active and all(not j.node.is_terminated for j in active):
             time.sleep(poll_s)
+
+
+def _kill(node) -> None:
+    from aiida.engine.processes.control import kill_processes
+
+    try:
+        kill_processes([node], msg_text="rhocat: timed out", wait=False)
+    except Exception:  # already gone: nothing to kill
+        pass
 
 
 def _tag(node, key: str, job_id: str, stage: str) -> None:
