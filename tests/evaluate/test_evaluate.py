@@ -118,8 +118,10 @@ def test_zero_model_gives_the_acs_identity(zero_results):
 
 def test_zero_model_with_pw_own_file_threshold_saves_nothing(dataset, tmp_path):
     """pw.x's default for a file start (1e-5) changes the first steps, not the iteration count."""
-    evaluate(ZeroModel(), dataset, tmp_path / "res", progress=False)
-    for r in load_rows(tmp_path / "res"):
+    evaluate(ZeroModel(), dataset, tmp_path / "res", progress=False, workers=2)  # 2 processes
+    rows = load_rows(tmp_path / "res")
+    assert len(rows) == 2
+    for r in rows:
         assert r["converged"] and r["iterations_saved"] == 0.0, r["id"]
         assert r["warm_diago_thr_init"] is None
 
@@ -198,3 +200,14 @@ def test_cli_evaluate_errors(zero_results, dataset, tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and "no converged entry in split(s) val" in err
     assert main(["evaluate", str(ckpt), str(tmp_path / "nodata"), "-o", str(tmp_path / "r")]) == 2
+
+
+def test_a_run_that_fails_is_recorded_not_raised(dataset, tmp_path):
+    summary = evaluate(
+        ZeroModel(), dataset, tmp_path / "res", ids=["diamond-Si"], timeout_s=0.05, progress=False
+    )
+    (row,) = load_rows(tmp_path / "res")
+    assert row["status"] == "ok" and not row["converged"]
+    assert "timed out" in row["reason"]
+    assert row["iterations_saved"] is None and row["wall_clock_saving"] is None
+    assert summary["iterations_saved_%"]["test_binary"]["n_missing"] == 1

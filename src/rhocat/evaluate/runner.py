@@ -323,16 +323,14 @@ def _worker(args: tuple) -> dict:
 
     ds = Dataset(dataset_path)
     try:
-        sample = ds.load(entry_id)
         family = load_family(ds.manifest.family)
-        try:
-            return evaluate_entry(model, sample, family, Path(work), **kwargs)
-        except (RhocatError, Exception) as exc:  # recorded, the others go on
-            return _failed_row(entry_id, sample.split, exc)
-        finally:
-            if not keep_work:
-                shutil.rmtree(work, ignore_errors=True)
+        sample = ds.load(entry_id)
+        return evaluate_entry(model, sample, family, Path(work), **kwargs)
+    except Exception as exc:  # recorded, the others go on
+        return _failed_row(entry_id, ds.row(entry_id).split, exc)
     finally:
+        if not keep_work:
+            shutil.rmtree(work, ignore_errors=True)
         ds.close()
 
 
@@ -449,14 +447,12 @@ def evaluate(
     try:
         if workers <= 1:
             for entry_id in todo:
-                sample = ds.load(entry_id)
                 work = work_root / results.row_path(entry_id).stem
                 try:
+                    sample = ds.load(entry_id)
                     row = evaluate_entry(model, sample, family, work, **kwargs)
-                except RhocatError as exc:
-                    row = _failed_row(entry_id, sample.split, exc)
-                except Exception as exc:  # a bug must not lose the other structures
-                    row = _failed_row(entry_id, sample.split, exc)
+                except Exception as exc:  # recorded; a bug must not lose the other structures
+                    row = _failed_row(entry_id, ds.row(entry_id).split, exc)
                 finally:
                     if not keep_work:
                         shutil.rmtree(work, ignore_errors=True)
@@ -474,7 +470,11 @@ def evaluate(
                 )
                 for i in todo
             ]
-            with ProcessPoolExecutor(max_workers=workers) as pool:
+            import multiprocessing
+
+            # forkserver: no fork of a process holding torch/tqdm threads
+            ctx = multiprocessing.get_context("forkserver")
+            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
                 futures = [pool.submit(_worker, j) for j in jobs]
                 for fut in as_completed(futures):
                     done(fut.result())

@@ -106,6 +106,10 @@ def _fmt(x: float | None, digits: int = 3) -> str:
     return f"{x:.{digits}g}"
 
 
+def _pct(x: float | None) -> str:
+    return "–" if x is None or math.isnan(x) else f"{x:+.1f}"
+
+
 def _stats_table(title: str, table: dict, unit: str) -> list[str]:
     u = f" ({unit})" if unit else ""
     lines = [
@@ -142,8 +146,8 @@ def to_markdown(summary: dict) -> str:
     for split, w in summary["wall_clock"].items():
         lines.append(
             f"| {split} | {w['N']} | {w['N+']} | {w['baseline_scf_s']:.1f} | "
-            f"{w['inference_s']:.2f} | {w['warm_scf_s']:.1f} | {_fmt(w['net_saving_%'], 1)} | "
-            f"{_fmt(w['median_saving_%'], 1)} |"
+            f"{w['inference_s']:.2f} | {w['warm_scf_s']:.1f} | {_pct(w['net_saving_%'])} | "
+            f"{_pct(w['median_saving_%'])} |"
         )
     failed = {s: n for s, n in summary.get("failed", {}).items() if n}
     if failed:

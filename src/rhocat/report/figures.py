@@ -111,14 +111,17 @@ def distribution_figure(
         ax.scatter(
             i + rng.uniform(-0.18, 0.18, v.size),
             v,
-            s=14,
-            alpha=0.75,
+            s=26,
+            alpha=0.8,
             color=SPLIT_COLORS[(i - 1) % len(SPLIT_COLORS)],
             edgecolors="none",
             zorder=3,
         )
     if log:
         ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
+        ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
+        ax.tick_params(axis="y", which="minor", labelsize=8)
     if zero_line:
         ax.axhline(0.0, color="grey", linewidth=1, linestyle=":")
     ax.set_ylabel(ylabel)
@@ -194,10 +197,11 @@ def projection_figure(rows: Sequence[dict]) -> Figure | None:
         vmin = float(min(true.min(), pred.min()))
         emax = float(err.max())
         factor = vmax / emax if emax > 0 else 1.0
+        err_title = f"|error| × {factor:.3g}" if emax > 0 else "|error| (0 at 5 digits)"
         panels = [
             ("true", true, "viridis", vmin, vmax),
             ("predicted", pred, "viridis", vmin, vmax),
-            (f"|error| × {factor:.3g}", err * factor, "magma", 0.0, vmax),
+            (err_title, err * factor, "magma", 0.0, vmax),
         ]
         axis = "xyz"[int(proj.get("axis", 2))]
         for col, (name, img, cmap, lo, hi) in enumerate(panels):

@@ -50,6 +50,10 @@ def _fmt(x, digits: int = 3) -> str:
     return f"{x:.{digits}g}"
 
 
+def _pct(x) -> str:
+    return "–" if x is None or not math.isfinite(x) else f"{x:+.1f}"
+
+
 def _stats_table(table: dict, unit: str) -> str:
     u = f" ({unit})" if unit else ""
     head = "".join(
@@ -96,8 +100,8 @@ def _wall_table(table: dict) -> str:
             f"{w['baseline_scf_s']:.1f}",
             f"{w['inference_s']:.2f}",
             f"{w['warm_scf_s']:.1f}",
-            _fmt(w["net_saving_%"], 2),
-            _fmt(w["median_saving_%"], 2),
+            _pct(w["net_saving_%"]),
+            _pct(w["median_saving_%"]),
         ]
         body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
