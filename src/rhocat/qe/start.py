@@ -1,8 +1,8 @@
 """Start densities for pw.x built in Python: the G-vector list of a structure and the ACS.
 
-``alat`` is the length of the first lattice vector (pw.x's choice for ``ibrav=0``
-with ``CELL_PARAMETERS angstrom``); reciprocal vectors ``b`` are in units of
-2π/alat, as in ``charge-density.dat``.
+Lengths are converted from Å with pw.x's own bohr (0.52917720859 Å), so that the
+G list is exactly pw.x's; reciprocal vectors ``b`` are in 1/bohr (2π included),
+as pw.x writes them into ``charge-density.dat``.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 
+from rhocat.qe.gvectors import QE_BOHR_ANGSTROM
 from rhocat.qe.pseudo import PseudoFamily, load_family
 
-BOHR_PER_ANGSTROM = 1.0 / 0.529177210903
+BOHR_PER_ANGSTROM = 1.0 / QE_BOHR_ANGSTROM
 
 
 def cell_bohr(atoms: Atoms) -> np.ndarray:
@@ -24,10 +25,10 @@ def cell_bohr(atoms: Atoms) -> np.ndarray:
 
 
 def reciprocal_b(atoms: Atoms) -> np.ndarray:
-    """(3, 3) reciprocal vectors b1, b2, b3 (rows) in units of 2π/alat."""
-    cell = cell_bohr(atoms)
-    alat = float(np.linalg.norm(cell[0]))
-    return np.linalg.inv(cell / alat).T
+    """(3, 3) reciprocal vectors b1, b2, b3 (rows) in 1/bohr, 2π included."""
+    from rhocat.qe.gvectors import reciprocal_vectors
+
+    return reciprocal_vectors(cell_bohr(atoms))
 
 
 def gvector_list(atoms: Atoms, ecutrho_ry: float) -> np.ndarray:
