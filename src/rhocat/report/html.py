@@ -143,6 +143,13 @@ def _rows_table(rows: Sequence[dict]) -> str:
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
 
+def _threshold(manifest: dict) -> str:
+    same = (manifest.get("settings") or {}).get("same_first_threshold")
+    if same is None:
+        return "?"
+    return "the baseline's (1e-2)" if same else "pw.x's own for a file start (1e-5)"
+
+
 def _card(value: str, key: str, cls: str = "") -> str:
     return f'<div class="card"><div class="v {cls}">{value}</div><div class="k">{key}</div></div>'
 
@@ -198,6 +205,7 @@ def render_report(rows: Sequence[dict], manifest: dict | None = None, title: str
         f"(sha256 {html.escape(str(manifest.get('model_sha256', '?'))[:12])}…) · "
         f"dataset {html.escape(str(manifest.get('dataset', '?')))} · "
         f"{n_ok} of {len(rows)} structures evaluated · "
+        f"warm runs' first diagonalization threshold: {_threshold(manifest)} · "
         f"generated {_dt.datetime.now().strftime('%Y-%m-%d %H:%M')}"
     )
     becsum = sorted({str(r.get("becsum_source")) for r in rows if r.get("becsum_source")})
