@@ -132,3 +132,15 @@ def test_config_errors():
         train_model([], "basis", "medium")
     with pytest.raises(InputError, match="pointwise"):
         train_model([], "pointwise", {"train": {"loss": "hartree"}})
+
+
+def test_pointwise_model_learns_on_real_space_samples(real_samples, tmp_path):
+    cfg = {
+        "model": {"hidden": 16, "n_rbf": 8, "max_neighbours": 16},
+        "train": {"lr": 1e-2, "probes_per_step": 512, "val_every": 60},
+    }
+    c_diamond = [real_samples[1], real_samples[3]]
+    res = train_model(c_diamond, "pointwise", cfg, steps=60, out=tmp_path / "p.pt", progress=False)
+    assert np.mean(res.losses[-10:]) < 0.5 * np.mean(res.losses[:5]), res.losses
+    m = load_model(tmp_path / "p.pt")
+    assert m.kind == "pointwise" and np.isfinite(res.val["nmae_pct"])

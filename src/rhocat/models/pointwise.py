@@ -27,12 +27,15 @@ from rhocat.models.radial import Z_MAX
 BOHR_PER_ANGSTROM = 1.0 / 0.529177210903
 
 
-def _rbf(d: torch.Tensor, cutoff: float, n: int) -> torch.Tensor:
-    """Gaussian radial basis times a cosine cutoff (zero beyond ``cutoff``)."""
+def _rbf(d: torch.Tensor, cutoff: float, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gaussian radial basis of the distance, and a cosine envelope that is 0 beyond ``cutoff``.
+
+    Filters are MLP(rbf) · envelope, so an atom contributes nothing at and past the cutoff.
+    """
     centers = torch.linspace(0.0, cutoff, n, dtype=d.dtype, device=d.device)
     width = cutoff / n
     env = 0.5 * (torch.cos(math.pi * torch.clamp(d / cutoff, max=1.0)) + 1.0)
-    return torch.exp(-(((d[..., None] - centers) / width) ** 2)) * env[..., None]
+    return torch.exp(-(((d[..., None] - centers) / width) ** 2)), env[..., None]
 
 
 def _mlp(n_in: int, n_hidden: int, n_out: int) -> torch.nn.Sequential:
@@ -76,18 +79,15 @@ class PointwiseModel(DensityModel):
         dev = self.device
         i = torch.as_tensor(i, device=dev)
         j = torch.as_tensor(j, device=dev)
-        rbf = _rbf(
-            torch.as_tensor(np.linalg.norm(vec, axis=1), device=dev),
-            self.cutoff,
-            self.config["n_rbf"],
-        )
+        dist = torch.as_tensor(np.linalg.norm(vec, axis=1), device=dev)
+        rbf, env = _rbf(dist, self.cutoff, self.config["n_rbf"])
         h = self.embed(numbers)
         states = []
         for filt, lin, upd in zip(
             self.atom_filters, self.atom_lins, self.atom_updates, strict=True
         ):
             states.append(h)
-            msg = filt(rbf) * lin(h)[j]
+            msg = filt(rbf) * env * lin(h)[j]
             agg = torch.zeros_like(h).index_add_(0, i, msg)
             h = h + upd(agg)
         return states
@@ -103,17 +103,14 @@ class PointwiseModel(DensityModel):
         dev = self.device
         atom = torch.as_tensor(atom, device=dev)
         maskt = torch.as_tensor(mask, dtype=torch.float64, device=dev)
-        rbf = _rbf(
-            torch.as_tensor(np.linalg.norm(vec, axis=2), device=dev),
-            self.cutoff,
-            self.config["n_rbf"],
-        )
-        rbf = rbf * maskt[..., None]
+        dist = torch.as_tensor(np.linalg.norm(vec, axis=2), device=dev)
+        rbf, env = _rbf(dist, self.cutoff, self.config["n_rbf"])
+        env = env * maskt[..., None]  # padded neighbour slots contribute nothing
         p = torch.zeros(len(probes_bohr), self.config["hidden"], dtype=torch.float64, device=dev)
         for h, filt, lin, upd in zip(
             states, self.probe_filters, self.probe_lins, self.probe_updates, strict=True
         ):
-            msg = (filt(rbf) * lin(h)[atom]).sum(dim=1)  # (P, hidden)
+            msg = (filt(rbf) * env * lin(h)[atom]).sum(dim=1)  # (P, hidden)
             p = p + upd(msg)
         return self.readout(p)[:, 0] * self.config["output_scale"]
 

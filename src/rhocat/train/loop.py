@@ -217,7 +217,7 @@ def train_model(
     best_path, last_path, csv_path = output_paths(out) if out is not None else (None, None, None)
     train, val = split_samples(data)
     elements = elements_of(train)
-    meta = dict(metadata or {})
+    meta = {**_metadata_from_samples(train), **dict(metadata or {})}
     t0 = time.perf_counter()
 
     # ---- the model ----------------------------------------------------------------------
@@ -332,6 +332,28 @@ def train_model(
     return TrainResult(
         net, best_path, last_path, csv_path, losses, last_val, time.perf_counter() - t0
     )
+
+
+def _metadata_from_samples(samples: list) -> dict:
+    """Pseudopotential md5s and QE version recorded in the samples' ``meta`` (if any)."""
+    md5: dict[str, str] = {}
+    versions = set()
+    for s in samples:
+        meta = getattr(s, "meta", None) or {}
+        for el, info in (meta.get("pseudos") or {}).items():
+            got = info.get("md5") if isinstance(info, dict) else None
+            if got is None:
+                continue
+            if md5.setdefault(el, got) != got:
+                raise InputError(f"the training data mixes two pseudopotentials for {el}")
+        if meta.get("qe_version"):
+            versions.add(str(meta["qe_version"]))
+    out: dict = {}
+    if md5:
+        out["pseudo_md5"] = md5
+    if versions:
+        out["qe_version"] = ", ".join(sorted(versions))
+    return out
 
 
 def _batch_indices(step: int, bsz: int, world: int, rank: int, n: int, seed: int) -> list[int]:
