@@ -13,10 +13,9 @@ from rhocat.errors import InputError, ModelError
 from rhocat.predict import PredictionResult, constrain_density, predict_many, predict_restart
 from rhocat.qe.acs import acs_rho_g
 from rhocat.qe.density import read_charge_density, to_grid
+from rhocat.qe.gvectors import QE_BOHR_ANGSTROM as BOHR  # pw.x's bohr
 from rhocat.qe.gvectors import fft_grid_shape, miller_indices
 from rhocat.qe.pseudo import load_family
-
-BOHR = 0.529177210903
 
 
 class ToyModel:

@@ -347,6 +347,7 @@ def predict_restart(
     from rhocat.qe.density import ChargeDensity
     from rhocat.qe.gvectors import fft_grid_shape, miller_indices
     from rhocat.qe.pseudo import load_family
+    from rhocat.qe.start import cell_bohr as qe_cell_bohr
     from rhocat.qe.start import reciprocal_b
 
     t0 = time.perf_counter()
@@ -368,7 +369,7 @@ def predict_restart(
 
         params = pw_parameters(atoms, family, protocol, overrides=overrides)
         ecutrho_ry = float(params["system"]["ecutrho"])
-    cell = atoms.cell.array * BOHR_PER_ANGSTROM
+    cell = qe_cell_bohr(atoms)  # pw.x's bohr: the G list must be exactly pw.x's
     miller = miller_indices(cell, ecutrho_ry)
     shape = fft_grid_shape(cell, ecutrho_ry)
 
