@@ -142,10 +142,33 @@ def test_paw_occupations_are_retrieved(profile, tmp_path):
 def test_unconverged_scf_is_a_result_not_an_exception(profile, tmp_path):
     atoms = bulk("Si", "diamond", a=5.5)
     overrides = {**LOW_CUTOFF, "electrons": {"electron_maxstep": 2}}
-    [(_, r)] = list(ra.run_many([("bad", atoms)], workdir=tmp_path, overrides=overrides, ranks=1))
+    # two MPI ranks: the computer's mpirun command (with --allow-run-as-root as root) is used
+    [(_, r)] = list(ra.run_many([("bad", atoms)], workdir=tmp_path, overrides=overrides, ranks=2))
+    stdout = next(Path(r.workdir).glob("aiida-*/aiida.out")).read_text()
+    assert re.search(r"running on\s+2 processors", stdout)
     assert not r.converged
     assert r.iterations == 2
     assert "did not converge" in r.reason and "PwBaseWorkChain" in r.reason
+
+
+def test_parameters_and_options_for_aiida():
+    from rhocat.qe.aiida_run import _options, aiida_parameters
+    from rhocat.qe.inputs import pw_parameters
+
+    params = pw_parameters(bulk("Si", "diamond", a=5.43), overrides=LOW_CUTOFF)
+    parameters, mesh = aiida_parameters(params)
+    assert mesh == params["k_points"]
+    assert set(parameters) == {"CONTROL", "SYSTEM", "ELECTRONS"}
+    assert "prefix" not in parameters["CONTROL"] and "nat" not in parameters["SYSTEM"]
+    assert parameters["CONTROL"]["verbosity"] == "low"
+    assert parameters["SYSTEM"]["ecutwfc"] == 20.0
+    assert parameters["ELECTRONS"] == params["electrons"]
+    assert _options(1, None)["withmpi"] is False
+    assert _options(2, None)["withmpi"] is True
+    slurm = {"resources": {"num_machines": 2, "num_mpiprocs_per_machine": 1}, "account": "x"}
+    opts = _options(1, slurm)
+    assert opts["withmpi"] is True and opts["account"] == "x"
+    assert "out/aiida.save/charge-density.dat" in opts["additional_retrieve_list"]
 
 
 def test_bad_input_raises_clear_errors(profile, tmp_path):

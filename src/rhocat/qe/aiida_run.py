@@ -134,19 +134,32 @@ def job_key(stage: str, atoms: Atoms, params: Mapping, family: PseudoFamily, cod
 # --------------------------------------------------------------------------- builders
 
 
-def _options(ranks: int, options: Mapping | None) -> dict:
+def _options(ranks: int, options: Mapping | None, code: Any = None) -> dict:
+    """``metadata.options`` of a PwCalculation: resources, MPI, retrieval (user keys win).
+
+    ``withmpi`` follows the code's own setting when it has one, else whether
+    more than one MPI process is requested.
+    """
     opts: dict[str, Any] = {
         "resources": {"num_machines": 1, "num_mpiprocs_per_machine": max(1, ranks)},
-        "withmpi": ranks > 1,
         "environment_variables": {"OMP_NUM_THREADS": "1"},
         "additional_retrieve_list": list(RETRIEVE),
     }
-    if options:
-        for key, value in options.items():
-            if key == "additional_retrieve_list":
-                opts[key] = sorted(set(opts[key]) | set(value))
-            else:
-                opts[key] = value
+    for key, value in (options or {}).items():
+        if key == "additional_retrieve_list":
+            opts[key] = sorted(set(opts[key]) | set(value))
+        else:
+            opts[key] = value
+    if "withmpi" not in opts:
+        code_mpi = getattr(code, "with_mpi", None)
+        if code_mpi is not None:
+            opts["withmpi"] = bool(code_mpi)
+        else:
+            res = opts["resources"]
+            procs = res.get("tot_num_mpiprocs") or (
+                res.get("num_machines", 1) * res.get("num_mpiprocs_per_machine", 1)
+            )
+            opts["withmpi"] = int(procs) > 1
     return opts
 
 
@@ -162,7 +175,7 @@ def _pw_inputs(code, structure, group, params: Mapping, ranks: int, options) -> 
             "code": code,
             "parameters": orm.Dict(parameters),
             "pseudos": group.get_pseudos(structure=structure),
-            "metadata": {"options": _options(ranks, options)},
+            "metadata": {"options": _options(ranks, options, code)},
         },
     }
 
