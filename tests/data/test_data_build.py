@@ -113,6 +113,13 @@ def test_rerun_skips_everything_and_rejects_other_settings(built, tmp_path):
     assert {p.name: p.stat().st_mtime_ns for p in (out / "entries").iterdir()} == files
     with pytest.raises(InputError, match="different dataset.*relax"):
         build_dataset(tiny_jobs(), out, BuildConfig(tiny_manifest(relax=True)), progress=False)
+    # --retry-failed recomputes the failed entry only (it fails again: same reason)
+    report = build_dataset(
+        tiny_jobs(), out, BuildConfig(tiny_manifest()), retry_failed=True, progress=False
+    )
+    assert (report.skipped, report.done, report.failed) == (3, 0, 1)
+    now = {p.name: p.stat().st_mtime_ns for p in (out / "entries").iterdir()}
+    assert [k for k in now if now[k] != files[k]] == ["overlap-Si.h5"]
     other = tiny_jobs()
     other[0] = Job("diamond-Si", "train", bulk("Si", "diamond", a=5.50))
     with pytest.raises(InputError, match="different structures with the same id.*diamond-Si"):
@@ -134,3 +141,18 @@ def test_bad_inputs_fail_before_any_run(tmp_path):
     with pytest.raises(InputError, match="twice"):
         select_jobs(jobs + jobs[:1])
     assert [j.id for j in select_jobs(jobs, only=["train"], limit=2)] == ["diamond-Si", "diamond-C"]
+
+
+def test_vc_relax_then_scf_on_the_relaxed_cell(tmp_path):
+    manifest = Manifest(relax=True, overrides=dict(TINY))
+    job = Job("diamond-Si", "train", bulk("Si", "diamond", a=5.6))
+    report = build_dataset([job], tmp_path / "d", BuildConfig(manifest), progress=False)
+    assert report.done == 1, report.failures
+    with Dataset(tmp_path / "d") as ds:
+        rec = ds.record("diamond-Si")
+    assert rec.meta["relax"]["converged"] and rec.meta["timings"]["relax_s"] > 0
+    assert rec.meta["parameters"]["control"]["calculation"] == "scf"
+    # the SCF ran on the relaxed cell, not on the input one
+    v_in, v_out = (abs(np.linalg.det(c)) for c in (rec.initial_cell_bohr, rec.cell_bohr))
+    assert abs(v_out - v_in) / v_in > 1e-3
+    assert abs(rec.rho_g[0, 0].real * v_out - 8.0) < 1e-6

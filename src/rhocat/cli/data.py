@@ -34,6 +34,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--workers", type=int, default=1, help="structures computed at once [1]")
     run.add_argument("--ranks", type=int, default=1, help="MPI ranks of each pw.x run [1]")
     run.add_argument("--engine", choices=("local", "aiida"), default="local")
+    run.add_argument(
+        "--aiida-computer",
+        default=None,
+        help="AiiDA computer label (engine aiida; e.g. a SLURM cluster set up with verdi) "
+        "[default: localhost]",
+    )
+    run.add_argument("--aiida-code", default=None, help="AiiDA code label [pw@<computer>]")
     run.add_argument("--only", default=None, help="comma-separated splits (e.g. train,val)")
     run.add_argument("--limit", type=int, default=None, help="first N structures only")
     run.add_argument(
@@ -149,7 +156,14 @@ def cmd_dft_run(args) -> int:
         limit=args.limit,
     )
     config = BuildConfig(manifest=manifest, ranks=args.ranks, timeout_s=args.timeout)
-    engine = make_engine(args.engine, workers=args.workers)
+    options = {}
+    if args.aiida_computer:
+        options["computer"] = args.aiida_computer
+    if args.aiida_code:
+        options["code"] = args.aiida_code
+    if options and args.engine != "aiida":
+        raise InputError("--aiida-computer/--aiida-code need --engine aiida")
+    engine = make_engine(args.engine, workers=args.workers, **options)
     report = build_dataset(
         jobs,
         args.output,

@@ -24,13 +24,14 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Protocol
 
 from rhocat.data.build import BuildConfig, Job, compute_entry, failed_record, finalize
 from rhocat.data.index import IndexRow
 from rhocat.data.store import WORK, write_entry_file
-from rhocat.errors import InputError
+from rhocat.errors import InputError, RhocatError
 
 
 class Engine(Protocol):
@@ -99,7 +100,14 @@ class LocalEngine:
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for fut in done:
                     job = running.pop(fut)
-                    yield fut.result()
+                    try:
+                        row = fut.result()
+                    except BrokenProcessPool:
+                        raise RhocatError(
+                            f"a worker process died while computing {job.id} (out of memory? "
+                            "killed?); finished entries are safe: re-run the same command to resume"
+                        ) from None
+                    yield row
         except BaseException:
             for proc in list(getattr(pool, "_processes", {}).values()):
                 try:
