@@ -164,6 +164,7 @@ class AiidaEngine:
             overrides=m.overrides or None,
             workdir=Path(dataset_dir) / WORK / "aiida",
             ranks=config.ranks,
+            timeout_s=config.timeout_s,
             **self.options,
         )
         for job_id, result in results:
