@@ -174,7 +174,12 @@ class Dataset:
         return self.index.splits()
 
     def file_of(self, entry_id: str) -> Path:
-        return self.entries_dir / self.row(entry_id).file
+        """Path of the entry file (found from the id alone: no index query, so that
+        forked data-loader processes can read entries without sharing SQLite)."""
+        path = self.entries_dir / entry_filename(entry_id)
+        if not path.is_file():
+            raise InputError(f"{self.path}: no entry {entry_id!r}")
+        return path
 
     def __len__(self) -> int:
         return self.count(status="ok")
