@@ -200,7 +200,7 @@ def test_vc_relax_then_scf_through_the_daemon(profile, tmp_path):
     ra.start_daemon(workers=1)
     try:
         assert ra.daemon_running()
-        atoms = bulk("Si", "diamond", a=5.57)  # off equilibrium (about 5.61 Å at these settings)
+        atoms = bulk("Si", "diamond", a=5.58)  # off equilibrium (about 5.61 Å at these settings)
         results = list(
             ra.run_many(
                 [("si-relax", atoms)],

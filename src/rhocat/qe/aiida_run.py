@@ -75,6 +75,7 @@ _BLOCKED = {
 EXTRA_KEY = "rhocat_key"
 EXTRA_ID = "rhocat_id"
 EXTRA_STAGE = "rhocat_stage"
+EXTRA_MODE = "rhocat_mode"
 
 
 # --------------------------------------------------------------------------- parameters
@@ -367,8 +368,13 @@ def _safe(job_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", str(job_id)) or "job"
 
 
-def _find_existing(key: str):
-    """The newest work chain tagged ``key`` that finished fine or still runs, else None."""
+def _find_existing(key: str, *, daemon: bool):
+    """The newest work chain tagged ``key`` that finished fine, else None.
+
+    With ``daemon``, one that the daemon still runs (it was submitted to it)
+    counts too; a work chain left unfinished by a killed in-process run never
+    does (nothing will ever advance it).
+    """
     from aiida.orm import QueryBuilder, WorkflowNode
 
     qb = (
@@ -377,7 +383,10 @@ def _find_existing(key: str):
         .order_by({"wc": {"ctime": "desc"}})
     )
     for (node,) in qb.iterall():
-        if node.is_finished_ok or not node.is_terminated:
+        if node.is_finished_ok:
+            return node
+        submitted = node.base.extras.get(EXTRA_MODE, "") == "daemon"
+        if daemon and submitted and not node.is_terminated:
             return node
     return None
 
@@ -491,7 +500,7 @@ def run_many(
         )
         key = job_key(stage, atoms, job.params, family, pw_code)
         job.stage = stage
-        node = _find_existing(key) if reuse else None
+        node = _find_existing(key, daemon=use_daemon) if reuse else None
         if node is None:
             make = relax_builder if stage == "relax" else scf_builder
             builder = make(
@@ -499,7 +508,7 @@ def run_many(
             )
             if use_daemon:
                 node = engine.submit(builder)
-                _tag(node, key, job.id, stage)
+                _tag(node, key, job.id, stage, "daemon")
             else:
                 node = _run_tagged(builder, key, job.id, stage)
         job.node = node
@@ -587,8 +596,10 @@ def _kill(node) -> None:
         pass
 
 
-def _tag(node, key: str, job_id: str, stage: str) -> None:
-    node.base.extras.set_many({EXTRA_KEY: key, EXTRA_ID: job_id, EXTRA_STAGE: stage})
+def _tag(node, key: str, job_id: str, stage: str, mode: str) -> None:
+    node.base.extras.set_many(
+        {EXTRA_KEY: key, EXTRA_ID: job_id, EXTRA_STAGE: stage, EXTRA_MODE: mode}
+    )
 
 
 def _run_tagged(builder, key: str, job_id: str, stage: str):
@@ -600,7 +611,7 @@ def _run_tagged(builder, key: str, job_id: str, stage: str):
     try:
         with loop_scope(runner.loop):
             process = runner.instantiate_process(builder)
-        _tag(process.node, key, job_id, stage)
+        _tag(process.node, key, job_id, stage, "in-process")
         _, node = runner.run_get_node(process)
     finally:
         runner.close()
