@@ -221,3 +221,32 @@ def test_vc_relax_then_scf_through_the_daemon(profile, tmp_path):
     # the SCF ran on the relaxed cell: its density integrates to 8 electrons over that volume
     assert _electrons(r.save_dir, relaxed) == pytest.approx(8.0, abs=1e-6)
     assert r.parameters["control"]["calculation"] == "scf"
+
+
+def test_ensure_profile_creates_one_when_none_exists(tmp_path):
+    """A fresh AIIDA_PATH: the first call creates the presto-style profile, the next loads it."""
+    import subprocess
+    import sys
+
+    code = (
+        "from rhocat.qe.aiida import ensure_profile\n"
+        "p = ensure_profile()\n"
+        "print(p.name, p.storage_backend, p.process_control_backend)\n"
+    )
+    env = {**os.environ, "AIIDA_PATH": str(tmp_path)}
+    runs = [
+        subprocess.run(
+            [sys.executable, "-W", "ignore", "-c", code],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        for _ in range(2)
+    ]
+    for run in runs:
+        assert run.returncode == 0, run.stderr
+    first, second = (r.stdout.split() for r in runs)
+    assert first == second
+    assert first[0] == ra.DEFAULT_PROFILE and first[1] == "core.sqlite_dos"
+    assert (tmp_path / ".aiida" / "config.json").is_file()
