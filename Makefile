@@ -9,9 +9,17 @@ STAMP   := $(VENV)/.rhocat-installed
 SUDO    := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: setup qe venv test test-fast demo demo-quick bench lint format clean
+.PHONY: setup qe chromium venv test test-fast demo demo-quick bench lint format clean
 
 setup: qe venv
+
+# Headless Chromium renders the HTML report in a test; best effort (the test
+# skips with its reason when no browser can be installed).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing chromium (apt-get) for the report screenshot test"; \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	  echo "chromium could not be installed; the report screenshot test will skip"; }
 
 # Quantum ESPRESSO from Debian, only when pw.x is missing.
 qe:
@@ -30,8 +38,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev,aiida]'
 	@touch $(STAMP)
 
-test: setup
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+test: setup chromium
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile -p no:cacheprovider
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -x -m "not slow and not aiida"
