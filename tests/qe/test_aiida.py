@@ -175,6 +175,8 @@ def test_bad_input_raises_clear_errors(profile, tmp_path):
     atoms = bulk("Si", "diamond", a=5.43)
     with pytest.raises(InputError, match="no-such-code"):
         list(ra.run_many([("x", atoms)], workdir=tmp_path, code="no-such-code"))
+    with pytest.raises(InputError, match="unknown pw.x override"):
+        list(ra.run_many([("x", atoms)], workdir=tmp_path, overrides={"nonsense": 1}))
     with pytest.raises(InputError, match="appears twice"):
         list(ra.run_many([("x", atoms), ("x", atoms)], workdir=tmp_path))
     with pytest.raises(InputError, match="does not exist"):

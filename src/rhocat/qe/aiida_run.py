@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 from ase import Atoms
 
-from rhocat.errors import InputError
+from rhocat.errors import InputError, RhocatError
 from rhocat.qe.aiida import (
     ensure_code,
     ensure_computer,
@@ -499,6 +499,8 @@ def run_many(
             atoms, family, protocol, calculation=calc, startingpot="atomic", overrides=overrides
         )
         key = job_key(stage, atoms, job.params, family, pw_code)
+        if job.stage == "new":
+            job.t0 = time.perf_counter()  # timeouts count from the first submission
         job.stage = stage
         node = _find_existing(key, daemon=use_daemon) if reuse else None
         if node is None:
@@ -513,8 +515,37 @@ def run_many(
                 node = _run_tagged(builder, key, job.id, stage)
         job.node = node
 
+    def fail(job: _Job, exc: BaseException) -> tuple[str, ScfResult]:
+        reason = f"{job.stage} stage: {type(exc).__name__}: {exc}"
+        return job.id, failed_result(
+            reason,
+            params=job.params,
+            family=family,
+            atoms=job.atoms,
+            workdir=job.dir,
+            wall_s=time.perf_counter() - job.t0,
+        )
+
+    def start(job: _Job) -> tuple[str, ScfResult] | None:
+        """Launch a job's first stage; a failed result if AiiDA refuses it."""
+        try:
+            launch(job, first, job.atoms)
+        except RhocatError:  # the user's to fix (a bad override, ...): stop here
+            raise
+        except Exception as exc:  # an AiiDA error for this job is a result, not a crash
+            return fail(job, exc)
+        return None
+
     def advance(job: _Job) -> tuple[str, ScfResult] | None:
-        """Move a job whose node terminated to its next stage; a result when it is done."""
+        """Move a job whose node terminated on; a result when it is done (or failed)."""
+        try:
+            return _advance(job)
+        except RhocatError:
+            raise
+        except Exception as exc:  # collecting or relaunching failed: record it, go on
+            return fail(job, exc)
+
+    def _advance(job: _Job) -> tuple[str, ScfResult] | None:
         if job.stage == "relax":
             atoms = relaxed_atoms(job.node)
             if atoms is None:
@@ -543,7 +574,10 @@ def run_many(
     first = "relax" if relax else "scf"
     if not use_daemon:
         for job in queue:
-            launch(job, first, job.atoms)
+            failed = start(job)
+            if failed is not None:
+                yield failed
+                continue
             while True:
                 out = advance(job)
                 if out is not None:
@@ -555,7 +589,10 @@ def run_many(
     while queue or active:
         while queue and len(active) < max_in_flight:
             job = queue.popleft()
-            launch(job, first, job.atoms)
+            failed = start(job)
+            if failed is not None:
+                yield failed
+                continue
             active.append(job)
         still: list[_Job] = []
         for job in active:
