@@ -37,7 +37,10 @@ def measure(n: int = 5, workdir: str | os.PathLike | None = None) -> dict:
     from rhocat.qe.aiida_run import run_many
     from rhocat.qe.scf import run_scf
 
-    root = Path(workdir or tempfile.mkdtemp(prefix="rhocat-aiida-bench-"))
+    if workdir is None:
+        with tempfile.TemporaryDirectory(prefix="rhocat-aiida-bench-") as tmp:
+            return measure(n, tmp)
+    root = Path(workdir)
     bare, bare_pw, inproc, inproc_pw, iterations = [], [], [], [], []
     with ra.temporary_profile(root / "profile"):
         # set-up cost, paid once per profile
