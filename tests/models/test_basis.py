@@ -10,13 +10,11 @@ from scipy import integrate, special
 
 from rhocat.models.basis import BasisSpec, evaluate_g, evaluate_real, norm_constants, radial_ft
 
-torch.set_default_dtype(torch.float64)
-
 
 def _fft_of_periodic(spec, coeffs, positions, cell, n, images=2):
     frac = np.stack(np.meshgrid(*[np.arange(n) / n] * 3, indexing="ij"), -1).reshape(-1, 3)
     pts = torch.as_tensor(frac @ cell)
-    vals = torch.zeros(len(pts))
+    vals = torch.zeros(len(pts), dtype=torch.float64)
     for shift in itertools.product(range(-images, images + 1), repeat=3):
         t = torch.as_tensor(np.array(shift) @ cell)
         vals += evaluate_real(spec, coeffs, torch.as_tensor(positions) + t, pts)
@@ -50,7 +48,7 @@ def test_radial_ft_matches_numerical_hankel_transform():
     spec = BasisSpec(l_max=4, n_alpha=2, alpha_min=0.7, ratio=3.0)
     nrm = norm_constants(spec)
     for g in (0.3, 1.7, 4.0):
-        rad = radial_ft(spec, torch.tensor([g]))[0].numpy()
+        rad = radial_ft(spec, torch.tensor([g], dtype=torch.float64))[0].numpy()
         for n, a in enumerate(spec.alphas):
             for l in range(spec.l_max + 1):  # noqa: E741
                 val, _ = integrate.quad(
