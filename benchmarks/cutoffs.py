@@ -21,7 +21,14 @@ from rhocat.qe.parse import RY_EV
 from rhocat.qe.pseudo import load_family
 from rhocat.qe.scf import run_scf
 
-COMPOUNDS = {"N": ("BN", "zincblende", 3.62), "O": ("NiO", "rocksalt", 4.17), "H": None}
+COMPOUNDS = {
+    "N": ("BN", "zincblende", 3.62),
+    "B": ("BN", "zincblende", 3.62),
+    "O": ("NiO", "rocksalt", 4.17),
+    "Ga": ("GaAs", "zincblende", 5.65),
+    "H": None,
+    "I": None,
+}
 
 
 def structure(element: str):
