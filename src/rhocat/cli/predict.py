@@ -54,7 +54,7 @@ def load_model_file(path: str | None):
     from rhocat.errors import ModelError
 
     def find(name: str):
-        for module in ("rhocat.train", "rhocat.models"):
+        for module in ("rhocat.pretrained", "rhocat.train", "rhocat.models"):
             try:
                 fn = getattr(importlib.import_module(module), name, None)
             except ImportError:

@@ -1,0 +1,56 @@
+"""Ship a trained checkpoint as rhocat's pretrained model, with its training card.
+
+Copies CHECKPOINT to ``src/rhocat/pretrained/default.pt`` and writes
+``default.json``: the model kind and config, elements, pseudopotential family
+and md5s, protocol and pw.x overrides of the dataset, data size per split, the
+checkpoint's training metrics, and (when given) the benchmark figures.
+
+Usage: ``python benchmarks/ship_pretrained.py CHECKPOINT DATASET [--bench RESULTS_JSON]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+from ase.data import chemical_symbols
+
+from rhocat.data.store import Dataset
+from rhocat.pretrained import DEFAULT_CARD, DEFAULT_CHECKPOINT
+from rhocat.train import load_model, read_checkpoint
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("checkpoint")
+    ap.add_argument("dataset")
+    ap.add_argument("--bench", default=None)
+    args = ap.parse_args()
+    model = load_model(args.checkpoint)
+    content = read_checkpoint(args.checkpoint)
+    ds = Dataset(args.dataset)
+    manifest = json.loads((Path(args.dataset) / "manifest.json").read_text())
+    card = {
+        "kind": content["kind"],
+        "config": model.config,
+        "elements": [chemical_symbols[z] for z in model.elements],
+        "metadata": model.metadata,
+        "dataset_manifest": manifest,
+        "structures_per_split": {s: len(ds.ids(split=s)) for s in ds.splits()},
+        "training_metrics": model.metrics,
+        "checkpoint_bytes": Path(args.checkpoint).stat().st_size,
+        "recipe": "python benchmarks/recipe.py && python benchmarks/paper.py",
+    }
+    if args.bench and Path(args.bench).is_file():
+        bench = json.loads(Path(args.bench).read_text())
+        card["benchmark"] = bench.get("models", {}).get(content["kind"], {}).get("splits")
+    DEFAULT_CHECKPOINT.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(args.checkpoint, DEFAULT_CHECKPOINT)
+    DEFAULT_CARD.write_text(json.dumps(card, indent=1, default=str) + "\n")
+    print(json.dumps({k: card[k] for k in ("kind", "elements", "structures_per_split")}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

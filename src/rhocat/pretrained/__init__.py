@@ -1,0 +1,35 @@
+"""The pretrained model shipped with rhocat, and its training card.
+
+``default.pt`` is the default ('basis') model trained on the training split of
+the benchmark (``benchmarks/recipe.py``; ``benchmarks/train_pretrained.py``
+re-creates it); ``default.json`` is its card: elements, pseudopotential family
+and md5s, protocol and cutoffs, data size, metrics. ``rhocat predict`` uses it
+when no model is given and refuses elements it does not cover.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rhocat.errors import ModelError
+
+PRETRAINED_DIR = Path(__file__).resolve().parent
+DEFAULT_CHECKPOINT = PRETRAINED_DIR / "default.pt"
+DEFAULT_CARD = PRETRAINED_DIR / "default.json"
+
+
+def training_card() -> dict:
+    """The training card of the shipped model (plain data)."""
+    if not DEFAULT_CARD.is_file():
+        raise ModelError("no pretrained model is shipped with this rhocat installation")
+    return json.loads(DEFAULT_CARD.read_text())
+
+
+def load_pretrained():
+    """The shipped default model (a :class:`rhocat.models.base.DensityModel`)."""
+    from rhocat.train import load_model
+
+    if not DEFAULT_CHECKPOINT.is_file():
+        raise ModelError("no pretrained model is shipped with this rhocat installation")
+    return load_model(DEFAULT_CHECKPOINT)
