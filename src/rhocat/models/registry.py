@@ -6,9 +6,11 @@ import warnings
 from collections.abc import Iterable
 
 import numpy as np
+from ase.data import chemical_symbols
 
 from rhocat.errors import ModelError
 from rhocat.models.base import DensityModel
+from rhocat.models.becsum import BecsumModel
 from rhocat.models.equivariant import EquivariantBasisModel
 from rhocat.models.pointwise import PointwiseModel
 from rhocat.models.radial import RadialModel
@@ -70,17 +72,45 @@ def predict_delta_rho_g(
 
 
 def predict_becsum(
-    model: DensityModel, numbers: np.ndarray, positions_bohr: np.ndarray, cell_bohr: np.ndarray
+    model: DensityModel | BecsumModel,
+    numbers: np.ndarray,
+    positions_bohr: np.ndarray,
+    cell_bohr: np.ndarray,
 ) -> np.ndarray | None:
     """Predicted PAW on-site occupations (becsum) per atom, or None when the model has none.
 
-    No model kind predicts them yet: this always returns None and warns, and the caller
-    must fall back to atomic occupations (and say so in every evaluation; field notes §2b:
-    with atomic occupations even an exact PAW density can cost iterations).
+    A density model carries its occupation model as ``model.becsum_model`` (fitted by
+    :func:`rhocat.train.train_model` when the training data holds PAW occupations; see
+    :mod:`rhocat.models.becsum`); a :class:`BecsumModel` may also be passed directly.
+
+    Args:
+        model: a trained model.
+        numbers: (n_atoms,) atomic numbers.
+        positions_bohr: (n_atoms, 3) Cartesian positions, bohr.
+        cell_bohr: (3, 3) lattice vectors as rows, bohr.
+
+    Returns:
+        (1, n_atoms, nhm(nhm+1)/2) float64 occupations (electrons) in pw.x's packed
+        ``rho%bec`` layout, or None (with a warning) when the model has no occupation model
+        or none for an element of the structure: the caller must then fall back to atomic
+        occupations and say so in every evaluation (field notes §2b).
     """
-    warnings.warn(
-        f"the {model.kind} model does not predict PAW occupations (becsum); "
-        "the caller falls back to atomic occupations",
-        stacklevel=2,
-    )
-    return None
+    occ = model if isinstance(model, BecsumModel) else getattr(model, "becsum_model", None)
+    if occ is None:
+        warnings.warn(
+            f"the {model.kind} model does not predict PAW occupations (becsum); "
+            "the caller falls back to atomic occupations",
+            stacklevel=2,
+        )
+        return None
+    missing = occ.missing(np.asarray(numbers))
+    if missing:
+        names = ", ".join(chemical_symbols[z] for z in missing)
+        warnings.warn(
+            f"no PAW occupation model for {names} (fitted on: "
+            f"{', '.join(chemical_symbols[z] for z in occ.fitted_elements()) or 'none'}); "
+            "the caller falls back to atomic occupations",
+            stacklevel=2,
+        )
+        return None
+    return occ.predict(numbers, positions_bohr, cell_bohr)

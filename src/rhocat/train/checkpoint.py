@@ -4,7 +4,9 @@ Layout (format ``rhocat-model``, version :data:`FORMAT_VERSION`)::
 
     format, format_version, kind, config (JSON), elements (list of Z), state_dict,
     metadata (JSON: pseudopotential family + per-element md5, protocol, QE version, ...),
-    metrics (JSON), train_state (optional: step, optimizer state, best validation loss)
+    metrics (JSON), train_state (optional: step, optimizer state, best validation loss),
+    becsum (optional: the PAW occupation model, :meth:`BecsumModel.to_state` — JSON
+    strings and tensors)
 
 Writes are atomic (temporary name, then ``os.replace``).
 """
@@ -22,6 +24,7 @@ import torch
 
 from rhocat.errors import ModelError
 from rhocat.models.base import DensityModel
+from rhocat.models.becsum import BecsumModel
 from rhocat.models.registry import build_model
 
 FORMAT = "rhocat-model"
@@ -46,6 +49,9 @@ def checkpoint_dict(
     }
     if train_state is not None:
         out["train_state"] = train_state
+    occ = getattr(model, "becsum_model", None)
+    if occ is not None:
+        out["becsum"] = occ.to_state()
     return out
 
 
@@ -99,6 +105,8 @@ def model_from_checkpoint(content: dict) -> DensityModel:
         model = build_model(content["kind"], config, content["elements"])
         model.load_state_dict(content["state_dict"])
         model.metadata = json.loads(content["metadata"])
+        if content.get("becsum") is not None:
+            model.becsum_model = BecsumModel.from_state(content["becsum"])
     except (json.JSONDecodeError, RuntimeError, KeyError, TypeError) as exc:
         raise ModelError(f"checkpoint does not match a {content.get('kind')} model: {exc}") from exc
     model.eval()
