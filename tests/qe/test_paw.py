@@ -73,3 +73,15 @@ def test_bad_files(acs_dumps, tmp_path) -> None:
         read_paw_txt(garbage, nat=1)
     with pytest.raises(DensityFileError, match="cannot read"):
         read_paw_txt(tmp_path / "missing.txt", nat=1)
+
+
+def test_matrix_of_a_species_with_fewer_projectors_than_nhm():
+    from rhocat.qe.paw import Becsum
+
+    nhm, nh = 4, 2
+    row = np.zeros(nhm * (nhm + 1) // 2)
+    row[:3] = [1.0, 0.4, 2.0]  # (0,0), (0,1), (1,1) of the small species, packed first
+    bec = Becsum(row[None, None, :])
+    m = bec.matrix(0, nh=nh)
+    assert m.shape == (2, 2)
+    assert np.allclose(m, [[1.0, 0.2], [0.2, 2.0]])

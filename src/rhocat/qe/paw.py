@@ -67,12 +67,17 @@ class Becsum:
         """Largest number of projectors (counting m) over the species."""
         return int(_nhm_from_nij(self.values.shape[2]))
 
-    def matrix(self, atom: int, spin: int = 0) -> np.ndarray:
-        """The (nhm, nhm) symmetric occupation matrix of one atom (off-diagonals halved back)."""
-        nhm = self.nhm
-        iu = np.triu_indices(nhm)
-        m = np.zeros((nhm, nhm))
-        m[iu] = self.values[spin, atom]
+    def matrix(self, atom: int, spin: int = 0, nh: int | None = None) -> np.ndarray:
+        """The (nh, nh) symmetric occupation matrix of one atom (off-diagonals halved back).
+
+        ``nh`` is the number of projectors (counting m) of the atom's species; QE packs
+        only that species' upper triangle, row by row, at the start of the row of length
+        nhm(nhm+1)/2. Default: nhm (right when the atom's species has the most projectors).
+        """
+        nh = self.nhm if nh is None else int(nh)
+        iu = np.triu_indices(nh)
+        m = np.zeros((nh, nh))
+        m[iu] = self.values[spin, atom, : len(iu[0])]
         off = m - np.diag(np.diag(m))
         return np.diag(np.diag(m)) + (off + off.T) / 2
 
