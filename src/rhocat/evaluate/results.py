@@ -19,10 +19,10 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 
 from rhocat.errors import InputError
+from rhocat.fileio import atomic_write_text
 
 SCHEMA = "rhocat.evaluate/1"
 MANIFEST = "manifest.json"
@@ -44,32 +44,13 @@ def file_sha256(path: str | os.PathLike) -> str:
 
 
 def write_json_atomic(path: str | os.PathLike, obj: object) -> None:
-    """Write ``obj`` as JSON to a temporary name in the same folder, then rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(obj, fh, indent=1, allow_nan=True, default=_json_default)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``obj`` as JSON atomically (temporary name in the same folder, then rename)."""
+    text = json.dumps(obj, indent=1, allow_nan=True, default=_json_default) + "\n"
+    atomic_write_text(path, text)
 
 
-def write_text_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write text to a temporary name in the same folder, then rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+#: Text written atomically (kept under this name for the callers of this module).
+write_text_atomic = atomic_write_text
 
 
 def _json_default(obj: object) -> object:

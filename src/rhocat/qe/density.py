@@ -21,14 +21,13 @@ G vectors (the other half are the complex conjugates ρ(−G) = ρ(G)*).
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from rhocat.errors import DensityFileError
+from rhocat.fileio import atomic_write_bytes
 
 __all__ = [
     "ChargeDensity",
@@ -175,19 +174,6 @@ def density_bytes(density: ChargeDensity) -> bytes:
     ]
     parts += [_record(density.rho_g[s].astype(_C16).tobytes()) for s in range(density.nspin)]
     return b"".join(parts)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and os.replace."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_charge_density(path: str | Path, density: ChargeDensity) -> None:

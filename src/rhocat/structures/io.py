@@ -17,6 +17,7 @@ from pathlib import Path
 from ase import Atoms
 
 from rhocat.errors import InputError
+from rhocat.fileio import atomic_write_text
 from rhocat.structures.candidate import Candidate, make_candidate, sanitize_id
 from rhocat.structures.filters import (
     MAX_ATOMS,
@@ -30,20 +31,6 @@ from rhocat.structures.filters import (
 
 INDEX_NAME = "candidates.json"
 FORMAT_VERSION = 1
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_structure(path: Path, atoms: Atoms, info: dict | None = None) -> None:
