@@ -150,13 +150,129 @@ def structure_phases(
     return torch.cos(arg), -torch.sin(arg)
 
 
+def _signed_prefactors(spec: BasisSpec, dtype, device) -> torch.Tensor:
+    """(n_alpha, l_max+1) radial prefactors of :func:`radial_ft` with the sign of (−i)^l."""
+    pref = radial_ft(spec, torch.zeros(1, dtype=dtype, device=device))[0]  # e^0 = 1
+    sign = torch.as_tensor(
+        [1.0 if l % 4 in (0, 3) else -1.0 for l in range(spec.l_max + 1)],  # noqa: E741
+        dtype=dtype,
+        device=device,
+    )
+    return pref * sign[None, :]
+
+
+def inversion_partners(g_cart: np.ndarray, cell_bohr: np.ndarray) -> np.ndarray | None:
+    """For each G, the index of −G in the same list (−1 when absent), or None.
+
+    G vectors are matched through their Miller indices m = G·a_i/2π (``cell_bohr`` rows
+    a_i, bohr; G in 1/bohr); None when some G is not a lattice vector of that cell or a G
+    is listed twice. A real density has ρ(−G) = ρ(G)*, so one of each pair suffices.
+    """
+    g = np.asarray(g_cart, dtype=np.float64).reshape(-1, 3)
+    if len(g) == 0:
+        return None
+    # einsum, not matmul: no BLAS threads for a (ngm, 3) x (3, 3) product
+    m = np.einsum("gi,ji->gj", g, np.asarray(cell_bohr, dtype=np.float64)) / (2.0 * math.pi)
+    mi = np.rint(m)
+    if np.abs(m - mi).max() > 1e-6:
+        return None
+    mi = mi.astype(np.int64)
+    half = np.abs(mi).max(axis=0)
+    span = 2 * half + 1
+    if int(np.prod(span)) > 64 * len(g) + 1024:  # a sparse list: no dense table
+        return None
+    key = ((mi[:, 0] + half[0]) * span[1] + (mi[:, 1] + half[1])) * span[2] + (mi[:, 2] + half[2])
+    table = np.full(int(np.prod(span)), -1, dtype=np.int64)
+    table[key] = np.arange(len(g))
+    if np.count_nonzero(table >= 0) != len(g):
+        return None  # a G listed twice: no unique partner
+    # −m has key (span³ − 1) − key: the table is symmetric under m -> −m
+    return table[table.size - 1 - key]
+
+
+def _half_list(partners: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(representatives, where each G reads its value, conjugate mask) from inversion partners."""
+    idx = np.arange(len(partners))
+    rep = (partners < 0) | (idx <= partners)
+    reps = np.flatnonzero(rep)
+    slot = np.full(len(partners), -1, dtype=np.int64)
+    slot[reps] = np.arange(len(reps))
+    source = np.where(rep, slot, slot[np.where(rep, idx, partners)])
+    return reps, source, ~rep
+
+
+def _parity_columns(spec: BasisSpec) -> tuple[np.ndarray, np.ndarray]:
+    """Columns (l², ..., (l+1)²−1 of the solid harmonics) of even l and of odd l."""
+    lm_l = np.concatenate([np.full(2 * l + 1, l) for l in range(spec.l_max + 1)])  # noqa: E741
+    return np.flatnonzero(lm_l % 2 == 0), np.flatnonzero(lm_l % 2 == 1)
+
+
+def _coefficient_tables(
+    spec: BasisSpec, coeffs: torch.Tensor, factor_first: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Coefficients × signed radial prefactors, split by the parity of l.
+
+    ``d[a, n, lm] = c[a, (l, n, m)] · (−i)^l-sign · R_nl(0)``; returned for even and odd
+    lm columns as (n·n_lm, n_atoms) (design first) or (n, n_atoms·n_lm) (radial first).
+    """
+    na, n = coeffs.shape[0], spec.n_alpha
+    pref = _signed_prefactors(spec, coeffs.dtype, coeffs.device)  # (n, L)
+    parts, k = [], 0
+    for l in range(spec.l_max + 1):  # noqa: E741
+        w = n * (2 * l + 1)
+        c = coeffs[:, k : k + w].reshape(na, n, 2 * l + 1)
+        parts.append(c * pref[None, :, l, None])
+        k += w
+    d = torch.cat(parts, dim=2)  # (na, n, (l_max+1)²)
+    even, odd = (torch.as_tensor(x, device=coeffs.device) for x in _parity_columns(spec))
+    out = []
+    for cols in (even, odd):
+        sub = d[:, :, cols]  # (na, n, n_lm)
+        if factor_first:
+            out.append(sub.permute(1, 0, 2).reshape(n, -1))
+        else:
+            out.append(sub.reshape(na, -1).T)
+    return out[0], out[1]
+
+
+def _evaluate_chunk(
+    spec: BasisSpec,
+    tables: tuple[torch.Tensor, torch.Tensor],
+    factor_first: bool,
+    inv4a: torch.Tensor,
+    positions: torch.Tensor,
+    g: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Real and imaginary parts of Σ_a e^{−iG·R_a} Σ_k c_ak FT[φ_k](G) on a block of G."""
+    g2 = (g * g).sum(dim=1)
+    gauss = torch.exp(-g2[:, None] * inv4a[None, :])  # (ng, n_alpha)
+    sh = solid_harmonics(spec.l_max, g)  # (ng, (l_max+1)²)
+    ng, na = len(g), positions.shape[0]
+    sums = []
+    for table, cols in zip(tables, _parity_columns(spec), strict=True):
+        s = sh[:, torch.as_tensor(cols, device=g.device)]  # (ng, n_lm)
+        if factor_first:  # radial index first: ng·na·n_lm values
+            u = (gauss @ table).reshape(ng, na, len(cols))
+            sums.append(torch.einsum("gak,gk->ga", u, s))
+        else:  # the design block: ng·n·n_lm values
+            design = (gauss[:, :, None] * s[:, None, :]).reshape(ng, -1)
+            sums.append(design @ table)
+    s_e, s_o = sums  # FT = s_e + i s_o per atom, before the phase
+    arg = g @ positions.T
+    cos, sin = torch.cos(arg), torch.sin(arg)
+    re = (cos * s_e + sin * s_o).sum(dim=1)
+    im = (cos * s_o - sin * s_e).sum(dim=1)
+    return re, im
+
+
 def evaluate_g(
     spec: BasisSpec,
     coeffs: torch.Tensor,
     positions_bohr: torch.Tensor,
     g_cart: torch.Tensor,
     volume_bohr3: float,
-    chunk: int = 32768,
+    chunk: int = 8192,
+    partners: np.ndarray | None = None,
 ) -> torch.Tensor:
     """Δρ(G) (e/bohr³, complex, shape (ngm,)) of per-atom coefficients on the given G vectors.
 
@@ -167,9 +283,55 @@ def evaluate_g(
         g_cart: (ngm, 3) Cartesian G vectors, 1/bohr.
         volume_bohr3: cell volume Ω, bohr³.
         chunk: G vectors processed at a time (bounds memory).
+        partners: optional :func:`inversion_partners` of ``g_cart``: each pair (G, −G) is
+            then evaluated once and Δρ(−G) = Δρ(G)* (the density is real): half the work.
 
-    Δρ(G=0) is set to exactly 0 (charge conservation). Differentiable.
+    Δρ(G=0) is set to exactly 0 (charge conservation). Differentiable. Equals
+    :func:`evaluate_g_reference` to round-off; here the coefficients are folded with the
+    radial prefactors once, and per block of G one product per parity of l contracts
+    first over whichever of atoms and exponents is smaller.
     """
+    dtype, dev = g_cart.dtype, g_cart.device
+    if partners is not None:
+        reps, source, conj = _half_list(np.asarray(partners))
+        g_eval = g_cart[torch.as_tensor(reps, device=dev)]
+    else:
+        g_eval = g_cart
+    factor_first = coeffs.shape[0] < spec.n_alpha
+    tables = _coefficient_tables(spec, coeffs, factor_first)
+    inv4a = torch.as_tensor(1.0 / (4.0 * spec.alphas), dtype=dtype, device=dev)
+    out_re, out_im = [], []
+    for start in range(0, len(g_eval), chunk):
+        re, im = _evaluate_chunk(
+            spec, tables, factor_first, inv4a, positions_bohr, g_eval[start : start + chunk]
+        )
+        out_re.append(re)
+        out_im.append(im)
+    if out_re:
+        re, im = torch.cat(out_re), torch.cat(out_im)
+    else:
+        re = im = torch.zeros(0, dtype=dtype, device=dev)
+    if partners is not None:
+        src = torch.as_tensor(source, device=dev)
+        sign = torch.as_tensor(np.where(conj, -1.0, 1.0), dtype=dtype, device=dev)
+        re, im = re[src], im[src] * sign
+    re = re / volume_bohr3
+    im = im / volume_bohr3
+    zero = torch.linalg.norm(g_cart, dim=-1) < G_ZERO_TOL
+    re = torch.where(zero, torch.zeros_like(re), re)
+    im = torch.where(zero, torch.zeros_like(im), im)
+    return torch.complex(re, im)
+
+
+def evaluate_g_reference(
+    spec: BasisSpec,
+    coeffs: torch.Tensor,
+    positions_bohr: torch.Tensor,
+    g_cart: torch.Tensor,
+    volume_bohr3: float,
+    chunk: int = 32768,
+) -> torch.Tensor:
+    """:func:`evaluate_g` the plain way (full design matrix per G): the reference for tests."""
     out_re, out_im = [], []
     for start in range(0, len(g_cart), chunk):
         g = g_cart[start : start + chunk]

@@ -14,8 +14,9 @@ Lengths in bohr inside; the cutoff is configured in Å (``cutoff_ang``).
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 import torch
@@ -24,11 +25,29 @@ from e3nn.math import soft_one_hot_linspace
 from e3nn.nn import FullyConnectedNet, Gate
 
 from rhocat.models.base import DensityModel
-from rhocat.models.basis import BasisSpec, evaluate_g
+from rhocat.models.basis import BasisSpec, evaluate_g, inversion_partners
 from rhocat.models.graph import atom_graph
 from rhocat.models.radial import Z_MAX
 
 BOHR_PER_ANGSTROM = 1.0 / 0.529177210903
+
+
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """Run torch on one intra-op thread, then restore the caller's setting.
+
+    The encoder's tensors are tiny (a few hundred edges): splitting them over threads only
+    adds synchronisation, which on a loaded machine costs up to 100x the work itself.
+    """
+    n = torch.get_num_threads()
+    if n == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
 
 
 def _natural(muls: list[int]) -> o3.Irreps:
@@ -188,11 +207,56 @@ class EquivariantBasisModel(DensityModel):
         )
         return coeffs + torch.cat([base, pad], dim=1)
 
-    def delta_rho_g_torch(self, numbers, positions_bohr, cell_bohr, g_cart, graph=None):
+    def delta_rho_g_torch(
+        self, numbers, positions_bohr, cell_bohr, g_cart, graph=None, partners="auto"
+    ):
+        """(ngm,) complex Δρ(G), e/bohr³ (see :meth:`DensityModel.delta_rho_g_torch`).
+
+        ``graph``: a precomputed :meth:`graph`; ``partners``: :func:`inversion_partners` of
+        ``g_cart``, None to evaluate every G, or "auto" (found here for CPU tensors).
+        """
         if graph is None:
             graph = self.graph(
                 positions_bohr.detach().cpu().numpy(), cell_bohr.detach().cpu().numpy()
             )
+        if isinstance(partners, str):
+            partners = (
+                inversion_partners(g_cart.detach().numpy(), cell_bohr.detach().numpy())
+                if g_cart.device.type == "cpu" and cell_bohr.device.type == "cpu"
+                else None
+            )
         coeffs = self.coefficients(numbers, graph)
         volume = torch.abs(torch.linalg.det(cell_bohr))
-        return evaluate_g(self.spec, coeffs, positions_bohr, g_cart, volume)
+        return evaluate_g(self.spec, coeffs, positions_bohr, g_cart, volume, partners=partners)
+
+    def delta_rho_g(
+        self,
+        numbers: np.ndarray,
+        positions_bohr: np.ndarray,
+        cell_bohr: np.ndarray,
+        g_cart: np.ndarray,
+    ) -> np.ndarray:
+        """(ngm,) complex128 Δρ(G), e/bohr³, on Cartesian G vectors (1/bohr). No gradients.
+
+        The inference path: no autograd records, the encoder on one thread, and each
+        (G, −G) pair evaluated once. Equal to :meth:`delta_rho_g_torch` to round-off.
+        """
+        dev = self.device
+        pos = np.asarray(positions_bohr, dtype=np.float64)
+        cell = np.asarray(cell_bohr, dtype=np.float64)
+        g = np.asarray(g_cart, dtype=np.float64)
+        with torch.inference_mode():
+            graph = self.graph(pos, cell)
+            with _one_thread():
+                coeffs = self.coefficients(
+                    torch.as_tensor(np.asarray(numbers), dtype=torch.long, device=dev), graph
+                )
+            out = evaluate_g(
+                self.spec,
+                coeffs,
+                torch.as_tensor(pos, device=dev),
+                torch.as_tensor(g, device=dev),
+                abs(float(np.linalg.det(cell))),
+                partners=inversion_partners(g, cell),
+            )
+        return out.cpu().numpy().astype(np.complex128, copy=False)
