@@ -52,10 +52,9 @@ from rhocat.qe.aiida import (
     family_label,
 )
 from rhocat.qe.inputs import pw_parameters
-from rhocat.qe.parse import parse_stdout, parse_xml
 from rhocat.qe.protocol import Protocol
 from rhocat.qe.pseudo import PseudoFamily, load_family
-from rhocat.qe.scf import ScfResult
+from rhocat.qe.scf import ScfResult, result_from_output
 
 #: pw.x names used by aiida-quantumespresso's PwCalculation.
 AIIDA_PREFIX = "aiida"
@@ -271,50 +270,18 @@ def collect_result(
     stdout, save = ("", None)
     if calc is not None:
         stdout, save = _copy_retrieved(calc, workdir / f"aiida-{calc.pk}")
-    hist = parse_stdout(stdout)
-    xml = None
-    if save is not None and (save / "data-file-schema.xml").is_file() and hist.finished:
-        try:
-            xml = parse_xml(save / "data-file-schema.xml")
-        except (ValueError, OSError, KeyError, AttributeError):
-            xml = None
-    reason = ""
-    if "convergence NOT achieved" in stdout:
-        reason = f"SCF did not converge in {hist.iterations} iterations"
-    elif hist.error:
-        reason = f"pw.x stopped: {hist.error}"
-    elif not hist.finished:
-        reason = "pw.x output is incomplete" if stdout else "no pw.x output retrieved"
-    elif not hist.converged:
-        reason = f"SCF did not converge in {hist.iterations} iterations"
-    if not node.is_finished_ok:
-        reason = "; ".join(r for r in (reason, _process_reason(node)) if r)
-    has_density = save is not None and (save / "charge-density.dat").is_file()
-    if not has_density and not reason:
-        reason = "charge-density.dat was not retrieved"
-    converged = hist.converged and not reason
-    symbols = sorted(set(atoms.get_chemical_symbols()))
-    return ScfResult(
-        converged=converged,
-        iterations=hist.iterations,
-        scf_accuracy_ry=hist.scf_accuracy_ry,
-        energies_ry=hist.energies_ry,
-        energy_ry=(xml.energy_ry if xml and xml.energy_ry is not None else hist.energy_ry),
-        fermi_energy_ev=(xml.fermi_energy_ev if xml else hist.fermi_energy_ev),
-        band_gap_ev=(xml.band_gap_ev if xml else None),
-        n_electrons=(xml.n_electrons if xml else hist.n_electrons),
-        fft_grid=(xml.fft_grid if xml and xml.fft_grid else hist.fft_grid),
-        wall_s=max(0.0, (node.mtime - node.ctime).total_seconds()),
-        pw_wall_s=hist.pw_wall_s,
-        reason=reason,
-        output_tail="\n".join(stdout.splitlines()[-25:]),
-        save_dir=str(save) if has_density else None,
-        workdir=str(workdir),
+    return result_from_output(
+        stdout,
+        save,
+        atoms=atoms,
+        family=family,
         parameters=local_parameters(params),
         start="atomic",
-        qe_version=hist.qe_version,
-        pseudos={s: {"file": family[s].filename, "md5": family[s].md5} for s in symbols},
+        workdir=workdir,
+        wall_s=max(0.0, (node.mtime - node.ctime).total_seconds()),
+        failure="" if node.is_finished_ok else _process_reason(node),
         final_atoms=final_atoms,
+        require_density=True,
     )
 
 

@@ -29,7 +29,7 @@ from ase import Atoms
 
 from rhocat.errors import DensityFileError
 from rhocat.qe.inputs import pw_parameters, render_pw_input
-from rhocat.qe.parse import parse_stdout, parse_xml
+from rhocat.qe.parse import ScfHistory, parse_stdout, parse_xml
 from rhocat.qe.protocol import Protocol
 from rhocat.qe.pseudo import PseudoFamily, load_family
 from rhocat.qe.runner import run_pw
@@ -183,29 +183,72 @@ def run_scf(
     if startingpot == "file":
         _stage_restart(start, atoms, family, save, params)
     raw = run_pw(render_pw_input(atoms, params, family), workdir, ranks=ranks, timeout_s=timeout_s)
-    hist = parse_stdout(raw.stdout)
+    failure = ""
+    if raw.timed_out:
+        failure = f"timed out after {timeout_s} s"
+    elif raw.returncode != 0:
+        failure = f"pw.x exited with code {raw.returncode}"
+    return result_from_output(
+        raw.stdout,
+        save,
+        atoms=atoms,
+        family=family,
+        parameters=_jsonable(params),
+        start=str(start),
+        workdir=workdir,
+        wall_s=raw.wall_s,
+        failure=failure,
+        read_final_structure=calculation in ("relax", "vc-relax"),
+    )
+
+
+def pw_failure_reason(stdout: str, hist: ScfHistory) -> str:
+    """Why a pw.x run did not give a converged SCF, from its stdout ("" when it did)."""
+    if "convergence NOT achieved" in stdout:
+        return f"SCF did not converge in {hist.iterations} iterations"
+    if hist.error:
+        return f"pw.x stopped: {hist.error}"
+    if not hist.finished:
+        return "pw.x output is incomplete" if stdout else "no pw.x output"
+    if not hist.converged:
+        return f"SCF did not converge in {hist.iterations} iterations"
+    return ""
+
+
+def result_from_output(
+    stdout: str,
+    save: Path | None,
+    *,
+    atoms: Atoms,
+    family: PseudoFamily,
+    parameters: dict,
+    start: str,
+    workdir: str | os.PathLike,
+    wall_s: float,
+    failure: str = "",
+    final_atoms: Atoms | None = None,
+    read_final_structure: bool = False,
+    require_density: bool = False,
+) -> ScfResult:
+    """An :class:`ScfResult` from what a pw.x run left: its stdout and its ``.save`` folder.
+
+    Shared by the local runner and the AiiDA engine. ``failure`` is the engine's own
+    reason (timeout, exit code, process state), put before pw.x's; ``wall_s`` is the
+    engine's wall time (s). With ``read_final_structure`` the relaxed structure is read
+    from the XML; with ``require_density`` a missing ``charge-density.dat`` is a failure.
+    """
+    hist = parse_stdout(stdout)
     xml = None
-    if (save / "data-file-schema.xml").is_file() and hist.finished:
+    if save is not None and (save / "data-file-schema.xml").is_file() and hist.finished:
         try:
             xml = parse_xml(save / "data-file-schema.xml")
         except (ValueError, OSError, KeyError, AttributeError):
             xml = None
-    reason = ""
-    if raw.timed_out:
-        reason = f"timed out after {timeout_s} s"
-    elif "convergence NOT achieved" in raw.stdout:
-        reason = f"SCF did not converge in {hist.iterations} iterations"
-    elif hist.error:
-        reason = f"pw.x stopped: {hist.error}"
-    elif raw.returncode != 0:
-        reason = f"pw.x exited with code {raw.returncode}"
-    elif not hist.finished:
-        reason = "pw.x output is incomplete"
-    elif not hist.converged:
-        reason = f"SCF did not converge in {hist.iterations} iterations"
-    converged = hist.converged and not reason
-    final_atoms = None
-    if calculation in ("relax", "vc-relax") and xml is not None and xml.cell_bohr is not None:
+    reason = "; ".join(r for r in (failure, pw_failure_reason(stdout, hist)) if r)
+    has_density = save is not None and (save / "charge-density.dat").is_file()
+    if require_density and not has_density and not reason:
+        reason = "charge-density.dat was not retrieved"
+    if read_final_structure and xml is not None and xml.cell_bohr is not None:
         final_atoms = Atoms(
             symbols=xml.symbols,
             positions=xml.positions_bohr * BOHR_ANGSTROM,
@@ -214,7 +257,7 @@ def run_scf(
         )
     symbols = sorted(set(atoms.get_chemical_symbols()))
     return ScfResult(
-        converged=converged,
+        converged=hist.converged and not reason,
         iterations=hist.iterations,
         scf_accuracy_ry=hist.scf_accuracy_ry,
         energies_ry=hist.energies_ry,
@@ -223,14 +266,14 @@ def run_scf(
         band_gap_ev=(xml.band_gap_ev if xml else None),
         n_electrons=(xml.n_electrons if xml else hist.n_electrons),
         fft_grid=(xml.fft_grid if xml and xml.fft_grid else hist.fft_grid),
-        wall_s=raw.wall_s,
+        wall_s=wall_s,
         pw_wall_s=hist.pw_wall_s,
         reason=reason,
-        output_tail="\n".join(raw.stdout.splitlines()[-25:]),
-        save_dir=str(save) if (save / "charge-density.dat").is_file() else None,
+        output_tail="\n".join(stdout.splitlines()[-25:]),
+        save_dir=str(save) if has_density else None,
         workdir=str(workdir),
-        parameters=_jsonable(params),
-        start=str(start),
+        parameters=parameters,
+        start=start,
         qe_version=hist.qe_version,
         pseudos={s: {"file": family[s].filename, "md5": family[s].md5} for s in symbols},
         final_atoms=final_atoms,
