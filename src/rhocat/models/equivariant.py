@@ -30,6 +30,9 @@ from rhocat.models.graph import atom_graph
 from rhocat.models.radial import Z_MAX
 
 BOHR_PER_ANGSTROM = 1.0 / 0.529177210903
+#: Below this many multiply-adds (G vectors × atoms × basis functions) the basis is
+#: evaluated on one thread: a few milliseconds of work gain nothing from more.
+SMALL_EVALUATION = 5.0e7
 
 
 @contextlib.contextmanager
@@ -245,18 +248,22 @@ class EquivariantBasisModel(DensityModel):
         pos = np.asarray(positions_bohr, dtype=np.float64)
         cell = np.asarray(cell_bohr, dtype=np.float64)
         g = np.asarray(g_cart, dtype=np.float64)
+        partners = inversion_partners(g, cell)
+        n_eval = len(g) if partners is None else (len(g) + 1) // 2
+        small = n_eval * len(pos) * self.spec.size < SMALL_EVALUATION
         with torch.inference_mode():
             graph = self.graph(pos, cell)
             with _one_thread():
                 coeffs = self.coefficients(
                     torch.as_tensor(np.asarray(numbers), dtype=torch.long, device=dev), graph
                 )
-            out = evaluate_g(
-                self.spec,
-                coeffs,
-                torch.as_tensor(pos, device=dev),
-                torch.as_tensor(g, device=dev),
-                abs(float(np.linalg.det(cell))),
-                partners=inversion_partners(g, cell),
-            )
+            with _one_thread() if small else contextlib.nullcontext():
+                out = evaluate_g(
+                    self.spec,
+                    coeffs,
+                    torch.as_tensor(pos, device=dev),
+                    torch.as_tensor(g, device=dev),
+                    abs(float(np.linalg.det(cell))),
+                    partners=partners,
+                )
         return out.cpu().numpy().astype(np.complex128, copy=False)
