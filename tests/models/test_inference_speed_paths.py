@@ -129,3 +129,25 @@ def test_training_path_gradients_equal_with_and_without_pairing():
     assert _rel(values[0], values[1]) < 1e-12
     assert grads[1].abs().max() > 0
     assert _rel(grads[0], grads[1]) < 1e-10
+
+
+def test_importing_the_models_does_not_load_torch_dynamo():
+    """e3nn is imported without torch._dynamo (seconds of start-up); e3nn still works."""
+    code = (
+        "import sys, copy\n"
+        "import rhocat.models\n"
+        "assert 'torch._dynamo' not in sys.modules, 'dynamo loaded at import'\n"
+        "from e3nn import o3\n"
+        "q = o3._wigner.change_basis_real_to_complex(2)\n"
+        "assert q.shape == (5, 5)\n"
+        "from rhocat.models import EquivariantBasisModel\n"
+        "m = EquivariantBasisModel({'hidden_muls': [4, 2], 'n_layers': 1}, [14])\n"
+        "copy.deepcopy(m)  # loads torch._dynamo on demand\n"
+        "print('ok')\n"
+    )
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "ok"

@@ -31,11 +31,42 @@ for each l, n_alpha blocks of 2l+1 components (``[l][n][m]``).
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
-from e3nn import o3
+
+
+def _import_e3nn_o3():
+    """``e3nn.o3``, imported without loading ``torch._dynamo`` (about 2 s of start-up).
+
+    e3nn 0.6 decorates one helper (``change_basis_real_to_complex``, used only while
+    modules are built, never in a forward pass) with ``torch.compiler.disable``, which
+    imports torch._dynamo at e3nn's import. rhocat compiles nothing, so during that one
+    import the decorator is the identity; torch._dynamo still loads on demand later
+    (e.g. when an e3nn module is deep-copied). Skipped when either is already loaded.
+    """
+    if "e3nn" in sys.modules or "torch._dynamo" in sys.modules:
+        from e3nn import o3
+
+        return o3
+    import torch.compiler
+
+    real = torch.compiler.disable
+
+    def identity(fn=None, recursive=True, **kwargs):
+        return fn if fn is not None else (lambda f: f)
+
+    torch.compiler.disable = identity
+    try:
+        from e3nn import o3
+    finally:
+        torch.compiler.disable = real
+    return o3
+
+
+o3 = _import_e3nn_o3()
 
 #: |G| below this (1/bohr) is treated as G = 0.
 G_ZERO_TOL = 1e-8
