@@ -111,10 +111,17 @@ def time_parts(model, atoms, ecutrho: float, family, workdir: Path) -> dict:
             coeffs, *t["model_coefficients"] = _timed(model.coefficients, num_t, graph)
         pos_t, g_t = torch.as_tensor(pos), torch.as_tensor(g)
         vol = float(abs(np.linalg.det(cellm)))
-        kw = {}
+        kw, threads = {}, contextlib.nullcontext()
         if inversion_partners is not None:
+            from rhocat.models.equivariant import SMALL_EVALUATION
+
             kw["partners"], *t["model_g_pairs"] = _timed(inversion_partners, g, cellm)
-        _, *t["model_evaluate_g"] = _timed(evaluate_g, model.spec, coeffs, pos_t, g_t, vol, **kw)
+            if (len(g) + 1) // 2 * len(pos) * model.spec.size < SMALL_EVALUATION:
+                threads = _one_thread()
+        with threads:
+            _, *t["model_evaluate_g"] = _timed(
+                evaluate_g, model.spec, coeffs, pos_t, g_t, vol, **kw
+            )
     (becsum, _), *t["becsum"] = _timed(model_becsum, model, atoms, family)
     n_el = float(sum(family[s].z_valence for s in atoms.get_chemical_symbols()))
     (rho_g, _), *t["constrain_density"] = _timed(
