@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from rhocat.demo import DEMO_ELEMENTS
@@ -34,7 +35,7 @@ def build(out: Path, workers: int = 1, ranks: int = 2) -> Path:
     write_candidates(cands, out / "candidates")
     split = make_split(cands, seed=0, **SPLIT)
     split_path = write_split(split, out / "split.json")
-    print(summary_table(split), flush=True)
+    print(summary_table(split), file=sys.stderr, flush=True)
     manifest = Manifest(
         protocol="fast",
         family="debian-pbe",

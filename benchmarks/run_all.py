@@ -1,8 +1,8 @@
-"""Run every benchmark script of this folder and collect their JSON into results.json.
+"""Run the benchmarks and collect their JSON into ``benchmarks/results.json``.
 
-Usage: ``python benchmarks/run_all.py [names...]`` (default: all ``*.py`` here that
-print JSON). Each script is run in its own process; one that fails is recorded with
-its error and the others go on.
+Usage: ``python benchmarks/run_all.py [names...]`` (default: :data:`DEFAULT`). Each
+script runs in its own process; one that fails is recorded with its error and the
+others go on.
 """
 
 from __future__ import annotations
@@ -14,18 +14,28 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SKIP = {"run_all.py"}
+
+#: What ``make bench`` runs, in order, with each script's arguments. The benchmark
+#: against the paper needs its dataset first (``recipe``: ~25 min of DFT here, resumable).
+DEFAULT = [
+    ("qe_layer", []),
+    ("qe_files", []),
+    ("dft_pipeline", ["--n", "3", "--ecutwfc", "20"]),
+    ("inference", ["--checkpoint", str(HERE.parent / "src/rhocat/pretrained/default.pt")]),
+    ("recipe", []),
+    ("paper", []),
+]
 
 
 def main(argv: list[str]) -> int:
-    scripts = [HERE / f"{n.removesuffix('.py')}.py" for n in argv] or sorted(
-        p for p in HERE.glob("*.py") if p.name not in SKIP and not p.name.startswith("_")
-    )
+    jobs = [(n.removesuffix(".py"), []) for n in argv] or DEFAULT
     results: dict[str, object] = {}
-    for script in scripts:
+    for name, extra in jobs:
+        script = HERE / f"{name}.py"
         t0 = time.perf_counter()
         print(f"running {script.name} ...", file=sys.stderr, flush=True)
-        proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
+        cmd = [sys.executable, str(script), *extra]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
         entry: dict[str, object] = {"wall_s": round(time.perf_counter() - t0, 1)}
         try:
             entry["result"] = json.loads(proc.stdout)
