@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-STEPS = {"basis": 600, "pointwise": 600, "radial": None}
+STEPS = {"basis": 600, "pointwise": 300, "radial": None}
 
 
 def _stats(values: list[float]) -> dict:
