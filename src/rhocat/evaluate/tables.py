@@ -20,7 +20,9 @@ def _ok(rows: Sequence[dict]) -> list[dict]:
     return [r for r in rows if r.get("status") == "ok"]
 
 
-def _split_order(rows: Sequence[dict]) -> list[str]:
+def split_order(rows: Sequence[dict]) -> list[str]:
+    """Splits present in the rows, train first, then val, then test."""
+
     def key(name: str) -> tuple[int, str]:
         for i, prefix in enumerate(("train", "val", "test")):
             if name.startswith(prefix):
@@ -32,7 +34,7 @@ def _split_order(rows: Sequence[dict]) -> list[str]:
 
 def _groups(rows: Sequence[dict]) -> dict[str, list[dict]]:
     groups: dict[str, list[dict]] = {}
-    for split in _split_order(rows):
+    for split in split_order(rows):
         groups[split] = [r for r in rows if str(r.get("split") or "unsplit") == split]
     tests = [s for s in groups if s.startswith("test")]
     if len(tests) > 1:

@@ -16,6 +16,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
+from rhocat.evaluate.tables import split_order
+
 BASELINE_COLOR = "#d62728"  # red solid, as in the paper's Figure 6
 LEARNED_COLOR = "#1f77b4"  # blue dashed
 SPLIT_COLORS = ["#4c72b0", "#55a868", "#c44e52", "#8172b2", "#ccb974", "#64b5cd"]
@@ -35,18 +37,6 @@ def _ok(rows: Sequence[dict]) -> list[dict]:
 def _finite(values) -> np.ndarray:
     arr = np.asarray([v for v in values if v is not None], dtype=float)
     return arr[np.isfinite(arr)]
-
-
-def split_order(rows: Sequence[dict]) -> list[str]:
-    """Splits present in the rows, train first, then val, then test."""
-
-    def key(name: str) -> tuple[int, str]:
-        for i, prefix in enumerate(("train", "val", "test")):
-            if name.startswith(prefix):
-                return (i, name)
-        return (3, name)
-
-    return sorted({str(r.get("split") or "unsplit") for r in rows}, key=key)
 
 
 def _by_split(rows: Sequence[dict], field: str, scale: float = 1.0) -> dict[str, np.ndarray]:
