@@ -32,7 +32,7 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -41,23 +41,10 @@ from rhocat.data.build import BuildConfig, Job, build_dataset
 from rhocat.data.engines import LocalEngine
 from rhocat.data.manifest import Manifest
 from rhocat.data.store import Dataset
-from rhocat.qe.runner import pw_command
 from rhocat.structures import generate_candidates
 
-
-def bare_pw(workdir: Path, ranks: int) -> float:
-    """Re-run pw.x on the input the pipeline wrote in ``workdir``; wall time in s."""
-    t0 = time.perf_counter()
-    with open(workdir / "bare.out", "w") as out:
-        subprocess.run(
-            pw_command(ranks),
-            cwd=workdir,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            check=False,
-            env=dict(os.environ, OMP_NUM_THREADS="1"),
-        )
-    return time.perf_counter() - t0
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from qe_layer import bare_pw  # noqa: E402  (sibling benchmark script)
 
 
 def main() -> None:
@@ -95,7 +82,7 @@ def main() -> None:
                 reports.append(build_dataset([job], out, config, progress=False))
                 pipe.append(time.perf_counter() - t0)
                 (scf,) = (out / "work").glob(f"{job.id}-*/scf")
-                bare.append(bare_pw(scf, args.ranks))
+                bare.append(bare_pw(scf, args.ranks, check=False))
         else:
             t0 = time.perf_counter()
             reports.append(
@@ -103,7 +90,9 @@ def main() -> None:
             )
             pipe.append(time.perf_counter() - t0)
             if args.workers == 1:
-                bare_total = sum(bare_pw(w, args.ranks) for w in (out / "work").glob("*/scf"))
+                bare_total = sum(
+                    bare_pw(w, args.ranks, check=False) for w in (out / "work").glob("*/scf")
+                )
                 bare.append(bare_total)
         with Dataset(out) as ds:
             rows = ds.rows()

@@ -482,8 +482,7 @@ def run_many(
                 node = _run_tagged(builder, key, job.id, stage)
         job.node = node
 
-    def fail(job: _Job, exc: BaseException) -> tuple[str, ScfResult]:
-        reason = f"{job.stage} stage: {type(exc).__name__}: {exc}"
+    def failed(job: _Job, reason: str) -> tuple[str, ScfResult]:
         return job.id, failed_result(
             reason,
             params=job.params,
@@ -492,6 +491,9 @@ def run_many(
             workdir=job.dir,
             wall_s=time.perf_counter() - job.t0,
         )
+
+    def fail(job: _Job, exc: BaseException) -> tuple[str, ScfResult]:
+        return failed(job, f"{job.stage} stage: {type(exc).__name__}: {exc}")
 
     def start(job: _Job) -> tuple[str, ScfResult] | None:
         """Launch a job's first stage; a failed result if AiiDA refuses it."""
@@ -516,15 +518,7 @@ def run_many(
         if job.stage == "relax":
             atoms = relaxed_atoms(job.node)
             if atoms is None:
-                reason = f"vc-relax failed: {_process_reason(job.node)}"
-                return job.id, failed_result(
-                    reason,
-                    params=job.params,
-                    family=family,
-                    atoms=job.atoms,
-                    workdir=job.dir,
-                    wall_s=time.perf_counter() - job.t0,
-                )
+                return failed(job, f"vc-relax failed: {_process_reason(job.node)}")
             job.final_atoms = atoms
             launch(job, "scf", atoms)
             return None
