@@ -36,6 +36,7 @@ import h5py
 import numpy as np
 
 from rhocat.errors import InputError
+from rhocat.fileio import to_jsonable
 
 FORMAT = "rhocat-entry"
 VERSION = 1
@@ -125,20 +126,6 @@ def _r2c(a: np.ndarray) -> np.ndarray:
     return a[..., 0] + 1j * a[..., 1]
 
 
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
-
-
 def _fsync_dir(directory: Path) -> None:
     try:
         fd = os.open(directory, os.O_RDONLY)
@@ -184,7 +171,7 @@ def _fill(f: h5py.File, r: EntryRecord) -> None:
     f.attrs["formula"] = r.formula
     f.attrs["elements"] = ",".join(r.elements)
     f.attrs["created"] = time.time()
-    f.attrs["json"] = json.dumps(_jsonable(r.meta))
+    f.attrs["json"] = json.dumps(to_jsonable(r.meta))
 
     def put(group: str, name: str, data: np.ndarray | None, dtype: Any) -> None:
         if data is None:

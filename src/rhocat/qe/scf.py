@@ -24,10 +24,10 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 from ase import Atoms
 
 from rhocat.errors import DensityFileError
+from rhocat.fileio import to_jsonable
 from rhocat.qe.inputs import pw_parameters, render_pw_input
 from rhocat.qe.parse import ScfHistory, parse_stdout, parse_xml
 from rhocat.qe.protocol import Protocol
@@ -193,7 +193,7 @@ def run_scf(
         save,
         atoms=atoms,
         family=family,
-        parameters=_jsonable(params),
+        parameters=to_jsonable(params),
         start=str(start),
         workdir=workdir,
         wall_s=raw.wall_s,
@@ -278,13 +278,3 @@ def result_from_output(
         pseudos={s: {"file": family[s].filename, "md5": family[s].md5} for s in symbols},
         final_atoms=final_atoms,
     )
-
-
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {k: _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
