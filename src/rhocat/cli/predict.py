@@ -155,4 +155,9 @@ def _run(args: argparse.Namespace) -> int:
                 f"{r.ngm} G vectors, inference {r.inference_s:.2f} s"
                 f"{neg if r.negative_fraction else ''}; PAW occupations: {r.becsum_source})"
             )
+            if r.requirements:
+                from rhocat.predict.pwinput import requirement_lines
+
+                for line in requirement_lines(r.requirements, r.restart_dir):
+                    print(f"  {line}")
     return 0

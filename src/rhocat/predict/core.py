@@ -25,6 +25,7 @@ import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from ase import Atoms
@@ -58,6 +59,8 @@ class PredictionResult:
         inference_s: seconds spent in the model (Δρ and occupations).
         total_s: seconds for the whole prediction (ACS, model, files).
         cube, xsf: exported files, or None.
+        requirements: what the density was built for and the pw.x lines that must
+            match (``assumed``, ``pw_input``; see :mod:`rhocat.predict.pwinput`).
     """
 
     name: str
@@ -76,6 +79,7 @@ class PredictionResult:
     total_s: float
     cube: str | None = None
     xsf: str | None = None
+    requirements: dict | None = None
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -309,7 +313,7 @@ def export_grid(
 # -- the public API ---------------------------------------------------------------------
 def predict_restart(
     model,
-    atoms: Atoms,
+    atoms: Atoms | Any,
     *,
     family="debian-pbe",
     protocol="fast",
@@ -327,7 +331,9 @@ def predict_restart(
         model: a density model (``delta_rho_g(numbers, positions_bohr, cell_bohr,
             g_cart)``, ``check_elements(symbols, allow_unseen)``; optional
             ``predict_becsum(atoms, family)`` for PAW occupations).
-        atoms: the structure (Å, periodic).
+        atoms: the structure (Å, periodic): ASE ``Atoms``, pymatgen ``Structure``,
+            AiiDA ``StructureData`` or a structure file
+            (:func:`rhocat.structures.convert.to_atoms`).
         family: pseudopotential family (name, directory or object).
         protocol: protocol name or object; with ``overrides`` it fixes the density
             cutoff exactly as :func:`rhocat.qe.scf.run_scf` will.
@@ -351,6 +357,10 @@ def predict_restart(
     from rhocat.qe.start import reciprocal_b
 
     t0 = time.perf_counter()
+    if not isinstance(atoms, Atoms):  # pymatgen Structure, AiiDA StructureData, a file
+        from rhocat.structures.convert import to_atoms
+
+        atoms = to_atoms(atoms)
     out_dir = Path(out_dir)
     _check_out_dir(out_dir)
     if not all(atoms.pbc) or atoms.cell.rank != 3:
@@ -364,11 +374,13 @@ def predict_restart(
     check_pseudos = getattr(model, "check_pseudos", None)
     if check_pseudos is not None:
         check_pseudos(family.md5s(symbols))
+    ecutwfc_ry = None
     if ecutrho_ry is None:
         from rhocat.qe.inputs import pw_parameters
 
         params = pw_parameters(atoms, family, protocol, overrides=overrides)
         ecutrho_ry = float(params["system"]["ecutrho"])
+        ecutwfc_ry = float(params["system"]["ecutwfc"])
     cell = qe_cell_bohr(atoms)  # pw.x's bohr: the G list must be exactly pw.x's
     miller = miller_indices(cell, ecutrho_ry)
     shape = fft_grid_shape(cell, ecutrho_ry)
@@ -414,6 +426,16 @@ def predict_restart(
             cube=cube_path,
             xsf=xsf_path,
         )
+        from rhocat.predict.pwinput import run_requirements
+
+        result.requirements = run_requirements(
+            atoms,
+            family,
+            ecutrho_ry=ecutrho_ry,
+            ecutwfc_ry=ecutwfc_ry,
+            fft_grid=shape,
+            restart_dir=out_dir,
+        )
         from rhocat.evaluate.results import write_json_atomic
 
         write_json_atomic(tmp / PREDICTION_JSON, result.to_dict())
@@ -426,7 +448,7 @@ def predict_restart(
 
 def predict_many(
     model,
-    structures: Iterable[tuple[str, Atoms]],
+    structures: Iterable[tuple[str, Atoms | Any]],
     out_dir: str | os.PathLike,
     *,
     family="debian-pbe",
@@ -445,6 +467,10 @@ def predict_many(
     from rhocat.qe.pseudo import load_family
 
     items = list(structures)
+    if not all(isinstance(a, Atoms) for _, a in items):  # pymatgen, AiiDA, files
+        from rhocat.structures.convert import to_atoms
+
+        items = [(n, to_atoms(a, copy=False)) for n, a in items]
     names = [n for n, _ in items]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:

@@ -132,7 +132,8 @@ def run_scf(
     """Run pw.x on ``atoms`` and return its SCF history and results.
 
     Args:
-        atoms: structure in Å.
+        atoms: structure in Å: ASE ``Atoms``, pymatgen ``Structure``, AiiDA
+            ``StructureData`` or a file (:func:`rhocat.structures.convert.to_atoms`).
         family, protocol, overrides: see :func:`rhocat.qe.inputs.pw_parameters`.
         start: ``"atomic"``, ``"acs"`` or a folder with ``charge-density.dat``.
         calculation: ``scf``, ``relax`` or ``vc-relax``.
@@ -143,6 +144,10 @@ def run_scf(
             ground-truth run of a dataset entry); only ``startingpot``, ``outdir``,
             ``prefix`` and ``pseudo_dir`` are replaced.
     """
+    if not isinstance(atoms, Atoms):  # pymatgen Structure, AiiDA StructureData, a file
+        from rhocat.structures.convert import to_atoms
+
+        atoms = to_atoms(atoms)
     family = load_family(family)
     family.require(atoms.get_chemical_symbols())
     startingpot = "atomic" if str(start) == "atomic" else "file"
