@@ -252,3 +252,22 @@ def test_ensure_profile_creates_one_when_none_exists(tmp_path):
     assert first == second
     assert first[0] == ra.DEFAULT_PROFILE and first[1] == "core.sqlite_dos"
     assert (tmp_path / ".aiida" / "config.json").is_file()
+
+
+def test_failed_vc_relax_is_a_result_and_the_run_goes_on(profile, tmp_path):
+    """A real vc-relax made impossible (``nstep=0``: pw.x stops before any SCF) is a result.
+
+    Regression: ``run_many`` used to rebind its ``failed`` helper to None, so the
+    first failure after a started job raised ``TypeError`` and stopped the run.
+    """
+    atoms = bulk("Si", "diamond", a=5.58)
+    jobs = [("relax-1", atoms), ("relax-2", atoms.copy())]
+    overrides = {**LOW_CUTOFF, "control": {"nstep": 0}, "k_points": [1, 1, 1]}
+    results = dict(ra.run_many(jobs, workdir=tmp_path, overrides=overrides, ranks=1, relax=True))
+    assert list(results) == ["relax-1", "relax-2"]
+    for r in results.values():
+        assert not r.converged and r.save_dir is None and r.final_atoms is None
+        assert r.reason.startswith("vc-relax failed: PwRelaxWorkChain<"), r.reason
+        assert "exit status" in r.reason
+        assert r.parameters["control"]["calculation"] == "vc-relax"
+        assert r.wall_s > 0

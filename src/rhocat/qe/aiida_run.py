@@ -37,6 +37,7 @@ import tempfile
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -358,18 +359,166 @@ def _find_existing(key: str, *, daemon: bool):
     return None
 
 
-class _Job:
-    __slots__ = ("id", "atoms", "dir", "stage", "node", "params", "final_atoms", "t0")
+@dataclass(frozen=True)
+class _Setup:
+    """What every job of one :func:`run_many` call shares (resolved AiiDA objects)."""
 
-    def __init__(self, job_id: str, atoms: Atoms, root: Path):
+    family: PseudoFamily
+    protocol: str | Protocol
+    overrides: Mapping | None
+    code: Any
+    group: Any
+    ranks: int
+    options: Mapping | None
+    daemon: bool
+    reuse: bool
+    first: str  # "relax" or "scf"
+
+
+Outcome = tuple[str, ScfResult]
+
+
+class _Job:
+    """One structure through AiiDA: ``launch`` a stage, ``poll`` its node, ``fail`` with a reason.
+
+    ``start`` and ``poll`` return the job's ``(id, ScfResult)`` once it is done
+    (converged or not) and None while it still runs; an AiiDA error for this job
+    becomes a failed result, a :class:`RhocatError` (the user's to fix) is raised.
+    """
+
+    def __init__(self, job_id: str, atoms: Atoms, root: Path, setup: _Setup):
         self.id = job_id
         self.atoms = atoms
         self.dir = root / _safe(job_id)
+        self.setup = setup
         self.stage = "new"
         self.node = None
         self.params: dict = {}
         self.final_atoms: Atoms | None = None
         self.t0 = time.perf_counter()
+
+    # -- the three actions
+
+    def launch(self, stage: str, atoms: Atoms) -> None:
+        """Submit (daemon) or run (in process) ``stage`` on ``atoms``, or adopt a finished twin."""
+        from aiida import engine
+
+        s = self.setup
+        calc = "vc-relax" if stage == "relax" else "scf"
+        self.params = pw_parameters(
+            atoms,
+            s.family,
+            s.protocol,
+            calculation=calc,
+            startingpot="atomic",
+            overrides=s.overrides,
+        )
+        key = job_key(stage, atoms, self.params, s.family, s.code)
+        if self.stage == "new":
+            self.t0 = time.perf_counter()  # timeouts count from the first submission
+        self.stage = stage
+        node = _find_existing(key, daemon=s.daemon) if s.reuse else None
+        if node is None:
+            make = relax_builder if stage == "relax" else scf_builder
+            builder = make(
+                atoms, self.params, code=s.code, group=s.group, ranks=s.ranks, options=s.options
+            )
+            if s.daemon:
+                node = engine.submit(builder)
+                _tag(node, key, self.id, stage, "daemon")
+            else:
+                node = _run_tagged(builder, key, self.id, stage)
+        self.node = node
+
+    def poll(self, timeout_s: float | None = None) -> Outcome | None:
+        """Advance a job whose node terminated (relax -> SCF -> result); None while it runs.
+
+        A job still running ``timeout_s`` after its first submission is killed
+        and failed.
+        """
+        if not self.node.is_terminated:
+            if timeout_s is not None and time.perf_counter() - self.t0 > timeout_s:
+                _kill(self.node)
+                return self.fail(f"timed out after {timeout_s} s ({self.stage} stage, killed)")
+            return None
+        return self._guarded(self._advance)
+
+    def fail(self, reason: str) -> Outcome:
+        """This job as a not-converged result with ``reason``."""
+        return self.id, failed_result(
+            reason,
+            params=self.params,
+            family=self.setup.family,
+            atoms=self.atoms,
+            workdir=self.dir,
+            wall_s=time.perf_counter() - self.t0,
+        )
+
+    # -- helpers
+
+    def start(self) -> Outcome | None:
+        """Launch the first stage; a failed result if AiiDA refuses it."""
+        return self._guarded(lambda: self.launch(self.setup.first, self.atoms))
+
+    def _guarded(self, step) -> Outcome | None:
+        try:
+            return step()
+        except RhocatError:  # the user's to fix (a bad override, ...): stop here
+            raise
+        except Exception as exc:  # an AiiDA error for this job is a result, not a crash
+            return self.fail(f"{self.stage} stage: {type(exc).__name__}: {exc}")
+
+    def _advance(self) -> Outcome | None:
+        if self.stage == "relax":
+            atoms = relaxed_atoms(self.node)
+            if atoms is None:
+                return self.fail(f"vc-relax failed: {_process_reason(self.node)}")
+            self.final_atoms = atoms
+            self.launch("scf", atoms)
+            return None
+        structure = self.final_atoms if self.final_atoms is not None else self.atoms
+        return self.id, collect_result(
+            self.node,
+            params=self.params,
+            family=self.setup.family,
+            atoms=structure,
+            workdir=self.dir,
+            final_atoms=self.final_atoms,
+        )
+
+
+def _run_in_process(jobs: Iterable[_Job]) -> Iterator[Outcome]:
+    """One job after the other; each stage runs to its end inside ``launch``."""
+    for job in jobs:
+        out = job.start()
+        while out is None:
+            out = job.poll()
+        yield out
+
+
+def _run_on_daemon(
+    queue: deque[_Job], max_in_flight: int, poll_s: float, timeout_s: float | None
+) -> Iterator[Outcome]:
+    """Keep at most ``max_in_flight`` jobs submitted; poll them every ``poll_s`` seconds."""
+    active: list[_Job] = []
+    while queue or active:
+        while queue and len(active) < max_in_flight:
+            job = queue.popleft()
+            out = job.start()
+            if out is None:
+                active.append(job)
+            else:
+                yield out
+        still: list[_Job] = []
+        for job in active:
+            out = job.poll(timeout_s)
+            if out is None:
+                still.append(job)
+            else:
+                yield out
+        active = still
+        if active and all(not j.node.is_terminated for j in active):
+            time.sleep(poll_s)
 
 
 def run_many(
@@ -425,29 +574,31 @@ def run_many(
         timeout_s: with the daemon, a job still running this many seconds after
             its submission is killed and reported as failed (None: wait forever).
     """
-    from aiida import engine
-
     from rhocat.qe.aiida import daemon_running
     from rhocat.qe.runner import default_ranks
 
     ensure_profile(profile or os.environ.get("RHOCAT_AIIDA_PROFILE") or None)
     computer = computer or os.environ.get("RHOCAT_AIIDA_COMPUTER") or "localhost"
     code = code or os.environ.get("RHOCAT_AIIDA_CODE") or None
-    if options is None and os.environ.get("RHOCAT_AIIDA_OPTIONS"):
-        try:
-            options = json.loads(os.environ["RHOCAT_AIIDA_OPTIONS"])
-        except ValueError as exc:
-            raise InputError(f"$RHOCAT_AIIDA_OPTIONS is not a JSON object: {exc}") from exc
-        if not isinstance(options, dict):
-            raise InputError("$RHOCAT_AIIDA_OPTIONS is not a JSON object")
+    if options is None:
+        options = _env_options()
     family = load_family(family)
     comp = ensure_computer(computer)
-    pw_code = _load_code(code, comp)
-    group = ensure_pseudo_family(family)
-    ranks = ranks or (default_ranks() if comp.transport_type == "core.local" else 1)
     use_daemon = daemon_running() if daemon is None else daemon
     if use_daemon and not daemon_running():
         raise InputError("daemon=True but the AiiDA daemon is not running: `verdi daemon start`")
+    setup = _Setup(
+        family=family,
+        protocol=protocol,
+        overrides=overrides,
+        code=_load_code(code, comp),
+        group=ensure_pseudo_family(family),
+        ranks=ranks or (default_ranks() if comp.transport_type == "core.local" else 1),
+        options=options,
+        daemon=use_daemon,
+        reuse=reuse,
+        first="relax" if relax else "scf",
+    )
     root = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="rhocat-aiida-"))
     root.mkdir(parents=True, exist_ok=True)
 
@@ -458,131 +609,25 @@ def run_many(
             raise InputError(f"job id {job_id!r} appears twice")
         seen.add(job_id)
         family.require(atoms.get_chemical_symbols())
-        queue.append(_Job(str(job_id), atoms, root))
+        queue.append(_Job(str(job_id), atoms, root, setup))
+    if use_daemon:
+        yield from _run_on_daemon(queue, max_in_flight, poll_s, timeout_s)
+    else:
+        yield from _run_in_process(queue)
 
-    def launch(job: _Job, stage: str, atoms: Atoms) -> None:
-        calc = "vc-relax" if stage == "relax" else "scf"
-        job.params = pw_parameters(
-            atoms, family, protocol, calculation=calc, startingpot="atomic", overrides=overrides
-        )
-        key = job_key(stage, atoms, job.params, family, pw_code)
-        if job.stage == "new":
-            job.t0 = time.perf_counter()  # timeouts count from the first submission
-        job.stage = stage
-        node = _find_existing(key, daemon=use_daemon) if reuse else None
-        if node is None:
-            make = relax_builder if stage == "relax" else scf_builder
-            builder = make(
-                atoms, job.params, code=pw_code, group=group, ranks=ranks, options=options
-            )
-            if use_daemon:
-                node = engine.submit(builder)
-                _tag(node, key, job.id, stage, "daemon")
-            else:
-                node = _run_tagged(builder, key, job.id, stage)
-        job.node = node
 
-    def failed(job: _Job, reason: str) -> tuple[str, ScfResult]:
-        return job.id, failed_result(
-            reason,
-            params=job.params,
-            family=family,
-            atoms=job.atoms,
-            workdir=job.dir,
-            wall_s=time.perf_counter() - job.t0,
-        )
-
-    def fail(job: _Job, exc: BaseException) -> tuple[str, ScfResult]:
-        return failed(job, f"{job.stage} stage: {type(exc).__name__}: {exc}")
-
-    def start(job: _Job) -> tuple[str, ScfResult] | None:
-        """Launch a job's first stage; a failed result if AiiDA refuses it."""
-        try:
-            launch(job, first, job.atoms)
-        except RhocatError:  # the user's to fix (a bad override, ...): stop here
-            raise
-        except Exception as exc:  # an AiiDA error for this job is a result, not a crash
-            return fail(job, exc)
+def _env_options() -> dict | None:
+    """``$RHOCAT_AIIDA_OPTIONS`` as a dict (None when unset)."""
+    text = os.environ.get("RHOCAT_AIIDA_OPTIONS")
+    if not text:
         return None
-
-    def advance(job: _Job) -> tuple[str, ScfResult] | None:
-        """Move a job whose node terminated on; a result when it is done (or failed)."""
-        try:
-            return _advance(job)
-        except RhocatError:
-            raise
-        except Exception as exc:  # collecting or relaunching failed: record it, go on
-            return fail(job, exc)
-
-    def _advance(job: _Job) -> tuple[str, ScfResult] | None:
-        if job.stage == "relax":
-            atoms = relaxed_atoms(job.node)
-            if atoms is None:
-                return failed(job, f"vc-relax failed: {_process_reason(job.node)}")
-            job.final_atoms = atoms
-            launch(job, "scf", atoms)
-            return None
-        structure = job.final_atoms if job.final_atoms is not None else job.atoms
-        return job.id, collect_result(
-            job.node,
-            params=job.params,
-            family=family,
-            atoms=structure,
-            workdir=job.dir,
-            final_atoms=job.final_atoms,
-        )
-
-    first = "relax" if relax else "scf"
-    if not use_daemon:
-        for job in queue:
-            failed = start(job)
-            if failed is not None:
-                yield failed
-                continue
-            while True:
-                out = advance(job)
-                if out is not None:
-                    yield out
-                    break
-        return
-
-    active: list[_Job] = []
-    while queue or active:
-        while queue and len(active) < max_in_flight:
-            job = queue.popleft()
-            failed = start(job)
-            if failed is not None:
-                yield failed
-                continue
-            active.append(job)
-        still: list[_Job] = []
-        for job in active:
-            if not job.node.is_terminated:
-                if timeout_s is not None and time.perf_counter() - job.t0 > timeout_s:
-                    _kill(job.node)
-                    reason = f"timed out after {timeout_s} s ({job.stage} stage, killed)"
-                    yield (
-                        job.id,
-                        failed_result(
-                            reason,
-                            params=job.params,
-                            family=family,
-                            atoms=job.atoms,
-                            workdir=job.dir,
-                            wall_s=time.perf_counter() - job.t0,
-                        ),
-                    )
-                    continue
-                still.append(job)
-                continue
-            out = advance(job)
-            if out is None:
-                still.append(job)
-            else:
-                yield out
-        active = still
-        if active and all(not j.node.is_terminated for j in active):
-            time.sleep(poll_s)
+    try:
+        options = json.loads(text)
+    except ValueError as exc:
+        raise InputError(f"$RHOCAT_AIIDA_OPTIONS is not a JSON object: {exc}") from exc
+    if not isinstance(options, dict):
+        raise InputError("$RHOCAT_AIIDA_OPTIONS is not a JSON object")
+    return options
 
 
 def _kill(node) -> None:
