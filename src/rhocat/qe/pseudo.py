@@ -364,3 +364,24 @@ def load_family(family: str | os.PathLike | PseudoFamily = "debian-pbe") -> Pseu
                 "of UPF files (e.g. an unpacked SSSP library)"
             )
     return _FAMILY_CACHE[key]
+
+
+def family_from_files(files: Mapping[str, str | os.PathLike], name: str = "user") -> PseudoFamily:
+    """A family of exactly the given UPF files, ``{element: path}`` (e.g. an ASE calculator's).
+
+    Cutoffs (Ry) are the ones the files suggest, else rhocat's fallbacks; the
+    family's directory is the files' common folder.
+    """
+    if not files:
+        raise PseudoError("no pseudopotential files given")
+    pseudos = {}
+    for element, path in files.items():
+        element = str(element).strip().capitalize()
+        if element not in atomic_numbers:
+            raise PseudoError(f"{element!r} is not an element symbol")
+        path = Path(path).expanduser()
+        if not path.is_file():
+            raise PseudoError(f"pseudopotential file {path} of {element} does not exist")
+        pseudos[element] = _describe(element, path, None, None)
+    directory = Path(os.path.commonpath([str(p.path.parent) for p in pseudos.values()]))
+    return PseudoFamily(name, directory, pseudos)
