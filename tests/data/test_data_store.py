@@ -138,7 +138,7 @@ def test_reconcile_after_crash(ds):
     (ds.work_dir / "c-Si-1-2").mkdir(parents=True)
     assert ds.ids() == ["a-Si"]
     stats = ds.reconcile()
-    assert stats == {"added": 1, "removed": 1, "stale": 2, "unreadable": 0}
+    assert stats == {"added": 1, "removed": 1, "stale": 2, "unreadable": 0, "checksummed": 0}
     assert ds.ids() == ["b-Si"]
     assert not list(ds.entries_dir.glob(".tmp-*")) and not list(ds.work_dir.iterdir())
     assert check_dataset(ds.path).clean
@@ -299,3 +299,48 @@ def test_perturbation_is_seeded_by_id_not_order():
     assert np.allclose((a1.positions - strained).mean(0), 0, atol=1e-12)
     same, info0 = perturb(si, "x")
     assert np.array_equal(same.positions, si.positions) and info0["max_displacement_ang"] == 0
+
+
+@pytest.mark.parametrize("gamma_only", [False, True])
+def test_compact_entry_round_trip_spin_and_gamma(tmp_path, gamma_only):
+    """nspin 2 and gamma-only half lists survive compact storage (float32 precision)."""
+    import h5py
+
+    from rhocat.data.entry import write_entry
+
+    si = bulk("Si", "diamond", a=5.43)
+    rec = gaussian_record("spin", si, nspin=2)
+    rec.meta["parameters"] = {"system": {"ecutwfc": 15.0, "ecutrho": 60.0}}
+    if gamma_only:
+        half = miller_indices(rec.cell_bohr, 60.0, gamma_only=True)
+        where = {tuple(m): i for i, m in enumerate(rec.miller)}
+        pick = np.array([where[tuple(m)] for m in half])
+        rec.miller, rec.rho_g, rec.rho_acs_g = half, rec.rho_g[:, pick], rec.rho_acs_g[pick]
+        rec.gamma_only = True
+    path, _ = write_entry(tmp_path, rec, storage="compact")
+    back = read_entry(path)
+    assert back.storage == "compact" and back.gamma_only == gamma_only
+    assert np.array_equal(back.miller, rec.miller)
+    assert back.rho_g.shape == (2, len(rec.miller))
+    rel = np.linalg.norm(back.rho_g - rec.rho_g) / np.linalg.norm(rec.rho_g)
+    assert 0 < rel < 1e-6
+    assert np.array_equal(back.rho_g[:, 0], rec.rho_g[:, 0])
+    assert back.rho_acs_g is None  # recomputed by Dataset.record from the family
+    assert np.array_equal(back.paw["becsum"], rec.paw["becsum"])
+    with h5py.File(path) as f:
+        n_stored = f["density/rho_g_half"].shape[1]
+    assert n_stored == (len(rec.miller) if gamma_only else (len(rec.miller) + 1) // 2)
+
+
+def test_compact_storage_refuses_a_density_that_is_not_real(tmp_path):
+    from rhocat.data.entry import write_entry
+
+    rec = gaussian_record("complex", bulk("Si", "diamond", a=5.43))
+    rec.meta["parameters"] = {"system": {"ecutrho": 60.0}}
+    neg = np.flatnonzero(np.all(rec.miller == [-1, -1, -1], axis=1))[0]
+    rec.rho_g[0, neg] += 1e-3j
+    with pytest.raises(InputError, match="not a real density"):
+        write_entry(tmp_path, rec, storage="compact")
+    assert not list(tmp_path.iterdir())  # nothing half-written
+    with pytest.raises(InputError, match="storage must be one of"):
+        Manifest(storage="tiny")

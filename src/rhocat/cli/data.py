@@ -31,6 +31,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument(
         "--pseudos", default="debian-pbe", help="family name or UPF directory [default: debian-pbe]"
     )
+    run.add_argument(
+        "--storage",
+        choices=("full", "compact"),
+        default="full",
+        help="entry files: full (float64 rho and ACS on the whole G list) or compact "
+        "(float32 rho on half the G sphere; Miller list and ACS recomputed on load) [full]",
+    )
     run.add_argument("--workers", type=int, default=1, help="structures computed at once [1]")
     run.add_argument("--ranks", type=int, default=1, help="MPI ranks of each pw.x run [1]")
     run.add_argument("--engine", choices=("local", "aiida"), default="local")
@@ -79,7 +86,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     summary.add_argument("--json", action="store_true")
     summary.set_defaults(func=cmd_summary)
     check = sub2.add_parser(
-        "check", help="verify every entry (checksum, shapes, electron count); exit 1 on problems"
+        "check",
+        help="verify every entry (checksums.sha256 and index checksums, shapes, electron "
+        "count); exit 1 on problems",
     )
     check.add_argument("dataset")
     check.add_argument("--no-progress", action="store_true")
@@ -148,6 +157,7 @@ def cmd_dft_run(args) -> int:
         strain=args.strain,
         seed=args.seed,
         overrides=overrides_from_args(args),
+        storage=args.storage,
     )
     _validate_overrides(manifest)
     jobs = select_jobs(

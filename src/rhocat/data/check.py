@@ -9,9 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
+from rhocat.data.checksums import CHECKSUMS, read_checksums
 from rhocat.data.entry import file_sha256, read_entry
-from rhocat.data.store import Dataset
-from rhocat.errors import InputError
+from rhocat.data.store import ENTRIES, Dataset, acs_of_record
+from rhocat.errors import RhocatError
 
 #: |ρ(G=0)·Ω − N_el| allowed, electrons.
 ELECTRON_TOLERANCE = 1e-6
@@ -32,17 +33,29 @@ class CheckReport:
         return not self.problems
 
 
-def check_entry(path: str | os.PathLike, checksum: str | None) -> list[str]:
-    """Problems found in one entry file (empty list: fine)."""
+def check_entry(
+    path: str | os.PathLike,
+    checksum: str | None,
+    family=None,
+    sha256: str | None = None,
+) -> list[str]:
+    """Problems found in one entry file (empty list: fine).
+
+    ``checksum``: the index's sha256 of the file; ``sha256``: the file's
+    actual sha256 when already computed; ``family``: the dataset's
+    pseudopotential family, needed to recompute the ACS of compact entries.
+    """
     path = Path(path)
     if not path.exists():
         return ["file is missing"]
     problems = []
-    if checksum is not None and file_sha256(path) != checksum:
+    if checksum is not None and (sha256 or file_sha256(path)) != checksum:
         problems.append("checksum mismatch (file changed or corrupted since it was written)")
     try:
         rec = read_entry(path)
-    except InputError as exc:
+        if rec.rho_g is not None and rec.rho_acs_g is None and family is not None:
+            rec.rho_acs_g = acs_of_record(rec, family)
+    except RhocatError as exc:
         return problems + [str(exc)]
     if rec.status != "ok":
         return problems
@@ -91,14 +104,36 @@ def _check_arrays(rec) -> list[str]:
 def check_dataset(
     path: str | os.PathLike, progress: Callable[[int], None] | None = None
 ) -> CheckReport:
-    """Verify every indexed entry (checksum, shapes, electron count) and the index itself."""
+    """Verify every indexed entry (checksum, shapes, electron count), the index
+    and ``checksums.sha256`` (every entry file has a line and matches it, every
+    line has a file)."""
     report = CheckReport()
     with Dataset(path) as ds:
         rows = ds.rows()
         indexed = set()
+        listed = read_checksums(ds.path)
+        if listed is None:
+            report.problems[CHECKSUMS] = [
+                f"{CHECKSUMS} is missing: entry files cannot be verified on their own "
+                "(`rhocat dft run` into the dataset writes it)"
+            ]
+            listed = ({}, [])
+        elif listed[1]:
+            report.problems[CHECKSUMS] = [f"malformed {b}" for b in listed[1]]
+        lines = listed[0]
+        family = _family_or_none(ds, report)
         for row in rows:
             indexed.add(row.file)
-            problems = check_entry(ds.entries_dir / row.file, row.checksum)
+            entry_path = ds.entries_dir / row.file
+            sha = file_sha256(entry_path) if entry_path.is_file() else None
+            problems = check_entry(entry_path, row.checksum, family=family, sha256=sha)
+            if sha is not None and row.file not in lines:
+                problems.append(f"no line for {ENTRIES}/{row.file} in {CHECKSUMS}")
+            elif sha is not None and lines[row.file] != sha:
+                problems.append(
+                    f"sha256 {sha[:12]}... does not match {CHECKSUMS} ({lines[row.file][:12]}...): "
+                    "the file changed or is corrupted"
+                )
             report.checked += 1
             if problems:
                 report.problems[row.id] = problems
@@ -116,7 +151,30 @@ def check_dataset(
                     f"{entry}: not in the index (a run was interrupted; `rhocat dft run` "
                     "with the same arguments indexes it)"
                 )
+                if entry not in lines:
+                    report.problems.setdefault(entry, []).append(
+                        f"no line for {ENTRIES}/{entry} in {CHECKSUMS}"
+                    )
+                elif file_sha256(ds.entries_dir / entry) != lines[entry]:
+                    report.problems.setdefault(entry, []).append(
+                        f"sha256 does not match {CHECKSUMS}: the file changed or is corrupted"
+                    )
+        for name in sorted(set(lines) - set(os.listdir(ds.entries_dir))):
+            report.problems.setdefault(name, []).append(
+                f"listed in {CHECKSUMS} but {ENTRIES}/{name} is missing"
+            )
     return report
+
+
+def _family_or_none(ds: Dataset, report: CheckReport):
+    """The dataset's family when it has compact entries (their ACS is recomputed)."""
+    if ds.manifest.storage != "compact":
+        return None
+    try:
+        return ds.family
+    except RhocatError as exc:
+        report.problems["manifest.json"] = [f"family {ds.manifest.family!r}: {exc}"]
+        return None
 
 
 def summarize(path: str | os.PathLike) -> list[dict]:

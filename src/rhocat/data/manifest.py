@@ -20,6 +20,8 @@ from rhocat.errors import InputError
 MANIFEST_NAME = "manifest.json"
 FORMAT = "rhocat-dataset"
 VERSION = 1
+#: entry storages a dataset can use (see :class:`Manifest`)
+STORAGES = ("full", "compact")
 
 
 @dataclass
@@ -36,6 +38,10 @@ class Manifest:
             applied to the cell (0: none).
         seed: seed of the perturbation (combined with each structure id).
         overrides: pw.x parameters overriding the protocol (e.g. ``ecutwfc``).
+        storage: how entry files hold the density: ``"full"`` (ρ and ρ_ACS on
+            the whole G list, float64, with the Miller indices) or
+            ``"compact"`` (ρ on half the G sphere as float32; the Miller list
+            and ρ_ACS are recomputed on load; see :mod:`rhocat.data.entry`).
     """
 
     protocol: str = "fast"
@@ -45,6 +51,13 @@ class Manifest:
     strain: float = 0.0
     seed: int = 0
     overrides: dict[str, Any] = field(default_factory=dict)
+    storage: str = "full"
+
+    def __post_init__(self) -> None:
+        if self.storage not in STORAGES:
+            raise InputError(
+                f"dataset storage must be one of {', '.join(STORAGES)}, not {self.storage!r}"
+            )
 
     def identity(self) -> dict[str, Any]:
         """The fields that must agree between two runs into one dataset."""

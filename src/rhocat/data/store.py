@@ -3,10 +3,16 @@
 ::
 
     data/
-      manifest.json      settings shared by every entry (protocol, family, relax, ...)
+      manifest.json      settings shared by every entry (protocol, family, relax, storage, ...)
+      checksums.sha256   sha256sum-format line per entry write (the last line per file wins)
+      .gitignore         keeps the index, scratch and lock files out of git
       index.sqlite       one row per entry: split, formula, status, timings, checksum
+                         (a cache: rebuilt from the entry files when missing)
       entries/<id>.h5    one HDF5 file per structure (see rhocat.data.entry)
       work/              scratch folders of runs in flight (safe to delete)
+
+The folder without ``index.sqlite`` and ``work/`` is the whole dataset: it can be
+committed to git as is (``.gitignore`` is written at creation).
 
 Entry files are written atomically and are the ground truth; the index is
 updated after each file and :meth:`Dataset.reconcile` repairs it after a crash
@@ -28,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rhocat.data.checksums import CHECKSUMS, append_checksums, read_checksums, write_checksums
 from rhocat.data.entry import EntryRecord, entry_filename, file_sha256, read_attrs, read_entry
 from rhocat.data.entry import write_entry as _write_entry
 from rhocat.data.grid import expand_gamma, sample_grid_points
@@ -39,6 +46,18 @@ from rhocat.errors import InputError
 ENTRIES = "entries"
 INDEX = "index.sqlite"
 WORK = "work"
+BOHR_PER_ANGSTROM = 1.0 / 0.529177210903  # the constant entries were written with
+GITIGNORE = """# rhocat dataset: the index is a cache rebuilt from entries/ (rhocat.data.store)
+index.sqlite
+index.sqlite-journal
+index.sqlite-wal
+index.sqlite-shm
+work/
+.lock
+.tmp-*
+entries/.tmp-*
+.*.tmp
+"""
 
 
 def row_from_attrs(attrs: dict, file: str, checksum: str) -> IndexRow:
@@ -67,14 +86,62 @@ def row_from_attrs(attrs: dict, file: str, checksum: str) -> IndexRow:
     )
 
 
-def write_entry_file(dataset_dir: str | os.PathLike, record: EntryRecord) -> IndexRow:
+def write_entry_file(
+    dataset_dir: str | os.PathLike, record: EntryRecord, storage: str | None = None
+) -> IndexRow:
     """Write one entry file atomically into a dataset and return its index row.
 
-    Safe to call from a worker process; the caller adds the row to the index
+    ``storage`` (``"full"``/``"compact"``) defaults to the dataset manifest's.
+    The file's sha256 is appended to ``checksums.sha256``. Safe to call from a
+    worker process; the caller adds the row to the index
     (:meth:`Dataset.add_rows`) afterwards.
     """
-    path, checksum = _write_entry(Path(dataset_dir) / ENTRIES, record)
+    if storage is None:
+        storage = read_manifest(dataset_dir).storage
+    path, checksum = _write_entry(Path(dataset_dir) / ENTRIES, record, storage=storage)
+    append_checksums(dataset_dir, {path.name: checksum})
     return row_from_attrs(read_attrs(path), path.name, checksum)
+
+
+def acs_of_record(rec: EntryRecord, family) -> np.ndarray:
+    """ρ_ACS(G) (e/bohr³) of an entry on its own G list, as the build computed it.
+
+    Args:
+        rec: an ``ok`` entry with structure and Miller list.
+        family: the dataset's pseudopotential family (name, directory or
+            :class:`rhocat.qe.pseudo.PseudoFamily`). The md5 of each element's
+            file must match the one stored in the entry's ``pseudos``.
+    """
+    from ase import Atoms
+
+    from rhocat.qe.acs import acs_rho_g
+    from rhocat.qe.pseudo import load_family
+
+    family = load_family(family)
+    for symbol, stored in (rec.meta.get("pseudos") or {}).items():
+        md5 = stored.get("md5") if isinstance(stored, dict) else None
+        if md5 and symbol in family and family[symbol].md5 != md5:
+            raise InputError(
+                f"{rec.id}: the pseudopotential of {symbol} in family {family.name!r} "
+                f"(md5 {family[symbol].md5}) is not the one the entry was computed with "
+                f"(md5 {md5}): its ACS cannot be recomputed"
+            )
+    atoms = Atoms(
+        numbers=np.asarray(rec.numbers),
+        positions=np.asarray(rec.positions_bohr) / BOHR_PER_ANGSTROM,
+        cell=np.asarray(rec.cell_bohr) / BOHR_PER_ANGSTROM,
+        pbc=True,
+    )
+    return np.asarray(acs_rho_g(atoms, family, rec.miller))
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
 
 
 class Dataset:
@@ -98,8 +165,11 @@ class Dataset:
             if fresh:
                 raise InputError(f"{self.path}: cannot create the index (read-only?)") from None
             self.index = Index(index_path, readonly=True)
+        self._family = None
         if fresh and self.entries_dir.is_dir():
-            self.reconcile()
+            # a fresh clone (the index is not committed): index the files, but
+            # leave checksums.sha256 as it came so that `data check` judges it
+            self.reconcile(repair_checksums=False)
 
     # -- creation -----------------------------------------------------------------
     @classmethod
@@ -126,6 +196,18 @@ class Dataset:
             path.mkdir(parents=True, exist_ok=True)
             write_manifest(path, manifest)
         (path / ENTRIES).mkdir(exist_ok=True)
+        if not (path / ".gitignore").exists():
+            _write_text_atomic(path / ".gitignore", GITIGNORE)
+        if not (path / CHECKSUMS).exists():
+            # new dataset, or one written before checksum files existed
+            write_checksums(
+                path,
+                {
+                    e.name: file_sha256(e.path)
+                    for e in os.scandir(path / ENTRIES)
+                    if e.name.endswith(".h5") and not e.name.startswith(".")
+                },
+            )
         return cls(path)
 
     def close(self) -> None:
@@ -188,9 +270,24 @@ class Dataset:
         return isinstance(entry_id, str) and self.index.get(entry_id) is not None
 
     # -- reading -------------------------------------------------------------------------
+    @property
+    def family(self):
+        """The dataset's :class:`rhocat.qe.pseudo.PseudoFamily` (loaded once)."""
+        if self._family is None:
+            from rhocat.qe.pseudo import load_family
+
+            self._family = load_family(self.manifest.family)
+        return self._family
+
     def record(self, entry_id: str) -> EntryRecord:
-        """Everything stored for ``entry_id`` (ok or failed)."""
-        return read_entry(self.file_of(entry_id))
+        """Everything stored for ``entry_id`` (ok or failed).
+
+        Compact entries get their ρ_ACS recomputed with the manifest's family.
+        """
+        rec = read_entry(self.file_of(entry_id))
+        if rec.rho_g is not None and rec.rho_acs_g is None and rec.storage == "compact":
+            rec.rho_acs_g = acs_of_record(rec, self.family)
+        return rec
 
     def load(self, entry_id: str) -> DensitySample:
         """The :class:`DensitySample` of a converged entry (ρ, ρ_ACS on a full G list).
@@ -264,7 +361,7 @@ class Dataset:
 
     def add(self, record: EntryRecord) -> IndexRow:
         """Write an entry file atomically, then its index row."""
-        row = write_entry_file(self.path, record)
+        row = write_entry_file(self.path, record, self.manifest.storage)
         self.index.upsert([row])
         return row
 
@@ -272,15 +369,17 @@ class Dataset:
         """Index entry files that a worker has already written."""
         self.index.upsert(rows)
 
-    def reconcile(self) -> dict[str, int]:
+    def reconcile(self, repair_checksums: bool = True) -> dict[str, int]:
         """Make the index agree with the entry files after a crash.
 
         Returns counts: ``added`` (files without a row), ``removed`` (rows
         without a file), ``stale`` (temporary files and scratch folders deleted),
         ``unreadable`` (files that are not readable entries; left in place and
-        reported by ``rhocat data check``).
+        reported by ``rhocat data check``), ``checksummed`` (newly indexed files
+        whose line in ``checksums.sha256`` was missing: written just before a
+        crash; their line is appended unless ``repair_checksums`` is False).
         """
-        stats = {"added": 0, "removed": 0, "stale": 0, "unreadable": 0}
+        stats = {"added": 0, "removed": 0, "stale": 0, "unreadable": 0, "checksummed": 0}
         self.entries_dir.mkdir(exist_ok=True)
         indexed = self.index.files()
         on_disk = set()
@@ -306,6 +405,19 @@ class Dataset:
             new_rows.append(row_from_attrs(attrs, entry.name, file_sha256(entry.path)))
         self.index.upsert(new_rows)
         stats["added"] = len(new_rows)
+        known = read_checksums(self.path)
+        if known is not None and repair_checksums:
+            lines = {r.file: r.checksum for r in new_rows if r.file not in known[0]}
+            gone = [f for f in known[0] if f not in on_disk]
+            try:
+                append_checksums(self.path, lines)
+                if gone:  # entries deleted on purpose or lost: the build recomputes them
+                    kept = {f: h for f, h in known[0].items() if f in on_disk}
+                    write_checksums(self.path, {**kept, **lines})
+            except OSError:
+                pass  # read-only copy: `rhocat data check` reports the missing lines
+            else:
+                stats["checksummed"] = len(lines)
         missing = [i for f, i in indexed.items() if f not in on_disk]
         self.index.delete(missing)
         stats["removed"] = len(missing)
