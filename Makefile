@@ -35,7 +35,7 @@ $(STAMP): pyproject.toml
 	@[ -x $(BIN)/python ] || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev,aiida]'
+	$(BIN)/pip install -q -e '.[dev,aiida,relax]'
 	@touch $(STAMP)
 
 test: setup chromium

@@ -14,7 +14,13 @@ chemical sense, so that the candidate set resembles known bulk materials:
 - perovskite ABX3: A and B metal cations, X one of O, N, F, Cl, Br, I, S, H
   as an anion, and Goldschmidt's tolerance factor
   t = (r_A + r_X) / (sqrt2 (r_B + r_X)) between 0.8 and 1.1;
-- (half-)Heusler: X and Y metals, Z from groups 13-15 (Ga, Si, Ge, As, ...).
+- (half-, inverse) Heusler: X and Y metals, Z from groups 13-15 (Ga, Si, Ge, As, ...);
+- the opt-in prototypes (``prototypes="all"``): WC-type a transition metal with
+  B, C or N; AlB2-type a transition metal with B, Si, Ge or Ga; B20 a transition
+  metal with Si or Ge; antifluorite, rutile, cuprite and CdI2 as the ionic
+  binaries above; D0_3 and A15 as intermetallics; delafossite ABO2 with A one
+  of Cu, Ag, Pd, Pt and B a metal; antiperovskite M3AX with M a transition metal,
+  A a metal or metalloid and X one of B, C, N.
 
 With ``rules=False`` every prototype is tried with every assignment of the
 elements to its roles. In both cases a cell is kept only if it passes the
@@ -50,10 +56,23 @@ from rhocat.structures.filters import (
     size_problem,
     too_close,
 )
-from rhocat.structures.prototypes import PROTOTYPES, Prototype, get_prototype
+from rhocat.structures.prototypes import (
+    DEFAULT_PROTOTYPES,
+    PROTOTYPES,
+    Prototype,
+    get_prototype,
+)
 
 UNARY_PROTOTYPES = ("fcc", "bcc", "hcp", "diamond", "sc")
 PEROVSKITE_ANIONS = frozenset({"O", "N", "F", "Cl", "Br", "I", "S", "H"})
+#: Light interstitial elements of carbides, nitrides and borides (WC, antiperovskite types).
+INTERSTITIALS = frozenset({"B", "C", "N"})
+#: The boron-site elements of AlB2-type compounds (CrB2, ...; also silicides, germanides).
+BORIDE_B_SITE = frozenset({"B", "Si", "Ge", "Ga"})
+#: The p-block elements of B20 monosilicides/germanides (FeSi, CrSi, RhGe).
+B20_B_SITE = frozenset({"Si", "Ge"})
+#: Linearly coordinated monovalent cations of delafossites (CuFeO2, AgCrO2).
+DELAFOSSITE_A_SITE = frozenset({"Cu", "Ag", "Pd", "Pt"})
 #: Goldschmidt's range for (distorted) perovskites.
 TOLERANCE_FACTOR = (0.8, 1.1)
 SQRT2 = 2.0**0.5
@@ -89,6 +108,12 @@ def preferred_unary(element: str) -> str | None:
 
 def _metal_or_metalloid(e: str) -> bool:
     return is_metal(e) or is_metalloid(e)
+
+
+def _transition_metal(e: str) -> bool:
+    from pymatgen.core import Element
+
+    return bool(Element(e).is_transition_metal)
 
 
 def _anion(e: str) -> bool:
@@ -129,6 +154,18 @@ def _allowed(proto: Prototype, elements: tuple[str, ...]) -> bool:
     if kind == "heusler":
         x, y, zz = elements
         return is_metal(x) and is_metal(y) and is_p_block_13_15(zz)
+    if kind == "interstitial":  # WC type: a transition metal with B, C or N
+        return _transition_metal(elements[0]) and elements[1] in INTERSTITIALS
+    if kind == "boride":  # AlB2 type
+        return _transition_metal(elements[0]) and elements[1] in BORIDE_B_SITE
+    if kind == "silicide":  # B20 type
+        return _transition_metal(elements[0]) and elements[1] in B20_B_SITE
+    if kind == "delafossite":  # A+ B3+ O2
+        a, b, x = elements
+        return a in DELAFOSSITE_A_SITE and is_metal(b) and b != a and x == "O"
+    if kind == "antiperovskite":  # M3 A X: M transition metal faces, A corner, X B/C/N centre
+        m, a, x = elements
+        return _transition_metal(m) and _metal_or_metalloid(a) and x in INTERSTITIALS
     raise AssertionError(f"unknown prototype kind {kind}")
 
 
@@ -173,6 +210,8 @@ def enumerate_candidates(
     """Candidates plus what the filters rejected; arguments as :func:`generate_candidates`."""
     els = check_elements(elements)
     if prototypes is None:
+        protos = [PROTOTYPES[p] for p in DEFAULT_PROTOTYPES]
+    elif prototypes == "all" or list(prototypes) == ["all"]:
         protos = list(PROTOTYPES.values())
     else:
         if isinstance(prototypes, str):

@@ -1,0 +1,226 @@
+"""The benchmark dataset of issue 11, built with rhocat's own pipeline and kept in the repository.
+
+Recipe (deterministic; every stage is cached on disk and the DFT is resumable):
+
+1. candidates: every element of the ``debian-pbe`` family (16) on all prototypes
+   (``prototypes="all"``), at most 8 atoms per cell, chemistry rules on;
+2. the paper's split by element combination (seed 0): ``N_VAL`` binary
+   combinations for validation, ``N_TEST_BINARY`` for the binary test set,
+   ``N_TEST_TERNARY`` ternary combinations, the rest of the binaries for training;
+3. per combination a seeded choice of at most ``PER_SYSTEM[split]`` prototypes;
+4. CHGNet relaxation of each chosen cell (:mod:`rhocat.structures.relax`), then
+   cells over 200 Å³, unconverged relaxations and cells more than ``MAX_E_HULL``
+   eV/atom above the convex hull of the whole relaxed set are dropped;
+5. ``COPIES[split]`` DFT structures per kept cell: the relaxed cell, then copies
+   isotropically strained by ``COPY_SCALES`` and rattled (σ ``COPY_RATTLE_A``),
+   each further perturbed by the manifest (σ 0.02 Å, strain ≤ 2%) as in the paper;
+6. ground-truth SCF with the ``fast`` protocol at ``ECUTWFC`` Ry (dual 8), stored
+   compactly (ρ(G) on half the G sphere, float32) in ``benchmarks/dataset/dataset``.
+
+Usage: ``python benchmarks/dataset_recipe.py [--stage all|prepare|dft] [--workers 2 --ranks 1]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+ELEMENTS = "H B C N O Si Cr Fe Ni Cu Ga Ge As Rh Ag I".split()
+MAX_ATOMS = 8
+MAX_VOLUME_A3 = 200.0
+N_VAL, N_TEST_BINARY, N_TEST_TERNARY = 8, 40, 100
+PER_SYSTEM = {"train": 4, "val": 3, "test_binary": 4, "test_ternary": 1}
+COPIES = {"train": 4, "val": 2, "test_binary": 1, "test_ternary": 1}
+COPY_SCALES = (0.97, 1.03, 1.0)
+COPY_RATTLE_A = 0.04
+MAX_E_HULL = 0.5
+ECUTWFC = 25.0
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "dataset"
+
+
+def _seed(text: str) -> int:
+    return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
+
+
+def choose(split, seed: int = 0) -> dict[str, str]:
+    """Candidate id -> split for the chosen prototypes of each element combination."""
+    by_system: dict[tuple, list] = {}
+    for a in split.assignments:
+        if a.split in PER_SYSTEM:
+            by_system.setdefault((a.split, tuple(a.elements)), []).append(a.id)
+    chosen = {}
+    for (name, system), ids in sorted(by_system.items()):
+        rng = random.Random(_seed(f"{seed}-{'-'.join(system)}"))
+        for cid in rng.sample(sorted(ids), min(PER_SYSTEM[name], len(ids))):
+            chosen[cid] = name
+    return chosen
+
+
+def prepare(out: Path = OUT) -> Path:
+    """Candidates, split, choice, relaxation and stability filter; writes ``jobs.json``."""
+    from ase.io import read, write
+    from tqdm import tqdm
+
+    from rhocat.split import make_split, summary_table, write_split
+    from rhocat.structures import write_candidates
+    from rhocat.structures.generate import enumerate_candidates
+    from rhocat.structures.relax import (
+        GAS_MOLECULES,
+        energies_above_hull,
+        load_potential,
+        molecule_reference,
+        relax_structures,
+    )
+
+    out.mkdir(parents=True, exist_ok=True)
+    gen = enumerate_candidates(ELEMENTS, prototypes="all", max_atoms=MAX_ATOMS, max_volume=None)
+    cands = {c.id: c for c in gen.candidates}
+    write_candidates(gen.candidates, out / "candidates")
+    split = make_split(
+        gen.candidates,
+        seed=0,
+        n_val=N_VAL,
+        n_test_binary=N_TEST_BINARY,
+        n_test_ternary=N_TEST_TERNARY,
+    )
+    write_split(split, out / "split.json")
+    print(summary_table(split), file=sys.stderr, flush=True)
+    chosen = choose(split)
+
+    relaxed_dir = out / "relaxed"
+    relaxed_dir.mkdir(exist_ok=True)
+    info_path = out / "relaxed.json"
+    info = json.loads(info_path.read_text()) if info_path.exists() else {}
+    todo = [cid for cid in sorted(chosen) if cid not in info]
+    potential = load_potential() if todo else None
+    with tqdm(total=len(todo), desc="CHGNet relax", file=sys.stderr) as bar:
+        for cid in todo:
+            (r,) = relax_structures([cands[cid].atoms], potential=potential)
+            write(relaxed_dir / f"{cid}.extxyz", r.atoms, format="extxyz")
+            info[cid] = {
+                "energy_ev_per_atom": r.energy_ev_per_atom,
+                "converged": r.converged,
+                "volume_change": r.volume_change,
+                "steps": r.steps,
+                "volume_A3": float(r.atoms.get_volume()),
+                "composition": dict(Counter(r.atoms.get_chemical_symbols())),
+            }
+            info_path.write_text(json.dumps(info, indent=1, sort_keys=True))
+            bar.update(1)
+    refs_path = out / "references.json"
+    refs = json.loads(refs_path.read_text()) if refs_path.exists() else {}
+    for el in ELEMENTS:
+        unary = [v["energy_ev_per_atom"] for v in info.values() if set(v["composition"]) == {el}]
+        if el in GAS_MOLECULES and el not in refs:
+            refs[el] = molecule_reference(el, potential or load_potential())
+        if unary:
+            refs[el] = min(unary + ([refs[el]] if el in refs else []))
+    refs_path.write_text(json.dumps(refs, indent=1, sort_keys=True))
+    ids = sorted(chosen)
+    hull = energies_above_hull(
+        [(info[i]["composition"], info[i]["energy_ev_per_atom"]) for i in ids], refs
+    )
+    jobs, dropped = [], {}
+    for cid, e_hull in zip(ids, hull, strict=True):
+        info[cid]["e_above_hull"] = e_hull
+        reason = None
+        if not info[cid]["converged"]:
+            reason = "relaxation did not converge"
+        elif info[cid]["volume_A3"] > MAX_VOLUME_A3:
+            reason = f"volume {info[cid]['volume_A3']:.0f} Å³ > {MAX_VOLUME_A3:.0f}"
+        elif e_hull > MAX_E_HULL:
+            reason = f"{e_hull:.2f} eV/atom above the hull > {MAX_E_HULL}"
+        if reason:
+            dropped[cid] = reason
+            continue
+        for k in range(COPIES[chosen[cid]]):
+            jobs.append({"id": cid if k == 0 else f"{cid}~c{k}", "parent": cid,
+                         "split": chosen[cid], "copy": k})  # fmt: skip
+    info_path.write_text(json.dumps(info, indent=1, sort_keys=True))
+    rng = random.Random(0)
+    val = [j for j in jobs if j["split"] == "val"]
+    rest = [j for j in jobs if j["split"] != "val"]
+    rng.shuffle(rest)
+    (out / "jobs.json").write_text(json.dumps({"jobs": val + rest, "dropped": dropped}, indent=1))
+    counts = {}
+    for j in jobs:
+        counts[j["split"]] = counts.get(j["split"], 0) + 1
+    print(json.dumps({"chosen": len(chosen), "dropped": len(dropped), "jobs": counts}))
+    del read
+    return out / "jobs.json"
+
+
+def make_jobs(out: Path = OUT):
+    """The DFT jobs of ``jobs.json``: relaxed cells, copies strained and rattled (Å)."""
+    from ase.io import read
+
+    from rhocat.data.build import Job
+
+    spec = json.loads((out / "jobs.json").read_text())
+    jobs = []
+    for j in spec["jobs"]:
+        atoms = read(out / "relaxed" / f"{j['parent']}.extxyz", format="extxyz")
+        if j["copy"]:
+            scale = COPY_SCALES[(j["copy"] - 1) % len(COPY_SCALES)]
+            atoms.set_cell(atoms.cell.array * scale, scale_atoms=True)
+            rng = np.random.default_rng(_seed(j["id"]))
+            atoms.positions += rng.normal(0.0, COPY_RATTLE_A, atoms.positions.shape)
+        jobs.append(Job(id=j["id"], split=j["split"], atoms=atoms))
+    return jobs
+
+
+def dft(out: Path = OUT, workers: int = 2, ranks: int = 1, limit: int | None = None) -> None:
+    """Ground-truth SCF of every job (resumable), into ``out/dataset`` (compact storage)."""
+    from rhocat.data.build import BuildConfig, build_dataset
+    from rhocat.data.engines import make_engine
+    from rhocat.data.manifest import Manifest
+
+    manifest = Manifest(
+        protocol="fast",
+        family="debian-pbe",
+        relax=False,
+        perturb_ang=0.02,
+        strain=0.02,
+        seed=0,
+        overrides={"system": {"ecutwfc": ECUTWFC, "ecutrho": 8 * ECUTWFC}},
+        storage="compact",
+    )
+    jobs = make_jobs(out)[:limit]
+    t0 = time.time()
+    report = build_dataset(
+        jobs,
+        out / "dataset",
+        BuildConfig(manifest=manifest, ranks=ranks, timeout_s=300),
+        engine=make_engine("local", workers=workers),
+    )
+    summary = {"done": report.done, "skipped": report.skipped, "failed": report.failed}
+    summary.update(wall_s=time.time() - t0, failures=report.failures)
+    print(json.dumps(summary, indent=1))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--stage", choices=("all", "prepare", "dft"), default="all")
+    ap.add_argument("--out", default=str(OUT))
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--ranks", type=int, default=1)
+    ap.add_argument("--limit", type=int, default=None, help="first N jobs only")
+    args = ap.parse_args()
+    out = Path(args.out)
+    if args.stage in ("all", "prepare"):
+        prepare(out)
+    if args.stage in ("all", "dft"):
+        dft(out, args.workers, args.ranks, args.limit)
+
+
+if __name__ == "__main__":
+    main()
