@@ -6,6 +6,7 @@ on tiny cells (20 Ry, 2x2x2 k).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -77,9 +78,15 @@ def test_run_summary_check_and_corruption(split3, tmp_path):
     assert "3 structures: 2 computed, 0 failed, 1 already in" in p.stdout
     p = rhocat("data", "summary", out)
     assert p.returncode == 0, p.stderr
-    lines = {line.split()[0]: line.split() for line in p.stdout.splitlines()[1:]}
+    first_table = p.stdout.split("\n\n")[0]
+    lines = {line.split()[0]: line.split() for line in first_table.splitlines()[1:]}
     assert lines["train"][1:4] == ["2", "2", "0"] and lines["test_binary"][1:4] == ["1", "1", "0"]
     assert lines["total"][1] == "3"
+    assert "Element pairs" in p.stdout and "zincblende-SiC not covered (C in 1, Si in 1" in p.stdout
+    p = rhocat("data", "summary", out, "--json", "--min-train", "1")
+    cov = json.loads(p.stdout)["coverage"]
+    assert cov["pairs"]["C-Si"]["test_binary"] == 1 and cov["elements"]["Si"]["train"] == 1
+    assert cov["outside_train"]["test_binary"]["covered"] == 1
     p = rhocat("data", "check", out, "--no-progress")
     assert p.returncode == 0 and "3 entries checked: 3 ok" in p.stdout, p.stdout + p.stderr
     victim = out / "entries" / "diamond-C.h5"

@@ -344,3 +344,35 @@ def test_compact_storage_refuses_a_density_that_is_not_real(tmp_path):
     assert not list(tmp_path.iterdir())  # nothing half-written
     with pytest.raises(InputError, match="storage must be one of"):
         Manifest(storage="tiny")
+
+
+def test_coverage_counts_elements_pairs_and_uncovered_test_structures(ds):
+    from rhocat.data.check import coverage, format_coverage
+
+    si, sic = bulk("Si", "diamond", a=5.43), bulk("SiC", "zincblende", a=4.36)
+    for i in range(11):
+        ds.add(gaussian_record(f"si{i}", si))
+    for i in range(3):
+        ds.add(gaussian_record(f"sic{i}", sic))
+    ds.add(gaussian_record("ge", bulk("Ge", "diamond", a=5.66)))
+    ds.add(gaussian_record("c-val", bulk("C", "diamond", a=3.57), split="val"))
+    ds.add(gaussian_record("si-test", si, split="test_binary"))
+    ds.add(gaussian_record("gesi-test", bulk("GeSi", "zincblende", a=5.5), split="test_binary"))
+    failed = EntryRecord(id="bn-failed", split="test_binary", status="failed", reason="x")
+    failed.initial_numbers = bulk("BN", "zincblende", a=3.6).numbers
+    ds.add(failed)  # failed runs count nowhere
+    cov = coverage(ds.path)
+    assert cov["splits"] == ["train", "test_binary", "val"]
+    assert cov["elements"]["Si"] == {"train": 14, "test_binary": 2, "val": 0, "total": 16}
+    assert cov["elements"]["C"]["train"] == 3 and cov["elements"]["C"]["val"] == 1
+    assert "B" not in cov["elements"] and "B-N" not in cov["pairs"]
+    assert cov["pairs"]["C-Si"] == {"train": 3, "test_binary": 0, "val": 0, "total": 3}
+    assert cov["pairs"]["Ge-Si"]["train"] == 0 and cov["pairs"]["Ge-Si"]["test_binary"] == 1
+    out = cov["outside_train"]
+    assert out["test_binary"]["structures"] == 2 and out["test_binary"]["covered"] == 1
+    assert out["test_binary"]["not_covered"] == [{"id": "gesi-test", "short": {"Ge": 1}}]
+    assert out["val"]["not_covered"] == [{"id": "c-val", "short": {"C": 3}}]
+    text = format_coverage(cov)
+    assert "gesi-test not covered (Ge in 1 train structures)" in text
+    assert any(line.split() == ["C-Si", "3", "0", "0", "3"] for line in text.splitlines())
+    assert coverage(ds.path, min_train=1)["outside_train"]["test_binary"]["covered"] == 2

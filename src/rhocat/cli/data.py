@@ -81,9 +81,23 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     data = sub.add_parser("data", help="inspect a density dataset")
     sub2 = data.add_subparsers(dest="data_command", metavar="COMMAND")
-    summary = sub2.add_parser("summary", help="a table per split: structures, failures, medians")
+    summary = sub2.add_parser(
+        "summary",
+        help="a table per split (structures, failures, medians) and the element and "
+        "element-pair coverage",
+    )
     summary.add_argument("dataset")
-    summary.add_argument("--json", action="store_true")
+    summary.add_argument(
+        "--min-train",
+        type=int,
+        default=10,
+        metavar="N",
+        help="a val/test structure is covered when each of its elements is in >= N train "
+        "structures [10]",
+    )
+    summary.add_argument(
+        "--json", action="store_true", help='print {"splits": [...], "coverage": {...}}'
+    )
     summary.set_defaults(func=cmd_summary)
     check = sub2.add_parser(
         "check",
@@ -205,14 +219,17 @@ def _validate_overrides(manifest) -> None:
 
 
 def cmd_summary(args) -> int:
-    from rhocat.data.check import format_summary, summarize
+    from rhocat.data.check import coverage, format_coverage, format_summary, summarize
 
     table = summarize(args.dataset)
+    cov = coverage(args.dataset, min_train=args.min_train)
     if args.json:
-        json.dump(table, sys.stdout, indent=1)
+        json.dump({"splits": table, "coverage": cov}, sys.stdout, indent=1)
         print()
     else:
         print(format_summary(table))
+        print()
+        print(format_coverage(cov))
     return 0
 
 

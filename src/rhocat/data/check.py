@@ -221,3 +221,96 @@ def format_summary(table: list[dict]) -> str:
     widths = [max(len(str(x)) for x in col) for col in zip(head, *lines, strict=False)]
     fmt = "  ".join(f"{{:<{w}}}" if i == 0 else f"{{:>{w}}}" for i, w in enumerate(widths))
     return "\n".join([fmt.format(*head)] + [fmt.format(*map(str, line)) for line in lines])
+
+
+#: a structure outside ``train`` is covered when each of its elements appears in
+#: at least this many training structures (the issue's requirement for test sets)
+MIN_TRAIN_STRUCTURES = 10
+
+
+def coverage(
+    path: str | os.PathLike, min_train: int = MIN_TRAIN_STRUCTURES, train: str = "train"
+) -> dict:
+    """Element and element-pair coverage of the converged (``ok``) entries.
+
+    Returns a dict:
+
+    - ``splits``: the split names, ``train`` first.
+    - ``elements``: element -> {split: ok structures containing it, ``total``}.
+    - ``pairs``: ``"A-B"`` (alphabetical) -> {split: ok structures containing both
+      A and B, ``total``}, for every pair that occurs together in some structure.
+    - ``outside_train``: split -> {``structures``, ``covered`` (structures whose
+      elements all appear in ≥ ``min_train`` training structures), ``not_covered``:
+      [{``id``, ``short``: {element: training structures}}]} for every split but ``train``.
+    - ``min_train``.
+    """
+    with Dataset(path) as ds:
+        rows = ds.rows(status="ok")
+    splits = sorted({r.split for r in rows}, key=lambda s: (s != train, s))
+    elements: dict[str, dict[str, int]] = {}
+    pairs: dict[str, dict[str, int]] = {}
+    for r in rows:
+        els = sorted(set(r.element_list))
+        for el in els:
+            counts = elements.setdefault(el, dict.fromkeys([*splits, "total"], 0))
+            counts[r.split] += 1
+            counts["total"] += 1
+        for i, a in enumerate(els):
+            for b in els[i + 1 :]:
+                counts = pairs.setdefault(f"{a}-{b}", dict.fromkeys([*splits, "total"], 0))
+                counts[r.split] += 1
+                counts["total"] += 1
+    in_train = {el: c.get(train, 0) for el, c in elements.items()}
+    outside: dict[str, dict] = {}
+    for r in rows:
+        if r.split == train:
+            continue
+        entry = outside.setdefault(r.split, {"structures": 0, "covered": 0, "not_covered": []})
+        entry["structures"] += 1
+        short = {el: in_train[el] for el in sorted(set(r.element_list)) if in_train[el] < min_train}
+        if short:
+            entry["not_covered"].append({"id": r.id, "short": short})
+        else:
+            entry["covered"] += 1
+    return {
+        "splits": splits,
+        "elements": dict(sorted(elements.items())),
+        "pairs": dict(sorted(pairs.items())),
+        "outside_train": {s: outside[s] for s in splits if s in outside},
+        "min_train": min_train,
+    }
+
+
+def _table(head: list[str], lines: list[list]) -> list[str]:
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *lines, strict=False)]
+    fmt = "  ".join(f"{{:<{w}}}" if i == 0 else f"{{:>{w}}}" for i, w in enumerate(widths))
+    return [fmt.format(*head)] + [fmt.format(*map(str, line)) for line in lines]
+
+
+def format_coverage(cov: dict, max_listed: int = 20) -> str:
+    """The coverage of :func:`coverage` as plain-text tables."""
+    splits = cov["splits"]
+    out = ["Elements: ok structures containing each element"]
+    out += _table(
+        ["element", *splits, "total"],
+        [[el, *(c[s] for s in splits), c["total"]] for el, c in cov["elements"].items()],
+    )
+    out += ["", "Element pairs: ok structures containing both elements"]
+    out += _table(
+        ["pair", *splits, "total"],
+        [[p, *(c[s] for s in splits), c["total"]] for p, c in cov["pairs"].items()],
+    )
+    n = cov["min_train"]
+    out += ["", f"Outside train: structures whose elements all appear in >= {n} train structures"]
+    outside = cov["outside_train"]
+    out += _table(
+        ["split", "structures", "covered", "not covered"],
+        [[s, o["structures"], o["covered"], len(o["not_covered"])] for s, o in outside.items()],
+    )
+    for s, o in outside.items():
+        for item in o["not_covered"][:max_listed]:
+            short = ", ".join(f"{el} in {k}" for el, k in item["short"].items())
+            out.append(f"  {s}: {item['id']} not covered ({short} train structures)")
+        if len(o["not_covered"]) > max_listed:
+            out.append(f"  {s}: ... and {len(o['not_covered']) - max_listed} more")
+    return "\n".join(out)
