@@ -65,10 +65,48 @@ def choose(split, seed: int = 0) -> dict[str, str]:
     return chosen
 
 
-def prepare(out: Path = OUT) -> Path:
-    """Candidates, split, choice, relaxation and stability filter; writes ``jobs.json``."""
-    from ase.io import read, write
+def relax_chosen(out: Path, structures: dict, shard: int = 0, shards: int = 1) -> dict:
+    """CHGNet-relax the cells not relaxed yet (every ``shards``-th from ``shard``); cached.
+
+    Results go to ``relaxed/<id>.extxyz`` and ``relaxed.json`` (shard k > 0 of a parallel
+    run writes ``relaxed-k.json``; all are merged on reading). Returns the merged info.
+    """
+    from ase.io import write
     from tqdm import tqdm
+
+    from rhocat.structures.relax import load_potential, relax_structures
+
+    relaxed_dir = out / "relaxed"
+    relaxed_dir.mkdir(exist_ok=True)
+    info: dict = {}
+    for path in sorted(out.glob("relaxed*.json")):
+        info.update(json.loads(path.read_text()))
+    mine_path = out / ("relaxed.json" if shard == 0 else f"relaxed-{shard}.json")
+    mine = json.loads(mine_path.read_text()) if mine_path.exists() else {}
+    todo = [cid for cid in sorted(structures) if cid not in info][shard::shards]
+    potential = load_potential() if todo else None
+    with tqdm(total=len(todo), desc=f"CHGNet relax {shard}/{shards}", file=sys.stderr) as bar:
+        for cid in todo:
+            (r,) = relax_structures([structures[cid]], potential=potential)
+            write(relaxed_dir / f"{cid}.extxyz", r.atoms, format="extxyz")
+            mine[cid] = {
+                "energy_ev_per_atom": r.energy_ev_per_atom,
+                "converged": r.converged,
+                "volume_change": r.volume_change,
+                "steps": r.steps,
+                "volume_A3": float(r.atoms.get_volume()),
+                "composition": dict(Counter(r.atoms.get_chemical_symbols())),
+            }
+            mine_path.write_text(json.dumps(mine, indent=1, sort_keys=True))
+            bar.update(1)
+    info = {}
+    for path in sorted(out.glob("relaxed*.json")):
+        info.update(json.loads(path.read_text()))
+    return {cid: v for cid, v in info.items() if cid in structures}
+
+
+def prepare(out: Path = OUT, shard: int = 0, shards: int = 1) -> Path | None:
+    """Candidates, split, choice, relaxation and stability filter; writes ``jobs.json``."""
 
     from rhocat.split import make_split, summary_table, write_split
     from rhocat.structures import write_candidates
@@ -78,7 +116,6 @@ def prepare(out: Path = OUT) -> Path:
         energies_above_hull,
         load_potential,
         molecule_reference,
-        relax_structures,
     )
 
     out.mkdir(parents=True, exist_ok=True)
@@ -96,26 +133,12 @@ def prepare(out: Path = OUT) -> Path:
     print(summary_table(split), file=sys.stderr, flush=True)
     chosen = choose(split)
 
-    relaxed_dir = out / "relaxed"
-    relaxed_dir.mkdir(exist_ok=True)
+    info = relax_chosen(out, {cid: cands[cid].atoms for cid in chosen}, shard, shards)
+    if len(info) < len(chosen):
+        print(f"{len(chosen) - len(info)} cells still to relax (other shards)", file=sys.stderr)
+        return None
     info_path = out / "relaxed.json"
-    info = json.loads(info_path.read_text()) if info_path.exists() else {}
-    todo = [cid for cid in sorted(chosen) if cid not in info]
-    potential = load_potential() if todo else None
-    with tqdm(total=len(todo), desc="CHGNet relax", file=sys.stderr) as bar:
-        for cid in todo:
-            (r,) = relax_structures([cands[cid].atoms], potential=potential)
-            write(relaxed_dir / f"{cid}.extxyz", r.atoms, format="extxyz")
-            info[cid] = {
-                "energy_ev_per_atom": r.energy_ev_per_atom,
-                "converged": r.converged,
-                "volume_change": r.volume_change,
-                "steps": r.steps,
-                "volume_A3": float(r.atoms.get_volume()),
-                "composition": dict(Counter(r.atoms.get_chemical_symbols())),
-            }
-            info_path.write_text(json.dumps(info, indent=1, sort_keys=True))
-            bar.update(1)
+    potential = None
     refs_path = out / "references.json"
     refs = json.loads(refs_path.read_text()) if refs_path.exists() else {}
     for el in ELEMENTS:
@@ -155,7 +178,6 @@ def prepare(out: Path = OUT) -> Path:
     for j in jobs:
         counts[j["split"]] = counts.get(j["split"], 0) + 1
     print(json.dumps({"chosen": len(chosen), "dropped": len(dropped), "jobs": counts}))
-    del read
     return out / "jobs.json"
 
 
@@ -214,10 +236,13 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--ranks", type=int, default=1)
     ap.add_argument("--limit", type=int, default=None, help="first N jobs only")
+    ap.add_argument("--shard", type=int, default=0, help="relax every SHARDS-th cell from this")
+    ap.add_argument("--shards", type=int, default=1)
     args = ap.parse_args()
     out = Path(args.out)
     if args.stage in ("all", "prepare"):
-        prepare(out)
+        if prepare(out, args.shard, args.shards) is None:
+            return
     if args.stage in ("all", "dft"):
         dft(out, args.workers, args.ranks, args.limit)
 

@@ -26,6 +26,7 @@ from e3nn.nn import FullyConnectedNet, Gate
 
 from rhocat.models.base import DensityModel
 from rhocat.models.basis import BasisSpec, evaluate_g, inversion_partners
+from rhocat.models.elements import ElementFeatures
 from rhocat.models.graph import atom_graph
 from rhocat.models.radial import Z_MAX
 
@@ -102,7 +103,9 @@ class EquivariantBasisModel(DensityModel):
 
     Config keys: ``basis`` (BasisSpec dict), ``cutoff_ang``, ``n_layers``, ``hidden_muls``
     (multiplicities of l = 0, 1, 2, ... hidden features), ``sh_lmax`` (edge harmonics of the
-    hidden layers), ``n_rbf``, ``radial_hidden``, ``avg_neighbours``, ``baseline_ridge_lambda``.
+    hidden layers), ``n_rbf``, ``radial_hidden``, ``avg_neighbours``, ``baseline_ridge_lambda``,
+    ``element_features`` (True: atoms enter through :class:`ElementFeatures`, tabulated
+    element properties; False: a free embedding per atomic number).
     """
 
     kind = "basis"
@@ -120,11 +123,15 @@ class EquivariantBasisModel(DensityModel):
         c.setdefault("radial_hidden", 32)
         c.setdefault("avg_neighbours", 12.0)
         c.setdefault("baseline_ridge_lambda", 10.0)
+        c.setdefault("element_features", False)
         self.cutoff = float(c["cutoff_ang"]) * BOHR_PER_ANGSTROM
         hidden = _natural(c["hidden_muls"])
         self.irreps_sh_hidden = o3.Irreps.spherical_harmonics(c["sh_lmax"])
         self.irreps_sh_out = o3.Irreps.spherical_harmonics(max(c["sh_lmax"], self.spec.l_max))
-        self.embed = torch.nn.Embedding(Z_MAX + 1, c["hidden_muls"][0])
+        if c["element_features"]:
+            self.embed = ElementFeatures(c["hidden_muls"][0], z_max=Z_MAX)
+        else:
+            self.embed = torch.nn.Embedding(Z_MAX + 1, c["hidden_muls"][0])
         irreps = o3.Irreps(f"{c['hidden_muls'][0]}x0e")
         self.layers = torch.nn.ModuleList()
         self.selfs = torch.nn.ModuleList()

@@ -11,6 +11,7 @@ from ase.data import chemical_symbols
 from rhocat.errors import ModelError
 from rhocat.models.base import DensityModel
 from rhocat.models.becsum import BecsumModel
+from rhocat.models.ensemble import EnsembleModel
 from rhocat.models.equivariant import EquivariantBasisModel
 from rhocat.models.pointwise import PointwiseModel
 from rhocat.models.radial import RadialModel
@@ -19,6 +20,7 @@ MODEL_KINDS: dict[str, type[DensityModel]] = {
     "basis": EquivariantBasisModel,
     "radial": RadialModel,
     "pointwise": PointwiseModel,
+    "ensemble": EnsembleModel,
 }
 
 

@@ -61,6 +61,11 @@ class PredictionResult:
         cube, xsf: exported files, or None.
         requirements: what the density was built for and the pw.x lines that must
             match (``assumed``, ``pw_input``; see :mod:`rhocat.predict.pwinput`).
+        uncertainty: an ensemble's disagreement u on this structure (relative Hartree
+            spread of its members, :mod:`rhocat.models.ensemble`); None for single models.
+        shrink: the factor s = 1/(1 + c u²) applied to the ensemble's mean Δρ (and to
+            the predicted PAW occupations' departure from the atomic ones); None for
+            single models.
     """
 
     name: str
@@ -80,6 +85,8 @@ class PredictionResult:
     cube: str | None = None
     xsf: str | None = None
     requirements: dict | None = None
+    uncertainty: float | None = None
+    shrink: float | None = None
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -94,6 +101,25 @@ def _arrays(atoms: Atoms) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         atoms.positions * BOHR_PER_ANGSTROM,
         atoms.cell.array * BOHR_PER_ANGSTROM,
     )
+
+
+def model_prediction(
+    model, atoms: Atoms, miller: np.ndarray, fft_grid: Sequence[int] | None = None
+) -> tuple[np.ndarray, dict]:
+    """(Δρ(G) as :func:`model_delta_rho_g`, info): an ensemble adds its ``uncertainty``,
+    ``shrink`` and ``members`` to ``info`` (empty for other models)."""
+    from rhocat.models.ensemble import EnsembleModel
+    from rhocat.qe.gvectors import g_cartesian
+
+    if not isinstance(model, EnsembleModel):
+        return model_delta_rho_g(model, atoms, miller, fft_grid), {}
+    numbers, pos, cell = _arrays(atoms)
+    pred = model.predict(numbers, pos, cell, g_cartesian(cell, miller))
+    delta = np.asarray(pred.delta_rho_g, dtype=np.complex128).reshape(-1)
+    if not np.all(np.isfinite(delta)):
+        raise ModelError("the model returned non-finite density values")
+    delta[~np.asarray(miller).any(axis=1)] = 0.0
+    return delta, pred.info()
 
 
 def model_delta_rho_g(
@@ -174,6 +200,16 @@ def model_becsum(model, atoms: Atoms, family):
         stacklevel=3,
     )
     return atomic, "atomic-fallback"
+
+
+def shrink_becsum(becsum, atoms: Atoms, family, shrink: float):
+    """Occupations pulled toward the atomic ones by the density's shrink factor s:
+    atomic + s (predicted − atomic), so that density and occupations stay consistent."""
+    from rhocat.qe.acs import atomic_becsum
+    from rhocat.qe.paw import Becsum
+
+    atomic = atomic_becsum(atoms, family)
+    return Becsum(atomic.values + float(shrink) * (becsum.values - atomic.values))
 
 
 # -- density post-processing ------------------------------------------------------------
@@ -389,8 +425,10 @@ def predict_restart(
 
     rho_acs = np.asarray(acs_rho_g(atoms, family, miller), dtype=np.complex128).reshape(-1)
     t_model = time.perf_counter()
-    delta = model_delta_rho_g(model, atoms, miller, shape)
+    delta, info = model_prediction(model, atoms, miller, shape)
     becsum, becsum_source = model_becsum(model, atoms, family)
+    if becsum is not None and becsum_source == "model" and "shrink" in info:
+        becsum = shrink_becsum(becsum, atoms, family, info["shrink"])
     inference_s = time.perf_counter() - t_model
 
     n_el = float(sum(family[s].z_valence for s in symbols))
@@ -425,6 +463,8 @@ def predict_restart(
             total_s=time.perf_counter() - t0,
             cube=cube_path,
             xsf=xsf_path,
+            uncertainty=info.get("uncertainty"),
+            shrink=info.get("shrink"),
         )
         from rhocat.predict.pwinput import run_requirements
 

@@ -1,0 +1,60 @@
+"""Training an ensemble on real pw.x densities, resuming it, and predicting with it."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from rhocat.errors import InputError
+from rhocat.models.ensemble import SHRINK_GRID
+from rhocat.train import load_model
+from rhocat.train.ensemble import member_path, train_ensemble
+
+
+def test_ensemble_trains_calibrates_on_val_and_resumes(real_samples, tiny_basis, tmp_path):
+    out = tmp_path / "ens.pt"
+    ens, metrics = train_ensemble(
+        real_samples, n_members=2, config=tiny_basis, steps=4, out=out, progress=False
+    )
+    assert ens.kind == "ensemble" and len(ens.members) == 2
+    assert member_path(out, 0).is_file() and member_path(out, 1).is_file()
+    assert metrics["shrink_c"] in SHRINK_GRID
+    assert set(metrics["shrink_scores_val_captured_pct"]) == set(SHRINK_GRID)
+    # the two seeds give different members
+    a, b = (load_model(member_path(out, k)) for k in range(2))
+    pa = dict(a.named_parameters())
+    assert any(not np.allclose(p.detach(), pa[n].detach()) for n, p in b.named_parameters())
+    back = load_model(out)
+    assert back.kind == "ensemble" and back.config["shrink_c"] == metrics["shrink_c"]
+    # a rerun loads the members instead of training them again
+    stamps = [member_path(out, k).stat().st_mtime_ns for k in range(2)]
+    train_ensemble(real_samples, n_members=2, config=tiny_basis, steps=4, out=out, progress=False)
+    assert [member_path(out, k).stat().st_mtime_ns for k in range(2)] == stamps
+
+
+def test_ensemble_needs_two_members(real_samples, tiny_basis, tmp_path):
+    with pytest.raises(InputError, match="at least 2 members"):
+        train_ensemble(real_samples, n_members=1, config=tiny_basis, out=tmp_path / "e.pt")
+
+
+def test_prediction_records_uncertainty_and_shrink(real_samples, tiny_basis, tmp_path):
+    from ase.build import bulk
+
+    from rhocat.predict.core import PREDICTION_JSON, predict_restart
+
+    out = tmp_path / "ens.pt"
+    train_ensemble(real_samples, n_members=2, config=tiny_basis, steps=4, out=out, progress=False)
+    model = load_model(out)
+    res = predict_restart(
+        model, bulk("SiC", "zincblende", a=4.36), out_dir=tmp_path / "sic.save",
+        overrides={"system": {"ecutwfc": 20.0, "ecutrho": 80.0}},
+    )  # fmt: skip
+    assert res.uncertainty is not None and res.uncertainty >= 0.0
+    assert 0.0 < res.shrink <= 1.0
+    c = model.config["shrink_c"]
+    assert res.shrink == pytest.approx(1.0 / (1.0 + c * res.uncertainty**2))
+    saved = json.loads((tmp_path / "sic.save" / PREDICTION_JSON).read_text())
+    assert saved["uncertainty"] == pytest.approx(res.uncertainty)
+    assert saved["shrink"] == pytest.approx(res.shrink)
