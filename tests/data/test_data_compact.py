@@ -168,3 +168,57 @@ def test_build_straight_into_a_compact_dataset(both, tmp_path):
     assert check_dataset(out).clean
     with pytest.raises(InputError, match="different dataset.*storage"):
         Dataset.create(out, Manifest(overrides=dict(TINY), strain=0.01, seed=1))
+
+
+def test_pack_converts_a_full_dataset(both, tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    from rhocat.data.entry import EntryRecord
+
+    full = tmp_path / "full"
+    shutil.copytree(both[0], full)
+    with Dataset(full) as ds:
+        ds.add(EntryRecord(id="broken", split="train", status="failed", reason="pw.x said no"))
+    cmd = [sys.executable, "-m", "rhocat.cli.main", "data", "pack", str(full)]
+    p = subprocess.run(
+        [*cmd, str(tmp_path / "packed"), "--no-progress"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert p.returncode == 0, p.stderr
+    assert "3 entries packed" in p.stdout and "(2 ok, 1 failed runs)" in p.stdout
+    packed = tmp_path / "packed"
+    assert json.loads((packed / "manifest.json").read_text())["storage"] == "compact"
+    with Dataset(packed) as a, Dataset(both[1]) as b:
+        assert a.ids(status=None) == ["broken", "diamond-Ge", "diamond-Si"]
+        assert a.record("broken").reason == "pw.x said no"
+        for entry_id in b.ids():
+            sa, sb = a.load(entry_id), b.load(entry_id)
+            assert np.array_equal(sa.miller, sb.miller) and np.array_equal(sa.rho_g, sb.rho_g)
+    report = check_dataset(packed)
+    assert report.clean and report.ok == 2 and report.failed_runs == 1
+    assert set(read_checksums(packed)[0]) == {"broken.h5", "diamond-Ge.h5", "diamond-Si.h5"}
+    # an existing destination is refused without touching it
+    p = subprocess.run([*cmd, str(packed)], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 2 and "already exists" in p.stderr and "Traceback" not in p.stderr
+    assert not list(tmp_path.glob(".packed.pack-*"))
+
+
+def test_pack_refuses_when_the_acs_cannot_be_reproduced(both, tmp_path):
+    """A stored ACS that the family does not reproduce stops the pack; nothing is left behind."""
+    import shutil
+
+    import h5py
+
+    from rhocat.data.pack import pack_dataset
+
+    full = tmp_path / "full"
+    shutil.copytree(both[0], full)
+    with h5py.File(full / "entries" / "diamond-Si.h5", "r+") as f:
+        f["density/rho_acs_g"][1, 0] *= 1.001
+    with pytest.raises(InputError, match="recomputed ACS differs"):
+        pack_dataset(full, tmp_path / "packed")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["full"]
