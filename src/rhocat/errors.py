@@ -29,3 +29,15 @@ class DensityFileError(RhocatError):
 
 class ModelError(RhocatError):
     """A checkpoint that cannot be used for this structure (bad file, unseen element)."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised in the main thread like Ctrl-C (SIGINT) so that the
+    same clean-up runs: pw.x's processes are killed, half-written outputs removed.
+
+    Installed by the CLI (:func:`rhocat.cli.main.main`); ``signum`` is the signal.
+    """
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = int(signum)

@@ -4,18 +4,65 @@ it) and conversion of numpy/path values to plain JSON data."""
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+#: Marker in the names of rhocat's hidden temporaries: ``.<name>.tmp-<pid>-<random>``.
+TMP_TAG = "tmp"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Remove the hidden temporaries of ``path`` (``.<name>.tmp-<pid>-*`` next to it) whose
+    process is gone, e.g. killed by SIGKILL mid-write. Returns what was removed."""
+    path = Path(path)
+    parent = path.parent
+    if not parent.is_dir():
+        return []
+    pattern = re.compile(rf"^\.{re.escape(path.name)}\.{TMP_TAG}-(\d+)-")
+    removed = []
+    for entry in parent.iterdir():
+        m = pattern.match(entry.name)
+        if m is None or _pid_alive(int(m.group(1))):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed.append(entry)
+    return removed
+
+
+def temporary_dir_for(path: str | os.PathLike) -> Path:
+    """A new hidden folder next to ``path`` to build it in before a rename
+    (``.<name>.tmp-<pid>-<random>``); stale ones of dead processes are removed first."""
+    path = Path(path)
+    remove_stale_temporaries(path)
+    prefix = f".{path.name}.{TMP_TAG}-{os.getpid()}-"
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=path.parent))
+
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to a temporary name in ``path``'s folder, then ``os.replace`` it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    remove_stale_temporaries(path)
+    prefix = f".{path.name}.{TMP_TAG}-{os.getpid()}-"
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

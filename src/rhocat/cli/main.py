@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 
-from rhocat.errors import RhocatError
+from rhocat.errors import RhocatError, Terminated
 
 #: Modules that contribute sub-commands, in the order of the data flow.
 COMMAND_MODULES = (
@@ -53,20 +54,48 @@ def _version() -> str:
     return f"rhocat {__version__}"
 
 
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated(signum)
+
+
+def install_signal_handlers() -> dict:
+    """SIGTERM and SIGHUP raise :class:`rhocat.errors.Terminated` (a KeyboardInterrupt),
+    so that ``timeout``, ``kill`` and batch schedulers get the clean-up of a Ctrl-C.
+
+    Returns the previous handlers (for :func:`restore_signal_handlers`)."""
+    previous = {}
+    for name in ("SIGTERM", "SIGHUP"):
+        sig = getattr(signal, name, None)
+        if sig is not None:
+            previous[sig] = signal.signal(sig, _raise_terminated)
+    return previous
+
+
+def restore_signal_handlers(previous: dict) -> None:
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    previous = install_signal_handlers()
     try:
         return int(args.func(args) or 0)
     except RhocatError as exc:
         print(f"rhocat: error: {exc}", file=sys.stderr)
         return 2
+    except Terminated as exc:
+        print(f"rhocat: terminated by {signal.Signals(exc.signum).name}", file=sys.stderr)
+        return 128 + exc.signum
     except KeyboardInterrupt:
         print("rhocat: interrupted", file=sys.stderr)
         return 130
+    finally:
+        restore_signal_handlers(previous)
 
 
 if __name__ == "__main__":

@@ -116,7 +116,8 @@ def _run(args: argparse.Namespace) -> int:
     model_path = inputs.pop(0) if is_model_path(inputs[0]) else None
     structures = read_structures(inputs)
     model = load_model_file(model_path)
-    overrides = {k: v for k, v in (("ecutwfc", args.ecutwfc), ("ecutrho", args.ecutrho)) if v}
+    cutoffs = (("ecutwfc", args.ecutwfc), ("ecutrho", args.ecutrho))
+    overrides = {k: v for k, v in cutoffs if v is not None}
     common = dict(
         family=args.pseudos,
         protocol=args.protocol,

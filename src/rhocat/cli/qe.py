@@ -17,11 +17,43 @@ def register(sub: argparse._SubParsersAction) -> None:
         "holding charge-density.dat [default: atomic]",
     )
     p.add_argument("--protocol", default="fast", help="fast or moderate [default: fast]")
-    p.add_argument("--pseudos", default="debian-pbe", help="family name or UPF directory")
-    p.add_argument("--ranks", type=int, default=None, help="MPI ranks for pw.x")
-    p.add_argument("--ecutwfc", type=float, default=None, help="override ecutwfc (Ry)")
-    p.add_argument("--workdir", default=None, help="run folder (kept) [default: a temp folder]")
-    p.add_argument("--timeout", type=float, default=None, help="wall-clock limit (s)")
+    p.add_argument(
+        "--pseudos",
+        default="debian-pbe",
+        help="pseudopotential family: a name or a folder of UPF files [default: debian-pbe]",
+    )
+    p.add_argument(
+        "--ranks",
+        type=int,
+        default=None,
+        help="MPI ranks for pw.x, >= 1 [default: $RHOCAT_RANKS, else the cores, at most 4]",
+    )
+    p.add_argument(
+        "--ecutwfc",
+        type=float,
+        default=None,
+        help="wavefunction cutoff in Ry, > 0; ecutrho becomes 8 x ecutwfc "
+        "[default: the family's suggestion for these elements]",
+    )
+    p.add_argument(
+        "--workdir",
+        default=None,
+        help="run folder, kept [default: a temporary folder, removed at the end]",
+    )
+    p.add_argument(
+        "--keep-workdir",
+        action="store_true",
+        help="keep the temporary run folder (pw.in, pw.out, the .save folder) and print its path",
+    )
+    t = p.add_mutually_exclusive_group()
+    t.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help="wall-clock limit in seconds, > 0 [default: 600 + 60 x atoms^1.5, "
+        "e.g. 770 s for 2 atoms]",
+    )
+    t.add_argument("--no-timeout", action="store_true", help="let pw.x run without a limit")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_scf)
 
@@ -41,20 +73,37 @@ def _overrides(args) -> dict | None:
 
 
 def cmd_scf(args) -> int:
-    from rhocat.qe.scf import run_scf
+    import shutil
+    import tempfile
+
+    from rhocat.qe.scf import check_run_options, default_timeout_s, run_scf
     from rhocat.structure_io import read_structure
 
+    check_run_options(args.ranks, args.timeout)
     atoms = read_structure(args.structure)
-    result = run_scf(
-        atoms,
-        family=args.pseudos,
-        protocol=args.protocol,
-        start=args.start,
-        workdir=args.workdir,
-        ranks=args.ranks,
-        timeout_s=args.timeout,
-        overrides=_overrides(args),
-    )
+    timeout = None if args.no_timeout else args.timeout or default_timeout_s(len(atoms))
+    workdir = args.workdir
+    temporary = workdir is None
+    if temporary:
+        workdir = tempfile.mkdtemp(prefix="rhocat-pw-")
+    try:
+        result = run_scf(
+            atoms,
+            family=args.pseudos,
+            protocol=args.protocol,
+            start=args.start,
+            workdir=workdir,
+            ranks=args.ranks,
+            timeout_s=timeout,
+            overrides=_overrides(args),
+        )
+    finally:
+        if temporary and not args.keep_workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+    if temporary and not args.keep_workdir:
+        result.save_dir = None  # removed with the run folder
+    elif temporary:
+        print(f"rhocat: run folder kept: {workdir}", file=sys.stderr)
     if args.json:
         json.dump(result.to_dict(), sys.stdout, indent=1)
         print()

@@ -31,12 +31,15 @@ import numpy as np
 from ase import Atoms
 
 from rhocat.errors import InputError, ModelError
+from rhocat.fileio import TMP_TAG, remove_stale_temporaries, temporary_dir_for
 
 BOHR_PER_ANGSTROM = 1.0 / 0.529177210903
 #: Relative charge error below which the density is left as is (pw.x's own rule in potinit).
 RENORM_TOL = 1e-7
 #: Written next to the restart files: how the prediction was made.
 PREDICTION_JSON = "prediction.json"
+#: The files of a prediction folder (others in an output folder make predict refuse it).
+KNOWN_FILES = frozenset({"charge-density.dat", "paw.txt", PREDICTION_JSON})
 
 
 @dataclass
@@ -292,22 +295,42 @@ def _write_restart(directory: Path, density, becsum) -> None:
 
 
 def _replace_dir(tmp: Path, final: Path) -> None:
-    """Move a complete folder into place (the old one, if any, is removed after)."""
-    old = None
-    if final.exists():
-        old = final.with_name(f".{final.name}.old-{os.getpid()}")
-        os.replace(final, old)
-    os.replace(tmp, final)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    """Move a complete folder into place.
+
+    A new ``final`` is the renamed ``tmp``. An existing one (a folder, a symlink to
+    one, a mount point) is never renamed away: each file of ``tmp`` replaces its
+    namesake inside it atomically, and rhocat's own files that the new prediction
+    lacks (``paw.txt`` of an earlier PAW structure) are removed.
+    """
+    if not final.is_dir():
+        os.replace(tmp, final)
+        return
+    target = final.resolve()
+    new = {q.name for q in tmp.iterdir()}
+    for name in sorted(new):
+        os.replace(tmp / name, target / name)
+    for name in KNOWN_FILES - new:
+        (target / name).unlink(missing_ok=True)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _temporary_for(out_dir: Path) -> Path:
+    """Where to build the prediction: inside an existing output folder (same file system,
+    even for a mount point or a symlink's target), else next to the new one."""
+    if out_dir.is_dir():
+        return temporary_dir_for(out_dir.resolve() / ".prediction")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    return temporary_dir_for(out_dir)
 
 
 def _check_out_dir(out_dir: Path) -> None:
+    remove_stale_temporaries(out_dir)
+    if out_dir.is_dir():
+        remove_stale_temporaries(out_dir / ".prediction")
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"{out_dir} exists and is not a folder")
     if out_dir.is_dir():
-        known = {"charge-density.dat", "paw.txt", PREDICTION_JSON}
-        foreign = [p.name for p in out_dir.iterdir() if p.name not in known]
+        foreign = [p.name for p in out_dir.iterdir() if p.name not in KNOWN_FILES]
         if foreign:
             raise InputError(
                 f"{out_dir} holds other files ({', '.join(sorted(foreign)[:3])}): "
@@ -334,7 +357,10 @@ def export_grid(
         raise InputError(f"{path}: export format must be cube or xsf, not {fmt!r}")
     data = rho_r if fmt == "cube" else rho_r * BOHR_PER_ANGSTROM**3
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    remove_stale_temporaries(path)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.{TMP_TAG}-{os.getpid()}-", suffix=".tmp", dir=path.parent
+    )
     os.close(fd)
     try:
         with open(tmp, "w") as fh:
@@ -435,8 +461,7 @@ def predict_restart(
     rho_g, stats = constrain_density(rho_acs, delta, miller, cell, shape, n_el)
     density = ChargeDensity(miller=miller, rho_g=rho_g[None, :], b=reciprocal_b(atoms))
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    tmp = _temporary_for(out_dir)
     try:
         _write_restart(tmp, density, becsum)
         cube_path = xsf_path = None

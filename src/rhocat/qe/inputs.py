@@ -150,9 +150,38 @@ def pw_parameters(
             params["cell"] = {"cell_dynamics": "bfgs"}
     if overrides:
         apply_overrides(params, overrides)
+    check_cutoffs(params["system"], ecutrho_given=_overridden(overrides, "system", "ecutrho"))
     if params["system"]["ecutrho"] < 4 * params["system"]["ecutwfc"]:
         params["system"]["ecutrho"] = 4 * params["system"]["ecutwfc"]
     return params
+
+
+def _overridden(overrides: Mapping | None, namelist: str, key: str) -> bool:
+    if not overrides:
+        return False
+    nested = overrides.get(namelist)
+    return key in overrides or (isinstance(nested, Mapping) and key in nested)
+
+
+def check_cutoffs(system: Mapping, *, ecutrho_given: bool = True) -> None:
+    """Refuse cutoffs pw.x cannot use: ecutwfc and ecutrho must be finite and > 0 Ry,
+    and a given ecutrho at least 4 × ecutwfc (the density of |ψ|²). An ecutrho
+    that only comes from the family's suggestion is raised to 4 × ecutwfc instead."""
+    import math
+
+    for key in ("ecutwfc", "ecutrho"):
+        value = system.get(key)
+        try:
+            ok = value is not None and math.isfinite(float(value)) and float(value) > 0
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise InputError(f"{key} must be a positive number of Ry, not {value!r}")
+    if ecutrho_given and system["ecutrho"] < 4 * system["ecutwfc"] - 1e-9:
+        raise InputError(
+            f"ecutrho {system['ecutrho']:g} Ry is below 4 x ecutwfc = "
+            f"{4 * system['ecutwfc']:g} Ry: pw.x needs at least that"
+        )
 
 
 def apply_overrides(params: dict, overrides: Mapping) -> dict:

@@ -3,13 +3,26 @@
 ``mpirun`` gets ``--allow-run-as-root`` only when running as root and
 ``--oversubscribe`` only when more ranks than cores are asked for;
 ``OMP_NUM_THREADS=1`` is always set (MPI ranks, not threads, use the cores).
+
+pw.x (or mpirun) runs in its own session, so that a Ctrl-C in the terminal
+reaches rhocat only. rhocat therefore answers for it:
+
+- on a timeout, an exception or a signal that Python turns into an exception
+  (SIGINT; SIGTERM/SIGHUP once :func:`rhocat.cli.main.main` installed its
+  handler), every process of that session is killed (mpirun puts each rank in
+  a process group of its own, so killing mpirun's group alone is not enough);
+- when rhocat itself dies without a chance to clean up (SIGKILL, a crash), the
+  kernel sends SIGKILL to pw.x/mpirun (Linux ``prctl(PR_SET_PDEATHSIG)``); the
+  MPI ranks end when mpirun does.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,6 +107,7 @@ def run_pw(
             stdin=subprocess.DEVNULL,
             env=env,
             start_new_session=True,
+            preexec_fn=_die_with_parent(os.getpid()),
         )
         try:
             returncode = proc.wait(timeout=timeout_s)
@@ -110,10 +124,51 @@ def run_pw(
     return RawRun(stdout, returncode, wall, timed_out, cmd)
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
-    import signal
+PR_SET_PDEATHSIG = 1
 
+
+def _die_with_parent(parent_pid: int):
+    """A ``preexec_fn`` asking the kernel to SIGKILL the child when rhocat dies (Linux);
+    elsewhere None (the child then outlives a SIGKILLed rhocat)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def preexec() -> None:
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent_pid:  # rhocat died before prctl took effect
+            os._exit(1)
+
+    return preexec
+
+
+def session_pids(sid: int) -> list[int]:
+    """Pids of the live processes of session ``sid`` (Linux /proc; [] elsewhere)."""
+    pids = []
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return pids
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.getsid(int(entry.name)) == sid:
+                pids.append(int(entry.name))
+        except (ProcessLookupError, PermissionError, OSError):
+            continue
+    return pids
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL pw.x's whole session: mpirun's group and each rank's own group."""
     try:
-        os.killpg(proc.pid, signal.SIGKILL)
+        os.killpg(proc.pid, signal.SIGKILL)  # mpirun first: it starts no rank after this
     except (ProcessLookupError, PermissionError):
         proc.kill()
+    for pid in session_pids(proc.pid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
+from rhocat.fileio import temporary_dir_for
 from rhocat.qe.density import ChargeDensity, atomic_write_bytes, density_bytes
 from rhocat.qe.paw import Becsum, paw_txt_text
 
@@ -59,7 +59,7 @@ def write_restart(
             atomic_write_bytes(directory / name, data)
         return directory
     directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    tmp = temporary_dir_for(directory)
     try:
         for name, data in files.items():
             (tmp / name).write_bytes(data)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from ase import Atoms
 
-from rhocat.errors import DensityFileError
+from rhocat.errors import DensityFileError, InputError
 from rhocat.fileio import to_jsonable
 from rhocat.qe.inputs import pw_parameters, render_pw_input
 from rhocat.qe.parse import ScfHistory, parse_stdout, parse_xml
@@ -42,6 +42,31 @@ RESTART_FILES = ("charge-density.dat", "paw.txt")
 ATOMIC_DIAGO_THR_INIT = 1.0e-2
 #: ... and for startingpot='file' (pw.x trusts a density read from file).
 FILE_DIAGO_THR_INIT = 1.0e-5
+#: Default wall-clock limit of ``rhocat scf``: BASE + PER_ATOM × nat^1.5 seconds.
+TIMEOUT_BASE_S = 600.0
+TIMEOUT_PER_ATOM_S = 60.0
+
+
+def default_timeout_s(n_atoms: int) -> float:
+    """Default wall-clock limit (s) of one pw.x run on ``n_atoms`` atoms.
+
+    600 s + 60 s × nat^1.5: 770 s for 2 atoms, 1.6 h for 64, 53 h for 216. A guard
+    against a run that never ends (a hung MPI rank, a mixing that cycles), far above
+    what the "fast" protocol needs (Si, 2 atoms: about 2 s on one core).
+    """
+    if n_atoms < 1:
+        raise ValueError("n_atoms must be >= 1")
+    return TIMEOUT_BASE_S + TIMEOUT_PER_ATOM_S * float(n_atoms) ** 1.5
+
+
+def check_run_options(ranks: int | None, timeout_s: float | None) -> None:
+    """Refuse MPI ranks below 1 and a timeout that is not a positive number of seconds."""
+    import math
+
+    if ranks is not None and (int(ranks) != ranks or ranks < 1):
+        raise InputError(f"ranks must be a whole number >= 1, not {ranks}")
+    if timeout_s is not None and not (timeout_s > 0 and math.isfinite(timeout_s)):
+        raise InputError(f"the timeout must be a positive number of seconds, not {timeout_s}")
 
 
 @dataclass
@@ -137,13 +162,17 @@ def run_scf(
         family, protocol, overrides: see :func:`rhocat.qe.inputs.pw_parameters`.
         start: ``"atomic"``, ``"acs"`` or a folder with ``charge-density.dat``.
         calculation: ``scf``, ``relax`` or ``vc-relax``.
-        workdir: where to run (kept); a new temporary folder when None.
-        ranks: MPI ranks (default: ``$RHOCAT_RANKS`` or the cores, at most 4).
-        timeout_s: wall-clock limit; a run past it is a non-converged result.
+        workdir: where to run (kept); a new temporary folder when None (kept when
+            pw.x ran, since the result points into it; removed when the run stops
+            before pw.x finishes, by bad input or an interrupt).
+        ranks: MPI ranks (default: ``$RHOCAT_RANKS`` or the cores, at most 4), >= 1.
+        timeout_s: wall-clock limit (s, > 0); a run past it is a non-converged result.
+            None: no limit (:func:`default_timeout_s` is the CLI's default).
         parameters: namelists of an earlier run to reuse *exactly* (e.g. the
             ground-truth run of a dataset entry); only ``startingpot``, ``outdir``,
             ``prefix`` and ``pseudo_dir`` are replaced.
     """
+    check_run_options(ranks, timeout_s)
     if not isinstance(atoms, Atoms):  # pymatgen Structure, AiiDA StructureData, a file
         from rhocat.structures.convert import to_atoms
 
@@ -179,15 +208,22 @@ def run_scf(
         # pw.x starts a file density with a 1e-5 first diagonalization threshold but the
         # atomic one with 1e-2; the same threshold makes "acs" reproduce "atomic" exactly.
         params["electrons"].setdefault("diago_thr_init", ATOMIC_DIAGO_THR_INIT)
+    temporary = workdir is None
     workdir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="rhocat-pw-"))
-    workdir.mkdir(parents=True, exist_ok=True)
-    _link_pseudos(family, atoms.get_chemical_symbols(), workdir / "pseudo")
-    save = save_dir_of(workdir)
-    if save.exists():
-        shutil.rmtree(save)
-    if startingpot == "file":
-        _stage_restart(start, atoms, family, save, params)
-    raw = run_pw(render_pw_input(atoms, params, family), workdir, ranks=ranks, timeout_s=timeout_s)
+    try:
+        workdir = make_workdir(workdir)
+        _link_pseudos(family, atoms.get_chemical_symbols(), workdir / "pseudo")
+        save = save_dir_of(workdir)
+        if save.exists():
+            shutil.rmtree(save)
+        if startingpot == "file":
+            _stage_restart(start, atoms, family, save, params)
+        text = render_pw_input(atoms, params, family)
+        raw = run_pw(text, workdir, ranks=ranks, timeout_s=timeout_s)
+    except BaseException:
+        if temporary:
+            shutil.rmtree(workdir, ignore_errors=True)
+        raise
     failure = ""
     if raw.timed_out:
         failure = f"timed out after {timeout_s} s"
@@ -205,6 +241,19 @@ def run_scf(
         failure=failure,
         read_final_structure=calculation in ("relax", "vc-relax"),
     )
+
+
+def make_workdir(workdir: Path) -> Path:
+    """Create the run folder, or :class:`InputError` in one line when it cannot be."""
+    try:
+        workdir.mkdir(parents=True, exist_ok=True)
+        probe = workdir / ".rhocat-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise InputError(f"cannot use {workdir} as the pw.x run folder: {reason}") from None
+    return workdir
 
 
 def pw_failure_reason(stdout: str, hist: ScfHistory) -> str:
