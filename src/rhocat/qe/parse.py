@@ -48,6 +48,10 @@ class ScfHistory:
         error: pw.x's error message when it stopped with one.
         n_scf_cycles: SCF cycles in the run (1 for scf, more for relaxations).
         finished: pw.x printed its "JOB DONE" line.
+        initial_density: pw.x's own account of its start: ``"file"`` (read from
+            ``charge-density.dat``), ``"uniform"`` (it could not use the file and fell
+            back to a uniform charge), ``"atomic"`` (superposition of free atoms), or
+            None when the output does not say.
     """
 
     scf_accuracy_ry: list[float] = field(default_factory=list)
@@ -63,6 +67,22 @@ class ScfHistory:
     error: str | None = None
     n_scf_cycles: int = 0
     finished: bool = False
+    initial_density: str | None = None
+
+
+def initial_density(stdout: str) -> str | None:
+    """How pw.x says it started: ``file``, ``uniform``, ``atomic`` or None (see ScfHistory).
+
+    QE 6.7 prints "The initial density is read from file" before trying; when the file
+    is unusable it then prints "Starting from uniform charge" and goes on.
+    """
+    if "Starting from uniform charge" in stdout:
+        return "uniform"
+    if "The initial density is read from file" in stdout:
+        return "file"
+    if "Initial potential from superposition of free atoms" in stdout:
+        return "atomic"
+    return None
 
 
 def _float(text: str) -> float:
@@ -132,6 +152,7 @@ def parse_stdout(stdout: str) -> ScfHistory:
     if m:
         h.error = " ".join(line.strip() for line in m.group(1).splitlines() if line.strip())
     h.finished = "JOB DONE" in stdout
+    h.initial_density = initial_density(stdout)
     if not h.finished:
         h.converged = False
     return h

@@ -93,6 +93,7 @@ class ScfResult:
     qe_version: str | None
     pseudos: dict = field(default_factory=dict)
     final_atoms: Atoms | None = None
+    initial_density: str | None = None
 
     def to_dict(self) -> dict:
         """JSON-serialisable dict (``final_atoms`` as cell/positions/symbols in Å)."""
@@ -135,6 +136,9 @@ def _stage_restart(start, atoms: Atoms, family: PseudoFamily, save: Path, params
     src = Path(start)
     if not (src / "charge-density.dat").is_file():
         raise DensityFileError(f"{src} holds no charge-density.dat to start from")
+    from rhocat.qe.start import check_start_folder
+
+    check_start_folder(src, atoms, family, params["system"]["ecutrho"])
     save.mkdir(parents=True, exist_ok=True)
     for name in RESTART_FILES:
         if (src / name).is_file():
@@ -256,6 +260,20 @@ def make_workdir(workdir: Path) -> Path:
     return workdir
 
 
+def unused_start(start: str, hist: ScfHistory) -> str:
+    """Why a run asked to start from a file did not ("" when it did, or started from atoms).
+
+    pw.x 6.7 falls back to a uniform charge, silently but for one line, when it cannot
+    use ``charge-density.dat``: such a run is not the warm start it claims to be.
+    """
+    if str(start) == "atomic" or hist.initial_density != "uniform":
+        return ""
+    return (
+        f"pw.x did not use the start density ({start}): it could not read it and "
+        "started from a uniform charge"
+    )
+
+
 def pw_failure_reason(stdout: str, hist: ScfHistory) -> str:
     """Why a pw.x run did not give a converged SCF, from its stdout ("" when it did)."""
     if "convergence NOT achieved" in stdout:
@@ -298,7 +316,9 @@ def result_from_output(
             xml = parse_xml(save / "data-file-schema.xml")
         except (ValueError, OSError, KeyError, AttributeError):
             xml = None
-    reason = "; ".join(r for r in (failure, pw_failure_reason(stdout, hist)) if r)
+    reason = "; ".join(
+        r for r in (failure, pw_failure_reason(stdout, hist), unused_start(start, hist)) if r
+    )
     has_density = save is not None and (save / "charge-density.dat").is_file()
     if require_density and not has_density and not reason:
         reason = "charge-density.dat was not retrieved"
@@ -331,4 +351,5 @@ def result_from_output(
         qe_version=hist.qe_version,
         pseudos={s: {"file": family[s].filename, "md5": family[s].md5} for s in symbols},
         final_atoms=final_atoms,
+        initial_density=hist.initial_density,
     )

@@ -63,3 +63,72 @@ def acs_restart(
     family = load_family(family)
     density = acs_density(atoms, family, ecutrho_ry)
     return write_restart(directory, density, atomic_becsum(atoms, family))
+
+
+#: Relative tolerance on the reciprocal vectors of a start density (pw.x writes 15 digits).
+B_RTOL = 1e-6
+#: Relative tolerance on its electron count (pw.x renormalises larger errors silently).
+CHARGE_RTOL = 1e-3
+
+
+def check_start_folder(
+    folder: str | os.PathLike,
+    atoms: Atoms,
+    family: str | PseudoFamily,
+    ecutrho_ry: float,
+) -> None:
+    """Refuse a restart folder that was not made for this structure and cutoff.
+
+    pw.x reads ``charge-density.dat`` by position and renormalises its charge, so a
+    density of another structure is "used" without complaint. Checked here, before
+    pw.x starts: the file is complete; its reciprocal vectors are this cell's (1/bohr,
+    relative ``B_RTOL``); its G list is the one pw.x builds for the cell at
+    ``ecutrho_ry`` (count and order); it integrates to the valence electrons of the
+    structure (relative ``CHARGE_RTOL``); ``paw.txt`` is there when a species is PAW.
+
+    Raises:
+        DensityFileError: naming the first mismatch (and the formula the folder records
+            in ``prediction.json``, when it has one).
+    """
+    import json
+
+    from rhocat.errors import DensityFileError
+    from rhocat.qe.density import read_charge_density
+
+    folder = Path(folder)
+    family = load_family(family)
+    density = read_charge_density(folder / "charge-density.dat")  # complete, or raises
+    formula = atoms.get_chemical_formula()
+    recorded = ""
+    try:
+        made_for = json.loads((folder / "prediction.json").read_text()).get("formula")
+        if made_for:
+            recorded = f" (it records {made_for})"
+    except (OSError, ValueError, AttributeError):
+        pass
+    where = f"the start density in {folder}{recorded} was not made for this {formula} run"
+    b = reciprocal_b(atoms)
+    if density.b.shape != (3, 3) or not np.allclose(density.b, b, rtol=B_RTOL, atol=1e-9):
+        raise DensityFileError(f"{where}: its cell (reciprocal vectors) differs")
+    if not density.gamma_only:
+        miller = gvector_list(atoms, ecutrho_ry)
+        if len(density.miller) != len(miller):
+            raise DensityFileError(
+                f"{where}: it holds {len(density.miller)} G vectors, pw.x uses {len(miller)} "
+                f"at ecutrho {ecutrho_ry:g} Ry"
+            )
+        if not np.array_equal(density.miller, miller):
+            raise DensityFileError(f"{where}: its G vectors are not in pw.x's order")
+    zero = np.flatnonzero(~np.asarray(density.miller).any(axis=1))
+    volume = abs(float(np.linalg.det(cell_bohr(atoms))))
+    n_file = float(density.rho_g[0, zero[0]].real * volume) if zero.size else float("nan")
+    symbols = atoms.get_chemical_symbols()
+    n_el = float(sum(family[s].z_valence for s in symbols))
+    if not abs(n_file - n_el) <= CHARGE_RTOL * n_el:
+        raise DensityFileError(
+            f"{where}: it holds {n_file:.4g} electrons, {formula} has {n_el:g} valence electrons"
+        )
+    if any(family[s].kind == "PAW" for s in set(symbols)) and not (folder / "paw.txt").is_file():
+        raise DensityFileError(
+            f"{folder} has no paw.txt, which pw.x needs for the PAW species of {formula}"
+        )
