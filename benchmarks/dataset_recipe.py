@@ -36,7 +36,7 @@ import numpy as np
 ELEMENTS = "H B C N O Si Cr Fe Ni Cu Ga Ge As Rh Ag I".split()
 MAX_ATOMS = 8
 MAX_VOLUME_A3 = 200.0
-N_VAL, N_TEST_BINARY, N_TEST_TERNARY = 8, 40, 100
+N_VAL, N_TEST_BINARY, N_TEST_TERNARY = 8, 40, 110
 PER_SYSTEM = {"train": 4, "val": 3, "test_binary": 4, "test_ternary": 1}
 COPIES = {"train": 4, "val": 2, "test_binary": 1, "test_ternary": 1}
 COPY_SCALES = (0.97, 1.03, 1.0)

@@ -7,7 +7,7 @@ weights ship inside its wheel, so it runs offline in about a second per small
 cell on one CPU core). :func:`energies_above_hull` then places every relaxed
 cell on the convex hull of the whole set (pymatgen's ``PhaseDiagram``) against
 elemental references (the relaxed unaries, and CHGNet's H2, N2, O2, F2, Cl2 molecules
-for the gases), so that cells far from stability can be dropped, as the paper's
+for the gases and iodine), so that cells far from stability can be dropped, as the paper's
 Materials Project list implicitly does.
 
 CHGNet is an optional dependency: ``pip install 'rhocat[relax]'``.
@@ -29,8 +29,9 @@ from rhocat.errors import InputError
 FMAX_EV_A = 0.05
 #: Largest number of optimizer steps.
 MAX_STEPS = 300
-#: Diatomic gases and their bond lengths (Å) for the elemental references.
-GAS_MOLECULES = {"H": 0.74, "N": 1.10, "O": 1.21, "F": 1.42, "Cl": 1.99}
+#: Elements whose reference state is a diatomic molecule (gases; solid iodine is a
+#: molecular crystal of I2), with the bond lengths (Å) the relaxation starts from.
+GAS_MOLECULES = {"H": 0.74, "N": 1.10, "O": 1.21, "F": 1.42, "Cl": 1.99, "Br": 2.28, "I": 2.67}
 #: Edge of the cubic box of a molecular reference, Å.
 MOLECULE_BOX_A = 10.0
 
@@ -147,6 +148,16 @@ def energies_above_hull(
     missing = sorted(elements - set(references))
     if missing:
         raise InputError(f"no elemental reference energy for {', '.join(missing)}")
-    refs = [PDEntry(Composition({el: 1}), references[el]) for el in sorted(elements)]
-    diagram = PhaseDiagram(entries + refs)
-    return [float(diagram.get_e_above_hull(e, allow_negative=True)) for e in entries]
+    refs = {el: PDEntry(Composition({el: 1}), references[el]) for el in sorted(elements)}
+    # one small hull per chemical system (a hull over all elements at once would be
+    # 15-dimensional): the cells whose elements are a subset of this cell's, + references
+    diagrams: dict[frozenset, PhaseDiagram] = {}
+    out = []
+    for comp, entry in zip((c for c, _ in formulas_energies), entries, strict=True):
+        system = frozenset(comp)
+        if system not in diagrams:
+            members = [e for (c, _), e in zip(formulas_energies, entries, strict=True)
+                       if set(c) <= system]  # fmt: skip
+            diagrams[system] = PhaseDiagram(members + [refs[el] for el in sorted(system)])
+        out.append(float(diagrams[system].get_e_above_hull(entry, allow_negative=True)))
+    return out
