@@ -169,11 +169,13 @@ def prepare(out: Path = OUT, shard: int = 0, shards: int = 1) -> Path | None:
             jobs.append({"id": cid if k == 0 else f"{cid}~c{k}", "parent": cid,
                          "split": chosen[cid], "copy": k})  # fmt: skip
     info_path.write_text(json.dumps(info, indent=1, sort_keys=True))
+    # cheapest first (DFT cost grows steeply with the atoms of the cell), so that a build
+    # stopped early holds every small cell; within a size: val first, then a seeded shuffle
     rng = random.Random(0)
-    val = [j for j in jobs if j["split"] == "val"]
-    rest = [j for j in jobs if j["split"] != "val"]
-    rng.shuffle(rest)
-    (out / "jobs.json").write_text(json.dumps({"jobs": val + rest, "dropped": dropped}, indent=1))
+    rng.shuffle(jobs)
+    size = {cid: sum(info[cid]["composition"].values()) for cid in chosen}
+    jobs.sort(key=lambda j: (size[j["parent"]], j["split"] != "val"))
+    (out / "jobs.json").write_text(json.dumps({"jobs": jobs, "dropped": dropped}, indent=1))
     counts = {}
     for j in jobs:
         counts[j["split"]] = counts.get(j["split"], 0) + 1
