@@ -58,3 +58,24 @@ def test_prediction_records_uncertainty_and_shrink(real_samples, tiny_basis, tmp
     saved = json.loads((tmp_path / "sic.save" / PREDICTION_JSON).read_text())
     assert saved["uncertainty"] == pytest.approx(res.uncertainty)
     assert saved["shrink"] == pytest.approx(res.shrink)
+
+
+def test_no_correction_beyond_the_training_cutoff(real_samples, tiny_basis, tmp_path):
+    from ase.build import bulk
+
+    from rhocat.predict.core import model_prediction
+    from rhocat.qe.gvectors import g_cartesian, miller_indices
+    from rhocat.qe.start import cell_bohr
+    from rhocat.train import train_model
+
+    res = train_model(real_samples, "basis", tiny_basis, steps=2, progress=False)
+    model = res.model
+    assert model.metadata["train_ecutrho_ry"] == pytest.approx(80.0, rel=0.05)
+    sic = bulk("SiC", "zincblende", a=4.36)
+    miller = miller_indices(cell_bohr(sic), 200.0)
+    delta, info = model_prediction(model, sic, miller)
+    g = g_cartesian(cell_bohr(sic), miller)
+    g2 = np.einsum("ij,ij->i", g, g)
+    inside = g2 <= info["delta_ecutrho_ry"]
+    assert np.all(delta[~inside] == 0.0) and (~inside).sum() > len(miller) // 2
+    assert np.abs(delta[inside]).max() > 0.0

@@ -110,19 +110,29 @@ def model_prediction(
     model, atoms: Atoms, miller: np.ndarray, fft_grid: Sequence[int] | None = None
 ) -> tuple[np.ndarray, dict]:
     """(Δρ(G) as :func:`model_delta_rho_g`, info): an ensemble adds its ``uncertainty``,
-    ``shrink`` and ``members`` to ``info`` (empty for other models)."""
+    ``shrink`` and ``members`` to ``info``. Δρ is set to 0 beyond the density cutoff the
+    model was trained within (metadata ``train_ecutrho_ry``, then in ``info``): there the
+    start is the ACS."""
     from rhocat.models.ensemble import EnsembleModel
     from rhocat.qe.gvectors import g_cartesian
 
-    if not isinstance(model, EnsembleModel):
-        return model_delta_rho_g(model, atoms, miller, fft_grid), {}
     numbers, pos, cell = _arrays(atoms)
-    pred = model.predict(numbers, pos, cell, g_cartesian(cell, miller))
-    delta = np.asarray(pred.delta_rho_g, dtype=np.complex128).reshape(-1)
-    if not np.all(np.isfinite(delta)):
-        raise ModelError("the model returned non-finite density values")
-    delta[~np.asarray(miller).any(axis=1)] = 0.0
-    return delta, pred.info()
+    if not isinstance(model, EnsembleModel):
+        delta, info = model_delta_rho_g(model, atoms, miller, fft_grid), {}
+    else:
+        pred = model.predict(numbers, pos, cell, g_cartesian(cell, miller))
+        delta = np.asarray(pred.delta_rho_g, dtype=np.complex128).reshape(-1)
+        if not np.all(np.isfinite(delta)):
+            raise ModelError("the model returned non-finite density values")
+        delta[~np.asarray(miller).any(axis=1)] = 0.0
+        info = pred.info()
+    trained = (getattr(model, "metadata", None) or {}).get("train_ecutrho_ry")
+    if trained:  # beyond the sphere it was trained on, a model is unconstrained: keep the ACS
+        g = g_cartesian(cell, miller)
+        beyond = np.einsum("ij,ij->i", g, g) > float(trained) * (1.0 + 1e-9)
+        delta[beyond] = 0.0
+        info["delta_ecutrho_ry"] = float(trained)
+    return delta, info
 
 
 def model_delta_rho_g(

@@ -432,7 +432,8 @@ def _occ_error_ratio(model: BecsumModel, samples: list) -> float | None:
 
 
 def _metadata_from_samples(samples: list) -> dict:
-    """Pseudopotential md5s and QE version recorded in the samples' ``meta`` (if any)."""
+    """Pseudopotential md5s and QE version recorded in the samples' ``meta`` (if any), and
+    ``train_ecutrho_ry``: the density cutoff (Ry) within which every training sample has Δρ."""
     md5: dict[str, str] = {}
     versions = set()
     for s in samples:
@@ -450,6 +451,10 @@ def _metadata_from_samples(samples: list) -> dict:
         out["pseudo_md5"] = md5
     if versions:
         out["qe_version"] = ", ".join(sorted(versions))
+    spheres = [float(np.max(np.einsum("ij,ij->i", s.g_cart, s.g_cart))) for s in samples
+               if getattr(s, "g_cart", None) is not None and len(s.g_cart)]  # fmt: skip
+    if spheres:  # |G|² in bohr⁻² equals the kinetic cutoff in Ry
+        out["train_ecutrho_ry"] = min(spheres)
     return out
 
 
