@@ -24,7 +24,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 LOW = {"system": {"ecutwfc": 25.0, "ecutrho": 200.0}}
-DEFAULT_IDS = "zincblende-GaAs,rocksalt-NiO,CsCl-FeSi,AlB2-CrB2,delafossite-CuRhO2,L12-NiCu3"
+DEFAULT_IDS = "CsCl-FeSi,AlB2-CrB2,zincblende-BN,rocksalt-CrN,delafossite-CuRhO2,CsCl-GaNi,CsCl-CrGe"
 
 
 def transfer(atoms, workdir: Path) -> dict:
@@ -83,6 +83,8 @@ def transfer(atoms, workdir: Path) -> dict:
 def main(argv: list[str] | None = None) -> int:
     from ase.io import read
 
+    from rhocat.data.perturb import perturb
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ids", default=DEFAULT_IDS)
     ap.add_argument("--relaxed", default=str(HERE / "dataset" / "relaxed"))
@@ -95,6 +97,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"skip {ident}: no relaxed structure", file=sys.stderr)
             continue
         atoms = read(path)
+        # perturbed as the dataset's structures are (σ 0.02 Å, strain ≤ 2%, seed 0): a cell
+        # symmetric to only ~1e-7 Å (as CHGNet leaves it) has |G|² ties that pw.x's fuzzy sort
+        # orders in a way rhocat does not reproduce (see the README, known limitations)
+        atoms, _ = perturb(atoms, ident, sigma_ang=0.02, strain=0.02, seed=0)
         t0 = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="rhocat-cutoff-") as tmp:
             row = transfer(atoms, Path(tmp))

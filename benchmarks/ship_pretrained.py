@@ -27,6 +27,11 @@ def main() -> None:
     ap.add_argument("checkpoint")
     ap.add_argument("dataset")
     ap.add_argument("--bench", default=None)
+    ap.add_argument(
+        "--recipe",
+        default="python benchmarks/dataset_recipe.py && "
+        "rhocat train benchmarks/dataset/dataset --ensemble 5 -o model.pt",
+    )
     args = ap.parse_args()
     model = load_model(args.checkpoint)
     content = read_checkpoint(args.checkpoint)
@@ -39,9 +44,15 @@ def main() -> None:
         "metadata": model.metadata,
         "dataset_manifest": manifest,
         "structures_per_split": {s: len(ds.ids(split=s)) for s in ds.splits()},
+        "train_systems": sorted(
+            {
+                "-".join(sorted(r.elements.strip(",").split(",")))
+                for r in ds.rows(split="train", status="ok")
+            }
+        ),
         "training_metrics": model.metrics,
         "checkpoint_bytes": Path(args.checkpoint).stat().st_size,
-        "recipe": "python benchmarks/recipe.py && python benchmarks/paper.py",
+        "recipe": args.recipe,
     }
     if args.bench and Path(args.bench).is_file():
         bench = json.loads(Path(args.bench).read_text())

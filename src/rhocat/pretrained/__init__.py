@@ -33,3 +33,12 @@ def load_pretrained():
     if not DEFAULT_CHECKPOINT.is_file():
         raise ModelError("no pretrained model is shipped with this rhocat installation")
     return load_model(DEFAULT_CHECKPOINT)
+
+
+def trained_systems() -> set[tuple[str, ...]]:
+    """Element combinations (sorted symbols) of the shipped model's training structures.
+
+    Empty when the card predates this field: then no combination can be called unseen.
+    """
+    card = training_card()
+    return {tuple(sorted(s.split("-"))) for s in card.get("train_systems", [])}
