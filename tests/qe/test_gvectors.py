@@ -168,3 +168,32 @@ def test_mismatch_raises(acs_dumps) -> None:
     swapped = ChargeDensity(d.miller[[0, 2, 1, *range(3, d.ngm)]], d.rho_g, d.b)
     with pytest.raises(DensityFileError, match="order"):
         check_density_gvectors(swapped, case.cell_bohr, case.ecutrho)
+
+
+#: CsCl FeSi as CHGNet relaxes it: cubic to ~1e-8 Å only (Å).
+NEARLY_CUBIC = [
+    [2.7585252869269627, -5.831273519862167e-10, 1.39444193956252e-09],
+    [-5.831276373927189e-10, 2.758525265297093, -5.956102885819204e-09],
+    [1.394441780953469e-09, -5.956103676457801e-09, 2.758525255507902],
+]
+
+
+def test_order_of_a_nearly_symmetric_cell_equals_pw(tmp_path) -> None:
+    """|G|² ties broken at ~1e-8 need QE's own fuzzy heapsort and the cell as printed."""
+    from ase import Atoms
+
+    from rhocat.qe.scf import run_scf
+    from rhocat.qe.start import cell_bohr
+
+    atoms = Atoms("FeSi", cell=NEARLY_CUBIC, pbc=True,
+                  positions=[[0, 0, 0], [1.37926264, 1.37926262, 1.37926263]])  # fmt: skip
+    ecutrho = 160.0
+    res = run_scf(
+        atoms, ranks=1, workdir=tmp_path,
+        overrides={"system": {"ecutwfc": 20.0, "ecutrho": ecutrho}, "k_points": [1, 1, 1],
+                   "electrons": {"electron_maxstep": 0, "scf_must_converge": False}},
+    )  # fmt: skip
+    d = read_charge_density(Path(res.save_dir) / "charge-density.dat")
+    np.testing.assert_array_equal(miller_indices(cell_bohr(atoms), ecutrho), d.miller)
+    # the plain (cluster) sort, or the unrounded cell, would not give pw.x's order
+    assert not np.array_equal(miller_indices(cell_bohr(atoms), ecutrho, written=False), d.miller)

@@ -39,6 +39,8 @@ __all__ = [
 QE_BOHR_ANGSTROM = 0.52917720859
 
 _EPS8 = 1.0e-8
+#: Decimals of the Å coordinates in the pw.x inputs rhocat writes (``rhocat.qe.inputs``).
+INPUT_DECIMALS = 10
 
 
 def _alat_units(cell_bohr: np.ndarray, alat: float | None) -> tuple[np.ndarray, np.ndarray, float]:
@@ -169,14 +171,72 @@ def symmetry_fft_factors(
 
 
 def _sort_like_qe(g2: np.ndarray) -> np.ndarray:
-    """Permutation that QE's hpsort_eps(eps=1e-8) produces (ties by original index)."""
+    """Permutation that QE's hpsort_eps(eps=1e-8) produces (ties by original index).
+
+    When every gap between neighbouring sorted values is either far below or far above
+    eps, "equal within eps" is transitive and the result is a sort by (cluster, index).
+    A nearly symmetric cell (asymmetric at ~1e-8, e.g. relaxed by an interatomic
+    potential) has gaps close to eps, where hpsort_eps's comparisons are not transitive
+    and only the heapsort itself (:func:`_hpsort_eps`) gives pw.x's order.
+    """
     order = np.argsort(g2, kind="stable")
     s = g2[order]
-    same = np.diff(s) < _EPS8  # neighbours hpsort_eps counts as equal
+    gaps = np.diff(s)
+    if np.any((gaps > _EPS8 * 1e-3) & (gaps < _EPS8 * 1e3)):
+        return _hpsort_eps(g2, _EPS8)
+    same = gaps < _EPS8  # neighbours hpsort_eps counts as equal
     if not np.any(same & (np.diff(order) < 0)):
         return order  # exact ties are already in index order
     cluster = np.concatenate([[0], np.cumsum(~same)])
     return order[np.lexsort((order, cluster))]
+
+
+def _hpsort_eps(values: np.ndarray, eps: float) -> np.ndarray:
+    """QE's ``hpsort_eps`` (Numerical Recipes heapsort; values closer than ``eps`` are
+    ordered by their index), line by line; returns the permutation (0-based)."""
+    ra = [0.0, *map(float, values)]
+    ind = list(range(len(ra)))
+    n = len(values)
+    if n < 2:
+        return np.arange(n)
+    left, ir = n // 2 + 1, n
+    while True:
+        if left > 1:  # hiring phase
+            left -= 1
+            rra, iind = ra[left], ind[left]
+        else:  # retirement-and-promotion phase
+            rra, iind = ra[ir], ind[ir]
+            ra[ir], ind[ir] = ra[1], ind[1]
+            ir -= 1
+            if ir == 1:
+                ra[1], ind[1] = rra, iind
+                break
+        i, j = left, 2 * left
+        while j <= ir:
+            if j < ir:
+                if abs(ra[j] - ra[j + 1]) >= eps:
+                    if ra[j] < ra[j + 1]:
+                        j += 1
+                elif ind[j] < ind[j + 1]:
+                    j += 1
+            if abs(rra - ra[j]) >= eps:
+                demote = rra < ra[j]
+            else:
+                demote = iind < ind[j]
+            if demote:
+                ra[i], ind[i] = ra[j], ind[j]
+                i, j = j, 2 * j
+            else:
+                j = ir + 1
+        ra[i], ind[i] = rra, iind
+    return np.asarray(ind[1:], dtype=np.int64) - 1
+
+
+def as_written(values_ang: np.ndarray) -> np.ndarray:
+    """Å values exactly as pw.x reads them from the inputs rhocat writes (``%.10f``)."""
+    arr = np.asarray(values_ang, dtype=np.float64)
+    flat = [float(f"{x:.{INPUT_DECIMALS}f}") for x in arr.ravel()]
+    return np.array(flat).reshape(arr.shape)
 
 
 def miller_indices(
@@ -185,6 +245,7 @@ def miller_indices(
     *,
     gamma_only: bool = False,
     alat: float | None = None,
+    written: bool = True,
 ) -> np.ndarray:
     """pw.x's G list: Miller indices of all G with |G|² ≤ ecutrho, in pw.x's order.
 
@@ -193,10 +254,14 @@ def miller_indices(
         ecutrho_ry: density cutoff, Ry.
         gamma_only: only the half list pw.x keeps with Γ-point tricks.
         alat: QE's lattice parameter in bohr (default: length of the first vector).
+        written: use the cell as a rhocat pw.x input prints it (Å to 10 decimals,
+            :func:`as_written`), which is the one pw.x sorts with; False: as given.
 
     Returns:
         (ngm, 3) int32 array; row 0 is G = 0.
     """
+    if written:  # the cell pw.x read: its |G|² ties (within 1e-8) decide the order
+        cell_bohr = as_written(np.asarray(cell_bohr) * QE_BOHR_ANGSTROM) / QE_BOHR_ANGSTROM
     at, bg, alat = _alat_units(cell_bohr, alat)
     gcutm = ecutrho_ry / (2 * math.pi / alat) ** 2
     n = [int(math.sqrt(gcutm) * math.sqrt(at[d] @ at[d])) + 1 for d in range(3)]

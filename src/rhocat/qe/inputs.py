@@ -16,6 +16,7 @@ from ase import Atoms
 from ase.data import atomic_masses, atomic_numbers
 
 from rhocat.errors import InputError
+from rhocat.qe.gvectors import INPUT_DECIMALS
 from rhocat.qe.protocol import Protocol, get_protocol
 from rhocat.qe.pseudo import PseudoFamily, load_family
 
@@ -246,10 +247,10 @@ def render_pw_input(atoms: Atoms, params: Mapping, family: str | PseudoFamily) -
         lines.append(f"  {s} {atomic_masses[atomic_numbers[s]]:.4f} {family[s].filename}")
     lines.append("CELL_PARAMETERS angstrom")
     for vec in atoms.cell.array:
-        lines.append("  " + " ".join(f"{x:.10f}" for x in vec))
+        lines.append("  " + " ".join(f"{x:.{INPUT_DECIMALS}f}" for x in vec))
     lines.append("ATOMIC_POSITIONS angstrom")
     for s, pos in zip(atoms.get_chemical_symbols(), atoms.positions, strict=True):
-        lines.append(f"  {s} " + " ".join(f"{x:.10f}" for x in pos))
+        lines.append(f"  {s} " + " ".join(f"{x:.{INPUT_DECIMALS}f}" for x in pos))
     k = params.get("k_points", [1, 1, 1])
     lines.append("K_POINTS automatic")
     lines.append(f"  {k[0]} {k[1]} {k[2]} 0 0 0")
