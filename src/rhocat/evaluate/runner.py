@@ -273,6 +273,8 @@ def evaluate_entry(
         if both and base.wall_s > 0
         else None,
         "becsum_source": pred.becsum_source,
+        "uncertainty": pred.uncertainty,
+        "shrink": pred.shrink,
         "negative_fraction": pred.negative_fraction,
         "clipped_fraction": pred.clipped_fraction,
         "ranks": ranks,
