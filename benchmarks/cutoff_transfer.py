@@ -24,7 +24,9 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 LOW = {"system": {"ecutwfc": 25.0, "ecutrho": 200.0}}
-DEFAULT_IDS = "CsCl-FeSi,AlB2-CrB2,zincblende-BN,rocksalt-CrN,delafossite-CuRhO2,CsCl-GaNi,CsCl-CrGe"
+DEFAULT_IDS = (
+    "CsCl-FeSi,AlB2-CrB2,zincblende-BN,rocksalt-CrN,delafossite-CuRhO2,CsCl-GaNi,CsCl-CrGe"
+)
 
 
 def transfer(atoms, workdir: Path) -> dict:
