@@ -156,9 +156,22 @@ def _run(args: argparse.Namespace) -> int:
                 f"{r.ngm} G vectors, inference {r.inference_s:.2f} s"
                 f"{neg if r.negative_fraction else ''}; PAW occupations: {r.becsum_source})"
             )
+            if r.uncertainty is not None:
+                print(f"  {uncertainty_line(r.uncertainty, r.shrink)}")
             if r.requirements:
                 from rhocat.predict.pwinput import requirement_lines
 
                 for line in requirement_lines(r.requirements, r.restart_dir):
                     print(f"  {line}")
     return 0
+
+
+def uncertainty_line(uncertainty: float, shrink: float) -> str:
+    """One line on the ensemble's confidence and what the warm start did with it."""
+    if shrink >= 0.9:
+        what = "the correction to the ACS is used nearly in full"
+    elif shrink >= 0.1:
+        what = "the correction to the ACS is scaled down accordingly"
+    else:
+        what = "this structure is unlike the training data: the start is essentially the ACS"
+    return f"ensemble uncertainty {uncertainty:.2f}: correction x {shrink:.2f} ({what})"
