@@ -35,14 +35,14 @@ $(STAMP): pyproject.toml
 	@[ -x $(BIN)/python ] || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev,aiida,relax]'
+	$(BIN)/pip install -q -e '.[dev,aiida,relax,tensorboard]'
 	@touch $(STAMP)
 
 test: setup chromium
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile -p no:cacheprovider
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile -p no:cacheprovider -m "not long"
 
 test-fast: setup
-	$(BIN)/python -m pytest -q -x -m "not slow and not aiida"
+	$(BIN)/python -m pytest -q -x -m "not slow and not aiida and not long"
 
 demo: setup
 	$(BIN)/rhocat demo -o demo

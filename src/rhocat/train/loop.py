@@ -285,6 +285,9 @@ def train_model(
         range(start, end), disable=not progress or rank != 0, desc=f"train {model}", unit="step"
     )
     t_run = time.perf_counter()
+    from rhocat.train.tensorboard import MetricsLog
+
+    board = MetricsLog(csv_path if rank == 0 else None)  # beside the CSV, if installed
     net.train()
     for step in bar:
         for g in opt.param_groups:
@@ -325,13 +328,16 @@ def train_model(
                     write(best_path, metrics, state)
                 write(last_path, metrics, state)
         rows.append(row)
+        board.log(row)
         if (
             csv_path is not None
             and rank == 0
             and ((step + 1) % tcfg["val_every"] == 0 or step + 1 == end)
         ):
             _write_csv(csv_path, rows)
+            board.flush()
     bar.close()
+    board.close()
     if world > 1:
         dist.barrier()
     return TrainResult(
