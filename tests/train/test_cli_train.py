@@ -83,3 +83,26 @@ def test_cli_train_user_errors(tmp_path, capsys):
     assert main(["train", str(data), "-o", str(tmp_path / "m.pt"), "--config", str(bad)]) == 2
     assert "cannot read config" in capsys.readouterr().err
     assert main(["train", str(data), "-o", str(tmp_path / "m.pt"), "--resume"]) == 2
+
+
+def test_cli_train_ensemble(real_samples, tmp_path, capsys):
+    data = _dataset(tmp_path / "ds", real_samples)
+    cfg = tmp_path / "tiny.json"
+    cfg.write_text(
+        json.dumps({"model": {"basis": {"l_max": 2, "n_alpha": 3}, "hidden_muls": [4, 2],
+                              "element_features": True}})
+    )  # fmt: skip
+    out_pt = tmp_path / "ens.pt"
+    args = ["train", str(data), "-o", str(out_pt), "--config", str(cfg), "--steps", "2",
+            "--no-progress"]  # fmt: skip
+    rc = main([*args, "--ensemble", "2"])
+    assert rc == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["model"] == "ensemble" and summary["n_members"] == 2
+    m = load_model(out_pt)
+    assert m.kind == "ensemble" and len(m.members) == 2
+    assert m.members[0].config["element_features"] is True
+    assert m.metadata["pseudo_family"] == "debian-pbe"
+    assert main([*args, "--ensemble", "1"]) == 2
+    assert "at least 2 members" in capsys.readouterr().err
+    assert main([*args, "--ensemble", "2", "--model", "radial"]) == 2

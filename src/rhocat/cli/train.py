@@ -96,6 +96,6 @@ def _run_ensemble(args: argparse.Namespace, data, metadata: dict) -> int:
         progress=not args.no_progress, device=args.device, val_every=args.val_every,
         metadata=metadata, loss=args.loss,
     )  # fmt: skip
-    print(json.dumps({"model": "ensemble", "members": args.ensemble, "best": str(args.output),
-                      **metrics}, indent=2, default=str))  # fmt: skip
+    summary = {"model": "ensemble", "n_members": args.ensemble, "best": str(args.output)}
+    print(json.dumps({**summary, **metrics}, indent=2, default=str))
     return 0
