@@ -155,6 +155,9 @@ def main(argv: list[str] | None = None) -> int:
                 if shrink:
                     c, _ = calibrate_shrinkage(model, load.get("val", []))
                     model.config["shrink_c"] = c
+        member_test = []
+        if name != "radial" and len(seeds) > 1:  # each member alone, on the same test set
+            member_test = [summarize(evaluate_rows(m, test)) for m in members]
         val_rows = evaluate_rows(model, load.get("val", []))
         test_rows = evaluate_rows(model, test)
         report["rows"][name] = {
@@ -167,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
                 sp: summarize([r for r in test_rows if r["split"] == sp])
                 for sp in sorted({r["split"] for r in test_rows})
             },
+            "members_alone_test": member_test,
             "per_structure": test_rows,
         }
         out_path.write_text(json.dumps(report, indent=1))
