@@ -34,7 +34,7 @@ from rhocat.models.basis import evaluate_g, inversion_partners
 from rhocat.models.equivariant import SMALL_EVALUATION, EquivariantBasisModel, _one_thread
 
 #: Number of shortest non-zero G vectors on which the members' spread is measured.
-UNCERTAINTY_G = 2000
+UNCERTAINTY_G = 500
 #: Candidate values of ``shrink_c`` tried by :func:`calibrate_shrinkage`.
 SHRINK_GRID = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 
