@@ -107,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     from rhocat.data.store import Dataset
     from rhocat.models.ensemble import EnsembleModel, calibrate_shrinkage
     from rhocat.train import train_model
+    from rhocat.train.checkpoint import checkpoint_dict, save_checkpoint
 
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -155,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
                 if shrink:
                     c, _ = calibrate_shrinkage(model, load.get("val", []))
                     model.config["shrink_c"] = c
+                save_checkpoint(workdir / f"{name}-{args.steps}.pt", checkpoint_dict(model))
         member_test = []
         if name != "radial" and len(seeds) > 1:  # each member alone, on the same test set
             member_test = [summarize(evaluate_rows(m, test)) for m in members]
