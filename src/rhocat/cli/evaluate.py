@@ -39,6 +39,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "the runs differ by the start density alone",
     )
     p.add_argument("--keep-work", action="store_true", help="keep pw.x folders (debugging)")
+    p.add_argument(
+        "--engine",
+        choices=("local", "aiida"),
+        default="local",
+        help="run the SCFs here (local) or as AiiDA PwBaseWorkChains (aiida) [local]",
+    )
+    p.add_argument(
+        "--aiida-computer",
+        default=None,
+        help="AiiDA computer label [$RHOCAT_AIIDA_COMPUTER, else localhost]",
+    )
+    p.add_argument("--aiida-code", default=None, help="AiiDA code label [pw@<computer>]")
     p.set_defaults(func=_run)
 
 
@@ -50,6 +62,11 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.workers < 1 or args.ranks < 1:
         raise InputError("--workers and --ranks must be at least 1")
+    if args.engine != "aiida" and (args.aiida_computer or args.aiida_code):
+        raise InputError("--aiida-computer/--aiida-code need --engine aiida")
+    aiida = None
+    if args.engine == "aiida":
+        aiida = {"computer": args.aiida_computer, "code": args.aiida_code}
     model = load_model_file(args.model)
     splits = None if args.split.strip() == "all" else [s for s in args.split.split(",") if s]
     ids = [i for i in args.ids.split(",") if i] if args.ids else None
@@ -67,6 +84,8 @@ def _run(args: argparse.Namespace) -> int:
         retry_failed=args.retry_failed,
         keep_work=args.keep_work,
         same_first_threshold=args.same_first_threshold,
+        engine=args.engine,
+        aiida=aiida,
     )
     print(to_markdown(summary))
     print(f"results in {args.output} (rhocat report {args.output} -o report.html)")

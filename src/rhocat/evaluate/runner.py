@@ -172,6 +172,7 @@ def evaluate_entry(
     timeout_s: float | None = None,
     allow_unseen: bool = False,
     same_first_threshold: bool = False,
+    scf: Callable | None = None,
 ) -> dict:
     """Evaluate one structure; returns its row (plain dict, JSON-ready).
 
@@ -188,9 +189,13 @@ def evaluate_entry(
             pw.x's atomic start (``diago_thr_init`` 1e-2), so that the two runs
             differ by the start density alone (a zero model then replays the
             baseline exactly; a near-perfect density needs a few more iterations).
+        scf: what runs each pw.x SCF, with :func:`rhocat.qe.scf.run_scf`'s arguments
+            (default: it; :class:`rhocat.evaluate.aiida_engine.AiidaScf` for AiiDA).
     """
     from rhocat.predict import predict_restart
     from rhocat.qe.scf import ATOMIC_DIAGO_THR_INIT, run_scf
+
+    scf = scf or run_scf
 
     meta = sample.meta
     problems = reproduction_problems(meta, family)
@@ -211,7 +216,7 @@ def evaluate_entry(
         name=sample.id,
     )
     # 2. both SCFs, same parameters, same process: baseline first, then the warm start
-    base = run_scf(
+    base = scf(
         atoms,
         family=family,
         start="atomic",
@@ -225,7 +230,7 @@ def evaluate_entry(
     warm_thr = params.get("electrons", {}).get("diago_thr_init")
     if warm_thr is None and same_first_threshold:
         warm_thr = ATOMIC_DIAGO_THR_INIT
-    warm = run_scf(
+    warm = scf(
         atoms,
         family=family,
         start=pred.restart_dir,
@@ -353,6 +358,8 @@ def evaluate(
     same_first_threshold: bool = False,
     progress: bool = True,
     on_row: Callable[[dict], None] | None = None,
+    engine: str = "local",
+    aiida: dict | None = None,
 ) -> dict:
     """Evaluate ``model`` on a dataset's structures; resumable; returns the summary.
 
@@ -367,16 +374,25 @@ def evaluate(
         allow_unseen: evaluate structures with elements the model never saw.
         retry_failed: redo structures whose row is ``failed`` (finished ones are skipped).
         same_first_threshold: see :func:`evaluate_entry`.
+        engine: ``local`` (pw.x in this process) or ``aiida`` (each SCF a
+            ``PwBaseWorkChain``, see :mod:`rhocat.evaluate.aiida_engine`; one
+            structure at a time, ``workers`` must be 1; the rows are the same).
+        aiida: keyword arguments of :class:`rhocat.evaluate.aiida_engine.AiidaScf`
+            (profile, computer, code, options, daemon).
 
     Raises:
         InputError: the results folder belongs to another model; an entry cannot be
-            reproduced; no structure selected.
+            reproduced; no structure selected; an unknown engine.
         ModelError: the model lacks an element of a selected structure.
     """
     from rhocat.data.entry import read_attrs
     from rhocat.data.store import Dataset
     from rhocat.qe.pseudo import load_family
 
+    if engine not in ("local", "aiida"):
+        raise InputError(f"engine must be local or aiida, not {engine!r}")
+    if engine == "aiida" and workers > 1:
+        raise InputError("the aiida engine evaluates one structure at a time: use workers=1")
     ds = dataset if isinstance(dataset, Dataset) else Dataset(dataset)
     family = load_family(ds.manifest.family)
     if ids is None:
@@ -402,6 +418,7 @@ def evaluate(
             "family": family.name,
             "workers": workers,
             "ranks": ranks,
+            "engine": engine,
         },
         settings={"same_first_threshold": same_first_threshold, "dataset": str(ds.path.resolve())},
     )
@@ -426,6 +443,10 @@ def evaluate(
         "allow_unseen": allow_unseen,
         "same_first_threshold": same_first_threshold,
     }
+    if engine == "aiida" and todo:
+        from rhocat.evaluate.aiida_engine import AiidaScf
+
+        kwargs["scf"] = AiidaScf(**(aiida or {}))
     bar = None
     if progress:
         from tqdm import tqdm

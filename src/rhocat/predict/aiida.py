@@ -208,7 +208,9 @@ def remote_start(folder, computer):
             f"<{node.pk}> exit status {node.exit_status} {node.exit_message or ''}"
         )
     remote = node.outputs.remote_folder
-    remote.base.extras.set(ATTR_SHA, folder.base.attributes.get(ATTR_SHA))
+    sha = folder.base.attributes.get(ATTR_SHA, None)
+    if sha is not None:
+        remote.base.extras.set(ATTR_SHA, sha)
     return remote
 
 
