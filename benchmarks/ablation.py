@@ -38,8 +38,8 @@ ROWS = {
 
 def snapshot(ds, path: Path) -> dict:
     """Ids per split, fixed at the first call."""
-    if path.is_file():
-        return json.loads(path.read_text())
+    if path.is_file():  # keys starting with "_" are notes (e.g. the rule that made it)
+        return {k: v for k, v in json.loads(path.read_text()).items() if not k.startswith("_")}
     snap = {split: ds.ids(split=split) for split in ds.splits()}
     path.write_text(json.dumps(snap, indent=0))
     return snap

@@ -150,7 +150,8 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     ds = Dataset(args.data)
-    snap = json.loads(Path(args.snapshot).read_text())
+    snap = {k: v for k, v in json.loads(Path(args.snapshot).read_text()).items()
+            if not k.startswith("_")}  # fmt: skip
     ids = scf_subset(snap, args.scf_per_split)
     given = dict(c.split("=", 1) for c in args.checkpoint)
     result_path = HERE / "results_paper.json"

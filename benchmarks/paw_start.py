@@ -86,7 +86,8 @@ def main() -> int:
     ap.add_argument("-o", "--output", default=str(HERE / "results_paw_start.json"))
     args = ap.parse_args()
     ds = Dataset(args.data)
-    snap = json.loads(Path(args.snapshot).read_text())
+    snap = {k: v for k, v in json.loads(Path(args.snapshot).read_text()).items()
+            if not k.startswith("_")}  # fmt: skip
     pool = sorted(i for s, ids in snap.items() if s.startswith("test") for i in ids
                   if set(ds.row(i).element_list) & PAW)  # fmt: skip
     ids = sorted(random.Random(0).sample(pool, min(args.n, len(pool))))
