@@ -162,6 +162,10 @@ def main() -> None:
         "scf_subset": ids,
         "models": {},
     }
+    if result_path.is_file():  # keep the other models' figures of the same snapshot and subset
+        old = json.loads(result_path.read_text())
+        if old.get("snapshot") == result["snapshot"] and old.get("scf_subset") == ids:
+            result["models"] = old.get("models", {})
     samples = None
     for name in [m for m in args.models.split(",") if m]:
         ckpt = Path(given.get(name, out / f"{name}.pt"))
