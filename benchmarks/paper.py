@@ -146,6 +146,7 @@ def main() -> None:
     ap.add_argument("--checkpoint", action="append", default=[], help="NAME=PATH (reuse)")
     ap.add_argument("--ranks", type=int, default=1)
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--result", default=str(HERE / "results_paper.json"))
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -154,7 +155,7 @@ def main() -> None:
             if not k.startswith("_")}  # fmt: skip
     ids = scf_subset(snap, args.scf_per_split)
     given = dict(c.split("=", 1) for c in args.checkpoint)
-    result_path = HERE / "results_paper.json"
+    result_path = Path(args.result)
     result = {
         "dataset": str(Path(args.data)),
         "snapshot": str(args.snapshot),
