@@ -47,6 +47,13 @@ def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
     return removed
 
 
+def named_os_error(exc: OSError, path: str | os.PathLike) -> OSError:
+    """``exc`` naming ``path`` when it names no file (a write that ran out of space)."""
+    if exc.filename is None and exc.errno is not None:
+        return OSError(exc.errno, exc.strerror, str(path))
+    return exc
+
+
 def temporary_dir_for(path: str | os.PathLike) -> Path:
     """A new hidden folder next to ``path`` to build it in before a rename
     (``.<name>.tmp-<pid>-<random>``); stale ones of dead processes are removed first."""
@@ -67,6 +74,9 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise named_os_error(exc, path) from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -91,3 +101,32 @@ def to_jsonable(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     return obj
+
+
+def check_output_dir(
+    path: str | os.PathLike, *, force: bool = False, replaced: str = "the files rhocat writes"
+) -> None:
+    """rhocat's one overwrite rule for an output folder (``predict``, ``acs``).
+
+    A new or empty folder is fine; a path that is a file is refused; a folder that
+    holds anything is refused unless ``force``, which replaces ``replaced`` in it and
+    leaves other files alone. Hidden temporaries of dead rhocat processes are removed
+    first. Raises :class:`rhocat.errors.InputError`.
+    """
+    from rhocat.errors import InputError
+
+    path = Path(path)
+    remove_stale_temporaries(path)
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{path} exists and is not a folder")
+    if not path.is_dir():
+        parent = next((q for q in path.parents if q.exists()), None)
+        if parent is not None and not parent.is_dir():
+            raise InputError(f"cannot create {path}: {parent} is a file")
+        return
+    entries = sorted(q.name for q in path.iterdir() if not q.name.startswith("."))
+    if entries and not force:
+        raise InputError(
+            f"{path} is not empty ({', '.join(entries[:3])}{', ...' if len(entries) > 3 else ''}):"
+            f" refusing to overwrite it (--force replaces {replaced} in it)"
+        )

@@ -138,7 +138,7 @@ def test_scf_temp_folder_removed_unless_kept(si_file, tmp_path):
     p = run(["scf", str(si_file), "--start", str(tmp_path / "nothing")], env=env)
     assert p.returncode == 2 and rhocat_temporaries(tmp) == []
     p = run(["scf", str(si_file), "--ecutwfc", "20", "--keep-workdir"], env=env)
-    assert p.returncode == 0, p.stderr
+    assert p.returncode == 0, (p.stdout, p.stderr)
     kept = rhocat_temporaries(tmp)
     assert len(kept) == 1 and (kept[0] / "pw.out").is_file() and str(kept[0]) in p.stderr
 
@@ -240,5 +240,5 @@ def test_predict_sigterm_leaves_no_hidden_folder(si_file, tmp_path):
         assert hidden == []
         if proc.returncode == 0 or out.exists():
             assert read_charge_density(out / "charge-density.dat").miller.shape[1] == 3
-        else:
-            assert proc.returncode == 128 + signal.SIGTERM
+        else:  # before rhocat's handler is installed (imports), Python's default: -15
+            assert proc.returncode in (128 + signal.SIGTERM, -signal.SIGTERM)

@@ -162,7 +162,7 @@ def test_refuses_results_of_another_model(zero_results, dataset):
 def test_model_missing_an_element_fails_before_any_run(dataset, tmp_path):
     with pytest.raises(ModelError, match="zincblende-SiC.*never saw C"):
         evaluate(ZeroModel(elements=("Si",)), dataset, tmp_path / "res", progress=False)
-    assert load_rows(tmp_path / "res") == []
+    assert not (tmp_path / "res").exists()  # not even a manifest.json: nothing half done
 
 
 def _tamper(dataset, tmp_path, entry_id, edit):
@@ -189,7 +189,7 @@ def test_entry_that_cannot_be_reproduced(dataset, tmp_path, edit, message):
     data = _tamper(dataset, tmp_path, "diamond-Si", edit)
     with pytest.raises(InputError, match=message):
         evaluate(ZeroModel(), data, tmp_path / "res", progress=False)
-    assert load_rows(tmp_path / "res") == []
+    assert not (tmp_path / "res").exists()
     rc = main(["evaluate", str(tmp_path / "none.pt"), str(data), "-o", str(tmp_path / "r2")])
     assert rc == 2
 

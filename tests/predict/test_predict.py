@@ -129,12 +129,15 @@ def test_model_missing_an_element_writes_nothing(tmp_path):
 def test_refuses_to_overwrite_a_foreign_folder(tmp_path, si):
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "thesis.tex").write_text("...")
-    with pytest.raises(InputError, match="other files"):
+    with pytest.raises(InputError, match="not empty"):
         predict_restart(ToyModel(), si, out_dir=tmp_path / "mine")
     assert (tmp_path / "mine" / "thesis.tex").read_text() == "..."
-    # a previous prediction is replaced in place
+    # a previous prediction is refused too (the rule of rhocat acs), replaced in place
+    # with overwrite=True (--force)
     predict_restart(ToyModel(), si, out_dir=tmp_path / "p")
-    predict_restart(ToyModel(scale=0.5), si, out_dir=tmp_path / "p")
+    with pytest.raises(InputError, match="--force"):
+        predict_restart(ToyModel(scale=0.5), si, out_dir=tmp_path / "p")
+    predict_restart(ToyModel(scale=0.5), si, out_dir=tmp_path / "p", overwrite=True)
     assert sorted(p.name for p in (tmp_path / "p").iterdir()) == [
         "charge-density.dat",
         "prediction.json",

@@ -119,7 +119,7 @@ def test_bad_checkpoints_are_refused(tmp_path, real_samples, tiny_basis):
     with pytest.raises(ModelError, match="not a rhocat model"):
         load_model(tmp_path / "foreign.pt")
     torch.save({"format": "rhocat-model", "obj": _Foreign()}, tmp_path / "pickle.pt")
-    with pytest.raises(ModelError, match="pickled code"):
+    with pytest.raises(ModelError, match="pickled objects"):
         load_model(tmp_path / "pickle.pt")
     with pytest.raises(ModelError, match="does not exist"):
         load_model(tmp_path / "missing.pt")

@@ -16,17 +16,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "errors and timings. Resumable: finished structures are skipped.",
     )
     p.add_argument("model", help="model checkpoint")
-    p.add_argument("data", help="dataset folder (rhocat data build)")
+    p.add_argument("data", help="dataset folder (written by `rhocat dft run`)")
     p.add_argument(
         "--split",
         default="test_binary,test_ternary",
         help="comma-separated splits to evaluate (default test_binary,test_ternary; 'all')",
     )
-    p.add_argument("--ids", help="comma-separated entry ids (instead of --split)")
-    p.add_argument("-o", "--output", required=True, help="results folder")
-    p.add_argument("--workers", type=int, default=1, help="structures evaluated at once")
-    p.add_argument("--ranks", type=int, default=1, help="MPI ranks of each pw.x run")
-    p.add_argument("--timeout", type=float, default=None, help="limit of each pw.x run, s")
+    p.add_argument("--ids", help="comma-separated entry ids, instead of --split [default: none]")
+    p.add_argument(
+        "-o", "--output", required=True, help="results folder (resumable: rerun to continue)"
+    )
+    p.add_argument(
+        "--workers", type=int, default=1, help="structures evaluated at once, >= 1 [default: 1]"
+    )
+    p.add_argument(
+        "--ranks", type=int, default=1, help="MPI ranks of each pw.x run, >= 1 [default: 1]"
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help="wall-clock limit of each pw.x run in seconds, > 0 [default: none]",
+    )
     p.add_argument(
         "--allow-unseen", action="store_true", help="evaluate elements the model never saw"
     )

@@ -10,9 +10,12 @@ code 2.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
+import re
 import signal
 import sys
+import warnings
 
 from rhocat.errors import RhocatError, Terminated
 
@@ -54,6 +57,45 @@ def _version() -> str:
     return f"rhocat {__version__}"
 
 
+#: File-system errors that are the user's to fix (a place rhocat cannot write to).
+USER_ERRNOS = frozenset(
+    getattr(errno, name)
+    for name in (
+        "EACCES",
+        "EPERM",
+        "EROFS",
+        "ENOSPC",
+        "EDQUOT",
+        "ENOTDIR",
+        "EISDIR",
+        "EEXIST",
+        "ENAMETOOLONG",
+        "EFBIG",
+        "EXDEV",
+        "EBUSY",
+        "ENOENT",
+    )
+    if hasattr(errno, name)
+)
+_HIDDEN_TMP = re.compile(r"\.([^/]+?)\.tmp-\d+-[^/]*")
+
+
+def os_error_message(exc: OSError, output: str | None = None) -> str:
+    """One line for a file-system error, naming the user's path (not rhocat's hidden
+    temporary name ``.NAME.tmp-PID-XXXX``); ``output`` when the error names no file (a
+    write that ran out of space)."""
+    name = exc.filename if exc.filename is not None else (output or "")
+    name = _HIDDEN_TMP.sub(r"\1", str(name))
+    reason = exc.strerror or str(exc)
+    return f"{name}: {reason}" if name else reason
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Python warnings as ``rhocat: warning: ...`` on one line (no file, no line number)."""
+    text = " ".join(str(message).split())
+    print(f"rhocat: warning: {text}", file=file or sys.stderr)
+
+
 def _raise_terminated(signum, frame) -> None:
     raise Terminated(signum)
 
@@ -83,10 +125,18 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     previous = install_signal_handlers()
+    show = warnings.showwarning
+    warnings.showwarning = _one_line_warning
     try:
         return int(args.func(args) or 0)
     except RhocatError as exc:
         print(f"rhocat: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        if exc.errno not in USER_ERRNOS:
+            raise
+        output = getattr(args, "output", None) or getattr(args, "workdir", None)
+        print(f"rhocat: error: {os_error_message(exc, output)}", file=sys.stderr)
         return 2
     except Terminated as exc:
         print(f"rhocat: terminated by {signal.Signals(exc.signum).name}", file=sys.stderr)
@@ -96,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         restore_signal_handlers(previous)
+        warnings.showwarning = show
 
 
 if __name__ == "__main__":

@@ -29,17 +29,50 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="model checkpoint (optional, first) then structure files or folders (any format "
         "ASE reads: CIF, POSCAR, extxyz, ...)",
     )
-    p.add_argument("-o", "--output", required=True, help="restart folder (or parent folder)")
-    p.add_argument("--protocol", default="fast", help="SCF protocol that fixes the cutoffs")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="restart folder, new or empty (several structures: their parent folder)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="write into a folder that is not empty, replacing charge-density.dat, paw.txt "
+        "and prediction.json there [default: refuse]",
+    )
+    p.add_argument(
+        "--protocol",
+        default="fast",
+        help="SCF protocol (fast or moderate) that fixes the cutoffs with the family "
+        "[default: fast]",
+    )
     p.add_argument(
         "--pseudos",
         default="debian-pbe",
-        help="pseudopotential family: a name or a folder of UPF files (default debian-pbe)",
+        help="pseudopotential family: a name or a folder of UPF files [default: debian-pbe]",
     )
-    p.add_argument("--ecutwfc", type=float, help="wavefunction cutoff of the run to start, Ry")
-    p.add_argument("--ecutrho", type=float, help="density cutoff of the run to start, Ry")
-    p.add_argument("--cube", help="also write the density as a Gaussian cube file (e/bohr³)")
-    p.add_argument("--xsf", help="also write the density as an XSF file (e/Å³)")
+    p.add_argument(
+        "--ecutwfc",
+        type=float,
+        help="wavefunction cutoff of the run to start, Ry, > 0 "
+        "[default: the family's suggestion for these elements]",
+    )
+    p.add_argument(
+        "--ecutrho",
+        type=float,
+        help="density cutoff of the run to start, Ry, >= 4 x ecutwfc "
+        "[default: the family's, at least 4 x ecutwfc]",
+    )
+    p.add_argument(
+        "--allow-close-atoms",
+        action="store_true",
+        help="accept atoms closer than half the sum of their covalent radii [default: refuse]",
+    )
+    p.add_argument(
+        "--cube", help="also write the density as a Gaussian cube file (e/bohr³) [default: none]"
+    )
+    p.add_argument("--xsf", help="also write the density as an XSF file (e/Å³) [default: none]")
     p.add_argument(
         "--allow-unseen", action="store_true", help="predict for elements the model never saw"
     )
@@ -84,7 +117,6 @@ def is_model_path(text: str) -> bool:
 
 def read_structures(paths: list[str]) -> list[tuple[str, object]]:
     """(name, Atoms) for each file, or each readable file in a folder (sorted)."""
-    import ase.io
 
     from rhocat.errors import InputError
 
@@ -97,13 +129,9 @@ def read_structures(paths: list[str]) -> list[tuple[str, object]]:
             files.append(p)
         else:
             raise InputError(f"{p}: no such structure file or folder")
-    out = []
-    for f in files:
-        try:
-            atoms = ase.io.read(f)
-        except Exception as exc:  # ASE raises many kinds for unreadable files
-            raise InputError(f"{f}: not a structure file ASE can read ({exc})") from None
-        out.append((f.stem, atoms))
+    from rhocat.structure_io import read_structure
+
+    out = [(f.stem, read_structure(f)) for f in files]
     if not out:
         raise InputError("no structure given")
     return out
@@ -111,6 +139,7 @@ def read_structures(paths: list[str]) -> list[tuple[str, object]]:
 
 def _run(args: argparse.Namespace) -> int:
     from rhocat.predict import predict_many, predict_restart
+    from rhocat.structure_checks import MIN_DISTANCE_RATIO
 
     inputs = list(args.inputs)
     model_path = inputs.pop(0) if is_model_path(inputs[0]) else None
@@ -123,12 +152,21 @@ def _run(args: argparse.Namespace) -> int:
         protocol=args.protocol,
         allow_unseen=args.allow_unseen,
         overrides=overrides or None,
+        min_distance_ratio=0.0 if args.allow_close_atoms else MIN_DISTANCE_RATIO,
+        overwrite=args.force,
     )
     if len(structures) == 1:
         name, atoms = structures[0]
         results = [
             predict_restart(
-                model, atoms, out_dir=args.output, cube=args.cube, xsf=args.xsf, name=name, **common
+                model,
+                atoms,
+                out_dir=args.output,
+                cube=args.cube,
+                xsf=args.xsf,
+                name=name,
+                progress=True,
+                **common,
             )
         ]
     else:

@@ -57,19 +57,89 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_scf)
 
-    a = sub.add_parser("acs", help="write the atomic charge superposition as a pw.x restart")
-    a.add_argument("structure")
-    a.add_argument("-o", "--output", required=True, help="folder to write (a .save-style dir)")
-    a.add_argument("--protocol", default="fast")
-    a.add_argument("--pseudos", default="debian-pbe")
-    a.add_argument("--ecutwfc", type=float, default=None)
+    p.add_argument(
+        "--allow-close-atoms",
+        action="store_true",
+        help="run atoms closer than half the sum of their covalent radii [default: refuse]",
+    )
+
+    a = sub.add_parser(
+        "acs",
+        help="write the atomic charge superposition as a pw.x restart",
+        description="Write pw.x's atomic start (the ACS), computed in Python, as "
+        "charge-density.dat (+ paw.txt for PAW species) that pw.x reads with "
+        "startingpot='file'.",
+    )
+    a.add_argument("structure", help="structure file (anything ASE reads: CIF, POSCAR, extxyz)")
+    a.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="folder to write (new or empty; a .save-style folder)",
+    )
+    a.add_argument(
+        "--force",
+        action="store_true",
+        help="write into a folder that is not empty, replacing charge-density.dat and "
+        "paw.txt there [default: refuse]",
+    )
+    a.add_argument(
+        "--protocol",
+        default="fast",
+        help="fast or moderate: fixes the cutoffs with the family [default: fast]",
+    )
+    a.add_argument(
+        "--pseudos",
+        default="debian-pbe",
+        help="pseudopotential family: a name or a folder of UPF files [default: debian-pbe]",
+    )
+    a.add_argument(
+        "--ecutwfc",
+        type=float,
+        default=None,
+        help="wavefunction cutoff in Ry, > 0; ecutrho becomes 8 x ecutwfc "
+        "[default: the family's suggestion]",
+    )
+    a.add_argument(
+        "--allow-close-atoms",
+        action="store_true",
+        help="accept atoms closer than half the sum of their covalent radii [default: refuse]",
+    )
     a.set_defaults(func=cmd_acs)
+
+
+def _min_distance_ratio(args) -> float:
+    from rhocat.structure_checks import MIN_DISTANCE_RATIO
+
+    return 0.0 if args.allow_close_atoms else MIN_DISTANCE_RATIO
 
 
 def _overrides(args) -> dict | None:
     if args.ecutwfc is None:
         return None
     return {"system": {"ecutwfc": args.ecutwfc, "ecutrho": 8 * args.ecutwfc}}
+
+
+def _live_table():
+    """A callback for run_scf's ``on_line`` printing one row per SCF iteration as pw.x
+    writes it: iteration, total energy (Ry), estimated accuracy (Ry), seconds since start."""
+    import time
+
+    from rhocat.qe.parse import LiveHistory
+
+    history = LiveHistory()
+    t0 = time.perf_counter()
+    print(f"{'iter':>4} {'total energy (Ry)':>20} {'scf accuracy (Ry)':>18} {'time (s)':>9}")
+    sys.stdout.flush()
+
+    def on_line(line: str) -> None:
+        row = history.feed(line)
+        if row is not None:
+            i, energy, accuracy = row
+            print(f"{i:>4} {energy:>20.8f} {accuracy:>18.3e} {time.perf_counter() - t0:>9.1f}")
+            sys.stdout.flush()
+
+    return on_line
 
 
 def cmd_scf(args) -> int:
@@ -86,6 +156,9 @@ def cmd_scf(args) -> int:
     temporary = workdir is None
     if temporary:
         workdir = tempfile.mkdtemp(prefix="rhocat-pw-")
+    on_line = None
+    if not args.json:
+        on_line = _live_table()
     try:
         result = run_scf(
             atoms,
@@ -96,6 +169,8 @@ def cmd_scf(args) -> int:
             ranks=args.ranks,
             timeout_s=timeout,
             overrides=_overrides(args),
+            min_distance_ratio=_min_distance_ratio(args),
+            on_line=on_line,
         )
     finally:
         if temporary and not args.keep_workdir:
@@ -108,10 +183,6 @@ def cmd_scf(args) -> int:
         json.dump(result.to_dict(), sys.stdout, indent=1)
         print()
     else:
-        print(f"{'iter':>4} {'total energy (Ry)':>20} {'scf accuracy (Ry)':>18}")
-        for i, acc in enumerate(result.scf_accuracy_ry):
-            e = result.energies_ry[i] if i < len(result.energies_ry) else float("nan")
-            print(f"{i + 1:>4} {e:>20.8f} {acc:>18.3e}")
         status = "converged" if result.converged else f"NOT converged: {result.reason}"
         print(f"{status}; {result.iterations} iterations; {result.wall_s:.2f} s wall")
         if not result.converged and result.output_tail:
@@ -122,10 +193,15 @@ def cmd_scf(args) -> int:
 def cmd_acs(args) -> int:
     from rhocat.qe.inputs import pw_parameters
     from rhocat.qe.start import acs_restart
+    from rhocat.structure_checks import check_distances
     from rhocat.structure_io import read_structure
 
     atoms = read_structure(args.structure)
+    check_distances(atoms, _min_distance_ratio(args))
     params = pw_parameters(atoms, args.pseudos, args.protocol, overrides=_overrides(args))
-    path = acs_restart(atoms, args.pseudos, params["system"]["ecutrho"], args.output)
+    ecutrho = params["system"]["ecutrho"]
+    path = acs_restart(
+        atoms, args.pseudos, ecutrho, args.output, progress=True, overwrite=args.force
+    )
     print(path)
     return 0

@@ -13,8 +13,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "folder written by `rhocat evaluate`.",
     )
     p.add_argument("results", help="results folder of `rhocat evaluate`")
-    p.add_argument("-o", "--output", default="report.html", help="HTML file to write")
-    p.add_argument("--title", default="", help="title of the report")
+    p.add_argument(
+        "-o", "--output", default="report.html", help="HTML file to write [default: report.html]"
+    )
+    p.add_argument("--title", default="", help="title of the report [default: none]")
     p.set_defaults(func=_run)
 
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from rhocat.data.checksums import CHECKSUMS, read_checksums
 from rhocat.data.entry import file_sha256, read_entry
-from rhocat.data.store import ENTRIES, Dataset, acs_of_record
+from rhocat.data.store import ENTRIES, INDEX, Dataset, acs_of_record
 from rhocat.errors import RhocatError
 
 #: |ρ(G=0)·Ω − N_el| allowed, electrons.
@@ -108,7 +108,9 @@ def check_dataset(
     and ``checksums.sha256`` (every entry file has a line and matches it, every
     line has a file)."""
     report = CheckReport()
-    with Dataset(path) as ds:
+    with Dataset(path, repair_index=True) as ds:
+        if ds.index_rebuilt:
+            report.notes.append(f"{INDEX} was not a readable index: rebuilt from the entries")
         rows = ds.rows()
         indexed = set()
         listed = read_checksums(ds.path)

@@ -151,7 +151,7 @@ class Dataset:
         path: the dataset directory (must hold ``manifest.json``).
     """
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, *, repair_index: bool = False):
         self.path = Path(path)
         if not self.path.is_dir():
             raise InputError(f"{self.path}: no such dataset directory")
@@ -159,12 +159,24 @@ class Dataset:
         self.entries_dir = self.path / ENTRIES
         index_path = self.path / INDEX
         fresh = not index_path.exists()
+        #: True when a corrupt index.sqlite was removed and rebuilt (``repair_index``).
+        self.index_rebuilt = False
         try:
             self.index = Index(index_path)
         except sqlite3.OperationalError:
             if fresh:
                 raise InputError(f"{self.path}: cannot create the index (read-only?)") from None
             self.index = Index(index_path, readonly=True)
+        except sqlite3.DatabaseError as exc:  # not an SQLite file: garbage, truncated
+            if not repair_index:
+                raise InputError(
+                    f"{index_path} is not a readable index ({exc}); `rhocat data check "
+                    f"{self.path}` rebuilds it from the entries"
+                ) from None
+            for suffix in ("", "-journal", "-wal", "-shm"):
+                Path(f"{index_path}{suffix}").unlink(missing_ok=True)
+            self.index = Index(index_path)
+            self.index_rebuilt = fresh = True
         self._family = None
         if fresh and self.entries_dir.is_dir():
             # a fresh clone (the index is not committed): index the files, but

@@ -341,6 +341,23 @@ def _worker(args: tuple) -> dict:
         ds.close()
 
 
+def _check_entries(ds, todo, model, family, allow_unseen: bool) -> None:
+    """Every selected entry is known to the model and reproducible, or an error."""
+    from rhocat.data.entry import read_attrs
+
+    check = getattr(model, "check_elements", None)
+    for entry_id in todo:
+        row = ds.row(entry_id)
+        if check is not None:
+            try:
+                check(row.element_list, allow_unseen=allow_unseen)
+            except ModelError as exc:
+                raise ModelError(f"entry {entry_id}: {exc}") from None
+        problems = reproduction_problems(read_attrs(ds.file_of(entry_id))["meta"], family)
+        if problems:
+            raise InputError(f"entry {entry_id} cannot be reproduced: {'; '.join(problems)}")
+
+
 def evaluate(
     model,
     dataset,
@@ -385,14 +402,17 @@ def evaluate(
             reproduced; no structure selected; an unknown engine.
         ModelError: the model lacks an element of a selected structure.
     """
-    from rhocat.data.entry import read_attrs
     from rhocat.data.store import Dataset
     from rhocat.qe.pseudo import load_family
+    from rhocat.qe.scf import check_run_options
 
     if engine not in ("local", "aiida"):
         raise InputError(f"engine must be local or aiida, not {engine!r}")
     if engine == "aiida" and workers > 1:
         raise InputError("the aiida engine evaluates one structure at a time: use workers=1")
+    check_run_options(ranks, timeout_s)
+    if int(workers) != workers or workers < 1:
+        raise InputError(f"workers must be a whole number >= 1, not {workers}")
     ds = dataset if isinstance(dataset, Dataset) else Dataset(dataset)
     family = load_family(ds.manifest.family)
     if ids is None:
@@ -409,6 +429,7 @@ def evaluate(
         if missing:
             raise InputError(f"{ds.path}: no entry {', '.join(missing[:5])}")
     sha = model_checksum(model, model_path)
+    new_folder = not Path(out_dir).exists()
     results = ResultsDir(
         out_dir,
         sha,
@@ -425,17 +446,12 @@ def evaluate(
     todo = [i for i in ids if not results.has(i, ok_only=retry_failed)]
 
     # check every selected entry before any pw.x run: clear errors, nothing half done
-    check = getattr(model, "check_elements", None)
-    for entry_id in todo:
-        row = ds.row(entry_id)
-        if check is not None:
-            try:
-                check(row.element_list, allow_unseen=allow_unseen)
-            except ModelError as exc:
-                raise ModelError(f"entry {entry_id}: {exc}") from None
-        problems = reproduction_problems(read_attrs(ds.file_of(entry_id))["meta"], family)
-        if problems:
-            raise InputError(f"entry {entry_id} cannot be reproduced: {'; '.join(problems)}")
+    try:
+        _check_entries(ds, todo, model, family, allow_unseen)
+    except BaseException:
+        if new_folder:  # a refused evaluation leaves no results folder behind
+            shutil.rmtree(results.path, ignore_errors=True)
+        raise
 
     kwargs = {
         "ranks": ranks,

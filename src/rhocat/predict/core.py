@@ -31,7 +31,15 @@ import numpy as np
 from ase import Atoms
 
 from rhocat.errors import InputError, ModelError
-from rhocat.fileio import TMP_TAG, remove_stale_temporaries, temporary_dir_for
+from rhocat.fileio import (
+    TMP_TAG,
+    check_output_dir,
+    named_os_error,
+    remove_stale_temporaries,
+    temporary_dir_for,
+)
+from rhocat.qe.resources import check_density_memory
+from rhocat.structure_checks import MIN_DISTANCE_RATIO, check_bulk
 
 BOHR_PER_ANGSTROM = 1.0 / 0.529177210903
 #: Relative charge error below which the density is left as is (pw.x's own rule in potinit).
@@ -333,19 +341,10 @@ def _temporary_for(out_dir: Path) -> Path:
     return temporary_dir_for(out_dir)
 
 
-def _check_out_dir(out_dir: Path) -> None:
-    remove_stale_temporaries(out_dir)
+def _check_out_dir(out_dir: Path, overwrite: bool = False) -> None:
     if out_dir.is_dir():
         remove_stale_temporaries(out_dir / ".prediction")
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InputError(f"{out_dir} exists and is not a folder")
-    if out_dir.is_dir():
-        foreign = [p.name for p in out_dir.iterdir() if p.name not in KNOWN_FILES]
-        if foreign:
-            raise InputError(
-                f"{out_dir} holds other files ({', '.join(sorted(foreign)[:3])}): "
-                "refusing to replace it; choose an empty or new folder"
-            )
+    check_output_dir(out_dir, force=overwrite, replaced=", ".join(sorted(KNOWN_FILES)))
 
 
 def export_grid(
@@ -376,6 +375,9 @@ def export_grid(
         with open(tmp, "w") as fh:
             ase.io.write(fh, atoms, format=fmt, data=data)
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise named_os_error(exc, path) from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -396,6 +398,9 @@ def predict_restart(
     cube: str | os.PathLike | None = None,
     xsf: str | os.PathLike | None = None,
     name: str | None = None,
+    min_distance_ratio: float = MIN_DISTANCE_RATIO,
+    progress: bool = False,
+    overwrite: bool = False,
 ) -> PredictionResult:
     """Write the predicted start density of ``atoms`` as a restart folder for pw.x.
 
@@ -416,6 +421,13 @@ def predict_restart(
             (default: from the family, protocol and overrides).
         cube, xsf: optional exports of ρ(r) (cube in e/bohr³, XSF in e/Å³).
         name: label of the structure in the result.
+        min_distance_ratio: refuse atoms closer than this share of the sum of their
+            covalent radii (0: no check); see :mod:`rhocat.structure_checks`.
+        progress: on a large cell, say on stderr what is computed (G vectors, grid,
+            memory).
+        overwrite: replace the restart files of a folder that is not empty (other
+            files in it are left alone); without it such a folder is refused
+            (:func:`rhocat.fileio.check_output_dir`, the rule of ``rhocat acs`` too).
 
     Raises:
         ModelError: the model does not know an element of the structure.
@@ -434,9 +446,10 @@ def predict_restart(
 
         atoms = to_atoms(atoms)
     out_dir = Path(out_dir)
-    _check_out_dir(out_dir)
+    _check_out_dir(out_dir, overwrite)
     if not all(atoms.pbc) or atoms.cell.rank != 3:
         raise InputError("predict needs a 3-D periodic structure (bulk cell)")
+    check_bulk(atoms, min_distance_ratio)
     family = load_family(family)
     symbols = atoms.get_chemical_symbols()
     family.require(symbols)
@@ -454,6 +467,8 @@ def predict_restart(
         ecutrho_ry = float(params["system"]["ecutrho"])
         ecutwfc_ry = float(params["system"]["ecutwfc"])
     cell = qe_cell_bohr(atoms)  # pw.x's bohr: the G list must be exactly pw.x's
+    what = f"predict {name or atoms.get_chemical_formula()}"
+    check_density_memory(cell, ecutrho_ry, len(atoms), what, progress=progress)
     miller = miller_indices(cell, ecutrho_ry)
     shape = fft_grid_shape(cell, ecutrho_ry)
 
@@ -533,11 +548,14 @@ def predict_many(
     cube: bool = False,
     xsf: bool = False,
     progress: bool = False,
+    min_distance_ratio: float = MIN_DISTANCE_RATIO,
+    overwrite: bool = False,
 ) -> list[PredictionResult]:
     """Predict restarts for many structures with one loaded model: ``out_dir/<name>/``.
 
     Names must be unique; cube/XSF exports go to ``out_dir/<name>.cube`` / ``.xsf``.
     Stops at the first structure the model cannot handle (nothing half-written).
+    ``min_distance_ratio``: as :func:`predict_restart`.
     """
     from rhocat.qe.pseudo import load_family
 
@@ -551,7 +569,12 @@ def predict_many(
     if dup:
         raise InputError(f"two structures share the name(s) {', '.join(dup)}")
     family = load_family(family)
-    for _, atoms in items:  # check every structure before writing anything
+    for name, atoms in items:  # check every structure before writing anything
+        try:
+            check_bulk(atoms, min_distance_ratio)
+        except InputError as exc:
+            raise InputError(f"{name}: {exc}") from None
+        _check_out_dir(Path(out_dir) / name, overwrite)
         family.require(atoms.get_chemical_symbols())
         check = getattr(model, "check_elements", None)
         if check is not None:
@@ -576,6 +599,9 @@ def predict_many(
                 cube=(out / f"{name}.cube") if cube else None,
                 xsf=(out / f"{name}.xsf") if xsf else None,
                 name=name,
+                min_distance_ratio=min_distance_ratio,
+                progress=progress,
+                overwrite=overwrite,
             )
         )
     return results

@@ -171,15 +171,35 @@ class _StructureFactor:
         self.l_idx = miller[:, 2] - self.lo[2]
 
     def __call__(self, frac: np.ndarray) -> np.ndarray:
-        """(ngm,) complex for atoms at fractional coordinates ``frac`` (nat, 3)."""
-        t = [
-            np.exp(
-                -2j * np.pi * np.outer(np.arange(self.lo[d], self.lo[d] + self.n[d]), frac[:, d])
-            )
-            for d in range(3)
-        ]
-        t12 = (t[0][:, None, :] * t[1][None, :, :]).reshape(-1, len(frac))
-        return np.einsum("ga,ga->g", t12[self.hk], t[2][self.l_idx])
+        """(ngm,) complex for atoms at fractional coordinates ``frac`` (nat, 3).
+
+        Atoms are summed in blocks so that the (ngm, block) phase arrays stay below
+        :data:`STRUCTURE_FACTOR_BLOCK_BYTES` each: memory O(ngm), not O(ngm · nat)
+        (a 216-atom cell with 1.8 M G vectors needed about 13 GB at once)."""
+        out = np.zeros(len(self.hk), dtype=np.complex128)
+        block = atoms_per_block(len(self.hk))
+        for start in range(0, len(frac), block):
+            part = frac[start : start + block]
+            t = [
+                np.exp(
+                    -2j
+                    * np.pi
+                    * np.outer(np.arange(self.lo[d], self.lo[d] + self.n[d]), part[:, d])
+                )
+                for d in range(3)
+            ]
+            t12 = (t[0][:, None, :] * t[1][None, :, :]).reshape(-1, len(part))
+            out += np.einsum("ga,ga->g", t12[self.hk], t[2][self.l_idx])
+        return out
+
+
+#: Upper bound (bytes) of one (ngm, atoms) complex phase array in the structure factor.
+STRUCTURE_FACTOR_BLOCK_BYTES = 64 * 2**20
+
+
+def atoms_per_block(ngm: int) -> int:
+    """Atoms per block of the structure factor for ``ngm`` G vectors (at least 1)."""
+    return max(1, STRUCTURE_FACTOR_BLOCK_BYTES // (16 * max(ngm, 1)))
 
 
 def acs_rho_g(

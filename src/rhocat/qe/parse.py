@@ -85,6 +85,27 @@ def initial_density(stdout: str) -> str | None:
     return None
 
 
+class LiveHistory:
+    """Follows pw.x's stdout line by line; :meth:`feed` returns ``(iteration, total energy
+    Ry, estimated scf accuracy Ry)`` once an SCF iteration has printed both, else None."""
+
+    def __init__(self) -> None:
+        self.iteration = 0
+        self._energy: float | None = None
+
+    def feed(self, line: str) -> tuple[int, float, float] | None:
+        m = _TOTAL.match(line)
+        if m:
+            self._energy = _float(m.group(1))
+            return None
+        m = _ACCURACY.search(line)
+        if m and self._energy is not None:
+            self.iteration += 1
+            energy, self._energy = self._energy, None
+            return self.iteration, energy, _float(m.group(1))
+        return None
+
+
 def _float(text: str) -> float:
     return float(text.replace("D", "e").replace("d", "e"))
 

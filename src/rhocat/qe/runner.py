@@ -24,6 +24,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,11 +86,13 @@ def run_pw(
     ranks: int | None = None,
     timeout_s: float | None = None,
     executable: str = "pw.x",
+    on_line: Callable[[str], None] | None = None,
 ) -> RawRun:
     """Write ``pw.in`` into ``workdir`` and run pw.x there.
 
     stdout goes to ``workdir/pw.out`` (and is returned). A timeout kills the whole
-    process group and is reported as ``timed_out=True``, not raised.
+    process group and is reported as ``timed_out=True``, not raised. ``on_line`` is
+    called with each line of pw.x's output as pw.x writes it (polled every 0.2 s).
     """
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -110,7 +113,10 @@ def run_pw(
             preexec_fn=_die_with_parent(os.getpid()),
         )
         try:
-            returncode = proc.wait(timeout=timeout_s)
+            if on_line is None:
+                returncode = proc.wait(timeout=timeout_s)
+            else:
+                returncode = _wait_following(proc, workdir / "pw.out", timeout_s, on_line)
         except subprocess.TimeoutExpired:
             timed_out = True
             _kill_group(proc)
@@ -125,6 +131,31 @@ def run_pw(
 
 
 PR_SET_PDEATHSIG = 1
+#: Seconds between two looks at pw.out when following it.
+FOLLOW_POLL_S = 0.2
+
+
+def _wait_following(
+    proc: subprocess.Popen, out_path: Path, timeout_s: float | None, on_line
+) -> int:
+    """Wait for ``proc`` like ``Popen.wait(timeout)``, passing each new complete line of
+    ``out_path`` to ``on_line``; raises ``subprocess.TimeoutExpired`` past the timeout."""
+    t0 = time.monotonic()
+    pending = ""
+    with open(out_path, errors="replace") as fh:
+        while True:
+            returncode = proc.poll()
+            pending += fh.read()
+            *lines, pending = pending.split("\n")
+            for line in lines:
+                on_line(line)
+            if returncode is not None:
+                if pending:
+                    on_line(pending)
+                return returncode
+            if timeout_s is not None and time.monotonic() - t0 > timeout_s:
+                raise subprocess.TimeoutExpired(proc.args, timeout_s)
+            time.sleep(FOLLOW_POLL_S)
 
 
 def _die_with_parent(parent_pid: int):

@@ -18,7 +18,7 @@ import os
 import shutil
 from pathlib import Path
 
-from rhocat.fileio import temporary_dir_for
+from rhocat.fileio import named_os_error, temporary_dir_for
 from rhocat.qe.density import ChargeDensity, atomic_write_bytes, density_bytes
 from rhocat.qe.paw import Becsum, paw_txt_text
 
@@ -64,6 +64,9 @@ def write_restart(
         for name, data in files.items():
             (tmp / name).write_bytes(data)
         os.replace(tmp, directory)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise named_os_error(exc, directory) from exc
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

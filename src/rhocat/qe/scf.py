@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -33,6 +33,7 @@ from rhocat.qe.parse import ScfHistory, parse_stdout, parse_xml
 from rhocat.qe.protocol import Protocol
 from rhocat.qe.pseudo import PseudoFamily, load_family
 from rhocat.qe.runner import run_pw
+from rhocat.structure_checks import MIN_DISTANCE_RATIO, check_bulk
 
 BOHR_ANGSTROM = 0.529177210903
 PREFIX = "rhocat"
@@ -131,7 +132,7 @@ def _stage_restart(start, atoms: Atoms, family: PseudoFamily, save: Path, params
     if start == "acs":
         from rhocat.qe.start import acs_restart
 
-        acs_restart(atoms, family, params["system"]["ecutrho"], save)
+        acs_restart(atoms, family, params["system"]["ecutrho"], save, overwrite=True)
         return
     src = Path(start)
     if not (src / "charge-density.dat").is_file():
@@ -157,6 +158,8 @@ def run_scf(
     timeout_s: float | None = None,
     overrides: Mapping | None = None,
     parameters: Mapping | None = None,
+    min_distance_ratio: float = MIN_DISTANCE_RATIO,
+    on_line: Callable[[str], None] | None = None,
 ) -> ScfResult:
     """Run pw.x on ``atoms`` and return its SCF history and results.
 
@@ -175,12 +178,17 @@ def run_scf(
         parameters: namelists of an earlier run to reuse *exactly* (e.g. the
             ground-truth run of a dataset entry); only ``startingpot``, ``outdir``,
             ``prefix`` and ``pseudo_dir`` are replaced.
+        min_distance_ratio: refuse atoms closer than this share of the sum of their
+            covalent radii (0: no check); see :mod:`rhocat.structure_checks`.
+        on_line: called with each line of pw.x's output as it is written
+            (:class:`rhocat.qe.parse.LiveHistory` turns them into SCF iterations).
     """
     check_run_options(ranks, timeout_s)
     if not isinstance(atoms, Atoms):  # pymatgen Structure, AiiDA StructureData, a file
         from rhocat.structures.convert import to_atoms
 
         atoms = to_atoms(atoms)
+    check_bulk(atoms, min_distance_ratio)
     family = load_family(family)
     family.require(atoms.get_chemical_symbols())
     startingpot = "atomic" if str(start) == "atomic" else "file"
@@ -223,7 +231,7 @@ def run_scf(
         if startingpot == "file":
             _stage_restart(start, atoms, family, save, params)
         text = render_pw_input(atoms, params, family)
-        raw = run_pw(text, workdir, ranks=ranks, timeout_s=timeout_s)
+        raw = run_pw(text, workdir, ranks=ranks, timeout_s=timeout_s, on_line=on_line)
     except BaseException:
         if temporary:
             shutil.rmtree(workdir, ignore_errors=True)

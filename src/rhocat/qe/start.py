@@ -54,12 +54,28 @@ def acs_restart(
     family: str | PseudoFamily,
     ecutrho_ry: float,
     directory: str | os.PathLike,
+    *,
+    progress: bool = False,
+    overwrite: bool = False,
 ) -> Path:
     """Write the ACS (and atomic PAW occupations) into a folder pw.x reads with
-    ``startingpot='file'``; returns the folder."""
+    ``startingpot='file'``; returns the folder.
+
+    A folder that is not empty is refused unless ``overwrite`` (which replaces
+    ``charge-density.dat`` and ``paw.txt`` and leaves other files alone): the rule of
+    :func:`rhocat.fileio.check_output_dir`, as for ``rhocat predict``.
+
+    The memory it needs is estimated first (:mod:`rhocat.qe.resources`): a cell that
+    would not fit is refused before any work; ``progress`` says on stderr what a
+    large cell costs."""
+    from rhocat.fileio import check_output_dir
     from rhocat.qe.acs import atomic_becsum
+    from rhocat.qe.resources import check_density_memory
     from rhocat.qe.save import write_restart
 
+    check_output_dir(directory, force=overwrite, replaced="charge-density.dat, paw.txt")
+    what = f"ACS of {atoms.get_chemical_formula()}"
+    check_density_memory(cell_bohr(atoms), ecutrho_ry, len(atoms), what, progress=progress)
     family = load_family(family)
     density = acs_density(atoms, family, ecutrho_ry)
     return write_restart(directory, density, atomic_becsum(atoms, family))

@@ -69,21 +69,48 @@ def save_checkpoint(path: str | os.PathLike, content: dict) -> Path:
     return path
 
 
+def _sniff(path: Path, data: bytes) -> str:
+    """``"zip"`` (PyTorch's format) or ``"pickle"``; :class:`ModelError` for an empty,
+    truncated or foreign file, saying which."""
+    if not data:
+        raise ModelError(f"{path} is empty, not a checkpoint")
+    if data[:4] == b"PK\x03\x04":
+        if not zipfile.is_zipfile(io.BytesIO(data)):
+            raise ModelError(
+                f"{path} is a truncated checkpoint: a PyTorch zip archive cut short "
+                f"({len(data)} bytes, no end-of-archive record); copy it again"
+            )
+        return "zip"
+    if len(data) > 1 and data[0] == 0x80 and 2 <= data[1] <= 5:
+        return "pickle"
+    raise ModelError(
+        f"{path} is not a checkpoint: neither a PyTorch zip archive nor a pickle "
+        f"(it starts with bytes {data[:8].hex()})"
+    )
+
+
 def read_checkpoint(path: str | os.PathLike) -> dict:
     """Load and validate a checkpoint dict; :class:`ModelError` if it is not a usable one."""
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"model file {path} does not exist")
+    data = path.read_bytes()
+    kind = _sniff(path, data)
     try:
-        content = torch.load(io.BytesIO(path.read_bytes()), map_location="cpu", weights_only=True)
+        content = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
+        if kind == "zip":
+            raise ModelError(
+                f"{path} is not a rhocat checkpoint: it holds pickled objects beyond weights "
+                "(code could run on loading), which is refused"
+            ) from exc
         raise ModelError(
-            f"{path} is not a rhocat checkpoint: it holds pickled code, which is refused "
-            f"(only weights_only checkpoints load) [{str(exc).splitlines()[0][:120]}]"
+            f"{path} is an old-style pickle file, not a rhocat checkpoint (rhocat loads "
+            "only PyTorch zip checkpoints of weights)"
         ) from exc
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
-        why = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
-        raise ModelError(f"{path} is truncated or not a checkpoint: {why}") from exc
+        why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"{path} is a damaged checkpoint ({why})") from exc
     if not isinstance(content, dict) or content.get("format") != FORMAT:
         raise ModelError(f"{path} is a PyTorch file but not a rhocat model checkpoint")
     version = content.get("format_version")

@@ -1,0 +1,138 @@
+"""Unphysical or unreadable input and oversized cells: refused up front in one line, exit 2."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from ase.build import bulk
+
+RHOCAT = [sys.executable, "-m", "rhocat.cli.main"]
+
+
+def run(args, env=None, timeout=120):
+    return subprocess.run(
+        RHOCAT + [str(a) for a in args], capture_output=True, text=True, env=env, timeout=timeout
+    )
+
+
+def one_line_exit_2(p) -> str:
+    assert p.returncode == 2, (p.stdout, p.stderr)
+    assert "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
+    return p.stderr
+
+
+def extxyz(path, cell, symbols_positions, frames=1):
+    lattice = " ".join(f"{x:.10g}" for row in cell for x in row)
+    text = ""
+    for _ in range(frames):
+        text += f'{len(symbols_positions)}\nLattice="{lattice}" Properties=species:S:1:pos:R:3 '
+        text += 'pbc="T T T"\n'
+        text += "".join(f"{s} {x} {y} {z}\n" for s, (x, y, z) in symbols_positions)
+    path.write_text(text)
+    return path
+
+
+def test_atoms_too_close_refused_before_pw_with_an_override(tmp_path):
+    si = bulk("Si", "diamond", a=5.43)
+    si.positions[1] = si.positions[0] + [0.1, 0, 0]
+    path = tmp_path / "close.cif"
+    si.write(path)
+    err = one_line_exit_2(run(["scf", path, "--workdir", tmp_path / "w"]))
+    assert "0.1 Å apart" in err and "covalent radii" in err and "--allow-close-atoms" in err
+    assert not (tmp_path / "w" / "pw.out").exists()
+    err = one_line_exit_2(run(["acs", path, "-o", tmp_path / "a"]))
+    assert "covalent radii" in err and not (tmp_path / "a").exists()
+    p = run(["acs", path, "-o", tmp_path / "a", "--allow-close-atoms", "--ecutwfc", "15"])
+    assert p.returncode == 0, p.stderr
+    assert (tmp_path / "a" / "charge-density.dat").is_file()
+
+
+def test_coplanar_cell_refused(tmp_path):
+    path = extxyz(
+        tmp_path / "flat.xyz",
+        [[3, 0, 0], [0, 3, 0], [3, 3, 0]],
+        [("Si", (0, 0, 0)), ("Si", (1.5, 1.5, 0))],
+    )
+    for cmd in (["scf", path], ["predict", path, "-o", tmp_path / "o"], ["acs", path, "-o", "a"]):
+        err = one_line_exit_2(run(cmd))
+        assert "degenerate cell" in err or "3D periodic" in err
+
+
+def test_nearly_flat_cell_refused_quickly(tmp_path):
+    path = extxyz(
+        tmp_path / "thin.xyz",
+        [[3.8, 0, 0], [0, 3.8, 0], [0, 0, 1e-6]],
+        [("Si", (0, 0, 0)), ("Si", (1.9, 1.9, 0))],
+    )
+    err = one_line_exit_2(run(["predict", path, "-o", tmp_path / "o"], timeout=60))
+    assert "degenerate cell" in err and "1e-06 Å" in err
+
+
+def test_multi_frame_extxyz_refused_with_the_frame_count(tmp_path):
+    si = bulk("Si", "diamond", a=5.43)
+    path = extxyz(
+        tmp_path / "traj.xyz",
+        si.cell.array,
+        list(zip(["Si", "Si"], si.positions, strict=True)),
+        frames=3,
+    )
+    err = one_line_exit_2(run(["scf", path]))
+    assert "holds 3 structures" in err
+
+
+def test_unreadable_file_names_the_format_and_the_reason(tmp_path):
+    (tmp_path / "garbage.cif").write_text("this is not a CIF\n")
+    err = one_line_exit_2(run(["scf", tmp_path / "garbage.cif"]))
+    assert "tried format cif" in err and not err.strip().endswith(":")
+    err = one_line_exit_2(run(["acs", tmp_path, "-o", tmp_path / "x"]))
+    assert "is a folder, not a structure file" in err
+
+
+def test_acs_and_predict_share_one_overwrite_rule(tmp_path):
+    path = tmp_path / "si.cif"
+    bulk("Si", "diamond", a=5.43).write(path)
+    out = tmp_path / "si.save"
+    assert run(["acs", path, "-o", out, "--ecutwfc", "15"]).returncode == 0
+    first = (out / "charge-density.dat").read_bytes()
+    err = one_line_exit_2(run(["acs", path, "-o", out, "--ecutwfc", "20"]))
+    assert "not empty" in err and "--force" in err
+    assert (out / "charge-density.dat").read_bytes() == first  # untouched
+    assert run(["acs", path, "-o", out, "--ecutwfc", "20", "--force"]).returncode == 0
+    assert (out / "charge-density.dat").read_bytes() != first
+
+
+def test_memory_estimate_refuses_what_will_not_fit(tmp_path):
+    si64 = bulk("Si", "diamond", a=5.43, cubic=True) * (2, 2, 2)
+    path = tmp_path / "si64.cif"
+    si64.write(path)
+    env = dict(os.environ, RHOCAT_MEMORY_LIMIT="400M")
+    err = one_line_exit_2(run(["acs", path, "-o", tmp_path / "a"], env=env))
+    assert "needs about" in err and "0.4 GB available" in err and "would fit" in err
+    assert not (tmp_path / "a").exists()
+
+
+def test_large_cell_says_what_it_computes_and_memory_stays_bounded(tmp_path):
+    """The ACS of 64 Si atoms (542,393 G vectors at 240 Ry) took 1.27 GB peak before the
+    structure factor was evaluated in blocks of atoms; now a progress line and < 0.6 GB."""
+    si64 = bulk("Si", "diamond", a=5.43, cubic=True) * (2, 2, 2)
+    path = tmp_path / "si64.cif"
+    si64.write(path)
+    code = (
+        "import resource, sys\n"
+        "from rhocat.cli.main import main\n"
+        "rc = main(sys.argv[1:])\n"
+        "print('PEAK_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        "sys.exit(rc)\n"
+    )
+    p = subprocess.run(
+        [sys.executable, "-c", code, "acs", str(path), "-o", str(tmp_path / "a")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert p.returncode == 0, p.stderr
+    assert "rhocat: ACS of Si64: 0.54 M G vectors, 108x108x108 grid, about" in p.stderr
+    peak_kb = int(p.stdout.split("PEAK_KB")[1])
+    assert peak_kb < 600 * 1024, f"peak RSS {peak_kb / 1024:.0f} MB"
