@@ -48,8 +48,21 @@ def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
 
 
 def named_os_error(exc: OSError, path: str | os.PathLike) -> OSError:
-    """``exc`` naming ``path`` when it names no file (a write that ran out of space)."""
-    if exc.filename is None and exc.errno is not None:
+    """``exc`` naming ``path`` when it names no file (a write that ran out of space).
+
+    numpy's ``tofile`` raises an OSError without errno on a full disk: it becomes
+    ENOSPC when the file system has no free block left, else EIO."""
+    import errno
+
+    if exc.errno is None:
+        code = errno.EIO
+        try:
+            if os.statvfs(Path(path).parent).f_bavail == 0:
+                code = errno.ENOSPC
+        except OSError:
+            pass
+        return OSError(code, os.strerror(code), str(path))
+    if exc.filename is None:
         return OSError(exc.errno, exc.strerror, str(path))
     return exc
 
@@ -75,8 +88,9 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
             fh.write(data)
         os.replace(tmp, path)
     except OSError as exc:
+        named = named_os_error(exc, path)  # before freeing the space
         Path(tmp).unlink(missing_ok=True)
-        raise named_os_error(exc, path) from exc
+        raise named from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

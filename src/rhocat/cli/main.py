@@ -73,6 +73,7 @@ USER_ERRNOS = frozenset(
         "EFBIG",
         "EXDEV",
         "EBUSY",
+        "EIO",
         "ENOENT",
     )
     if hasattr(errno, name)

@@ -376,8 +376,9 @@ def export_grid(
             ase.io.write(fh, atoms, format=fmt, data=data)
         os.replace(tmp, path)
     except OSError as exc:
+        named = named_os_error(exc, path)  # before freeing the space
         Path(tmp).unlink(missing_ok=True)
-        raise named_os_error(exc, path) from exc
+        raise named from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

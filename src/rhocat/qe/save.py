@@ -65,8 +65,9 @@ def write_restart(
             (tmp / name).write_bytes(data)
         os.replace(tmp, directory)
     except OSError as exc:
+        named = named_os_error(exc, directory)  # before freeing the space
         shutil.rmtree(tmp, ignore_errors=True)
-        raise named_os_error(exc, directory) from exc
+        raise named from exc
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
