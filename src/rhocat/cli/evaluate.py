@@ -54,14 +54,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--engine",
         choices=("local", "aiida"),
         default="local",
-        help="run the SCFs here (local) or as AiiDA PwBaseWorkChains (aiida) [local]",
+        help="run the SCFs here (local) or as AiiDA PwBaseWorkChains (aiida) [default: local]",
     )
     p.add_argument(
         "--aiida-computer",
         default=None,
-        help="AiiDA computer label [$RHOCAT_AIIDA_COMPUTER, else localhost]",
+        help="AiiDA computer label [default: $RHOCAT_AIIDA_COMPUTER, else localhost]",
     )
-    p.add_argument("--aiida-code", default=None, help="AiiDA code label [pw@<computer>]")
+    p.add_argument("--aiida-code", default=None, help="AiiDA code label [default: pw@<computer>]")
     p.set_defaults(func=_run)
 
 
