@@ -214,6 +214,7 @@ def evaluate_entry(
         allow_unseen=allow_unseen,
         ecutrho_ry=ecutrho,
         name=sample.id,
+        overwrite=True,  # rhocat's own scratch folder (kept with --keep-work, then retried)
     )
     # 2. both SCFs, same parameters, same process: baseline first, then the warm start
     base = scf(
