@@ -79,3 +79,27 @@ def test_no_correction_beyond_the_training_cutoff(real_samples, tiny_basis, tmp_
     inside = g2 <= info["delta_ecutrho_ry"]
     assert np.all(delta[~inside] == 0.0) and (~inside).sum() > len(miller) // 2
     assert np.abs(delta[inside]).max() > 0.0
+
+
+def test_cutoff_fallback_for_elements_measured_not_to_transfer(real_samples, tiny_basis, tmp_path):
+    import warnings
+
+    from ase.build import bulk
+
+    from rhocat.predict.core import cutoff_fallback, predict_restart
+    from rhocat.qe.pseudo import load_family
+    from rhocat.train import train_model
+
+    model = train_model(real_samples, "basis", tiny_basis, steps=2, progress=False).model
+    fam = load_family("debian-pbe")
+    assert cutoff_fallback(model, ["Si", "C"], fam, 400.0) is None  # transfers (measured)
+    assert cutoff_fallback(model, ["Cr", "Si"], fam, 80.0) is None  # the training cutoff
+    assert "Cr" in cutoff_fallback(model, ["Cr", "Si"], fam, 400.0)
+    crsi = bulk("CrSi", "cesiumchloride", a=2.8)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = predict_restart(model, crsi, out_dir=tmp_path / "crsi.save", allow_unseen=True,
+                              ecutrho_ry=240.0)  # fmt: skip
+    assert res.fallback and "Cr" in res.fallback and res.shrink == 0.0
+    assert res.becsum_source == "atomic-fallback"  # Cr is PAW: pw.x's own occupations
+    assert any("the start is the ACS" in str(w.message) for w in caught)

@@ -77,6 +77,7 @@ class PredictionResult:
         shrink: the factor s = 1/(1 + c u²) applied to the ensemble's mean Δρ (and to
             the predicted PAW occupations' departure from the atomic ones); None for
             single models.
+        fallback: why the model's correction was not used (the start is the ACS), or None.
     """
 
     name: str
@@ -98,6 +99,7 @@ class PredictionResult:
     requirements: dict | None = None
     uncertainty: float | None = None
     shrink: float | None = None
+    fallback: str | None = None
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -221,6 +223,33 @@ def model_becsum(model, atoms: Atoms, family):
         stacklevel=3,
     )
     return atomic, "atomic-fallback"
+
+
+def cutoff_fallback(model, symbols, family, ecutrho_ry: float) -> str | None:
+    """Why the model's correction must not be used at this cutoff, or None.
+
+    ``predict/data/cutoff_transfer.json`` lists, per pseudopotential family, elements
+    whose correction learned at the training cutoff was measured to hurt at higher ones
+    (Cr in ``debian-pbe``); a structure containing one, run at a density cutoff above the
+    model's ``train_ecutrho_ry`` (by more than the tolerance), falls back to the ACS.
+    """
+    import json
+    from importlib import resources
+
+    trained = (getattr(model, "metadata", None) or {}).get("train_ecutrho_ry")
+    if not trained:
+        return None
+    text = resources.files("rhocat.predict").joinpath("data/cutoff_transfer.json").read_text()
+    rule = json.loads(text)["families"].get(getattr(family, "name", str(family)))
+    if rule is None or ecutrho_ry <= float(trained) * (1.0 + rule["tolerance"]):
+        return None
+    bad = sorted(set(symbols) & set(rule["exclude"]))
+    if not bad:
+        return None
+    return (
+        f"the model's correction for {', '.join(bad)} was learned at ecutrho "
+        f"{float(trained):g} Ry and measured not to transfer to {ecutrho_ry:g} Ry"
+    )
 
 
 def shrink_becsum(becsum, atoms: Atoms, family, shrink: float):
@@ -481,6 +510,15 @@ def predict_restart(
     becsum, becsum_source = model_becsum(model, atoms, family)
     if becsum is not None and becsum_source == "model" and "shrink" in info:
         becsum = shrink_becsum(becsum, atoms, family, info["shrink"])
+    why_not = cutoff_fallback(model, symbols, family, float(ecutrho_ry))
+    if why_not:  # the start pw.x would make itself: ACS density, atomic occupations
+        warnings.warn(f"{why_not}: the start is the ACS", stacklevel=2)
+        delta = np.zeros_like(delta)
+        info.update(shrink=0.0, fallback=why_not)
+        if becsum is not None:
+            from rhocat.qe.acs import atomic_becsum
+
+            becsum, becsum_source = atomic_becsum(atoms, family), "atomic-fallback"
     inference_s = time.perf_counter() - t_model
 
     n_el = float(sum(family[s].z_valence for s in symbols))
@@ -516,6 +554,7 @@ def predict_restart(
             xsf=xsf_path,
             uncertainty=info.get("uncertainty"),
             shrink=info.get("shrink"),
+            fallback=info.get("fallback"),
         )
         from rhocat.predict.pwinput import run_requirements
 
