@@ -5,7 +5,7 @@ copies go with it); the model is the default (5 element-feature basis models, 60
 steps each, shrinkage calibrated on val); figures are the Hartree share of Δρ captured
 on the snapshot's unseen-combination test structures.
 
-    python benchmarks/learning_curve.py [--fractions 0.25,0.5,1.0] [-o benchmarks/results_learning_curve.json]
+    python benchmarks/learning_curve.py [--fractions 0.25,0.5,1.0] [-o results.json]
 """
 
 from __future__ import annotations
