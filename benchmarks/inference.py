@@ -13,11 +13,12 @@ Cu2NiGe full Heusler (4 atoms, 25 Ry), (c) a 12-atom Si6Ge6 diamond supercell (4
 - the ratios inference / iteration and whole prediction / iteration;
 - start-up: ``python -c 'import rhocat.predict'`` and ``import rhocat.models`` (s).
 
-    python benchmarks/inference.py [--dataset /tmp/dquick/data | --checkpoint model.pt]
+    python benchmarks/inference.py [--checkpoint model.pt | --dataset DIR]
                                    [--repeat 7] [--no-scf] [--threads 2]
 
-The model is a small ``basis`` model trained for ``--steps`` steps on the dataset (the
-timings do not depend on how well it is trained), or the given checkpoint.
+The model is the given checkpoint (default: the shipped ``rhocat/pretrained/default.pt``),
+or, with ``--dataset``, a small ``basis`` model trained for ``--steps`` steps on that
+dataset (the timings do not depend on how well it is trained).
 The machine may be shared: compare ratios within one run.
 """
 
@@ -170,10 +171,11 @@ def import_time(module: str, repeat: int = 3) -> float:
 
 
 def get_model(args):
-    if args.checkpoint:
+    if not args.dataset:
+        from rhocat.pretrained import DEFAULT_CHECKPOINT
         from rhocat.train import load_model
 
-        return load_model(args.checkpoint)
+        return load_model(args.checkpoint or DEFAULT_CHECKPOINT)
     from rhocat.data.store import Dataset
     from rhocat.train import train_model
 
@@ -186,8 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--dataset", default="/tmp/dquick/data")
-    ap.add_argument("--checkpoint", default=None, help="a trained basis model instead")
+    ap.add_argument("--checkpoint", default=None, help="model file [the shipped model]")
+    ap.add_argument("--dataset", default=None, help="train a small basis model on it instead")
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--scf-repeat", type=int, default=1)

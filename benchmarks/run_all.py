@@ -21,6 +21,7 @@ HERE = Path(__file__).resolve().parent
 DEFAULT = [
     ("qe_layer", []),
     ("qe_files", []),
+    ("data_index", []),
     ("dft_pipeline", ["--n", "3", "--ecutwfc", "20"]),
     ("inference", ["--checkpoint", str(HERE.parent / "src/rhocat/pretrained/default.pt")]),
     ("dataset_recipe", []),

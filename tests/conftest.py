@@ -1,7 +1,20 @@
-"""Shared fixtures: small real structures and a check that pw.x is installed."""
+"""Shared fixtures (small real structures) and the markers of tests that need a tool.
+
+A test that needs a tool says so with a marker; without the tool it is skipped
+with the reason, never silently passed. The Makefile installs every one of
+these tools, so under CI (``$CI`` set) such a skip fails the run instead: a
+green CI must not mean "tested nothing".
+
+    needs_pw        pw.x and its pseudopotentials (make qe: quantum-espresso[-data])
+    needs_upf       the UPF files of quantum-espresso-data
+    aiida           aiida-core, aiida-quantumespresso, aiida-pseudo (the aiida extra)
+    needs_chromium  a headless Chromium (make chromium)
+    slow            more than a few seconds of pw.x or training (left out by make test-fast)
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 
@@ -12,17 +25,100 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 # Tests run in parallel (pytest -n 2): one MPI rank per pw.x keeps the 2 cores busy.
 os.environ.setdefault("RHOCAT_RANKS", "1")
 
-
-def pytest_sessionstart(session):
-    if shutil.which("pw.x") is None:
-        raise pytest.UsageError(
-            "pw.x is not installed: run `make test` (it installs Quantum ESPRESSO) or "
-            "apt-get install quantum-espresso quantum-espresso-data"
-        )
-
-
 #: Low cutoffs that keep a 2-atom SCF around a second (not converged physics).
 LOW_CUTOFF = {"system": {"ecutwfc": 20.0, "ecutrho": 160.0}}
+
+
+def _upf_installed() -> bool:
+    from rhocat.qe.pseudo import DEBIAN_PSEUDO_DIR
+
+    return DEBIAN_PSEUDO_DIR.is_dir()
+
+
+def _pw_installed() -> bool:
+    return shutil.which("pw.x") is not None and _upf_installed()
+
+
+def _aiida_installed() -> bool:
+    names = ("aiida", "aiida_quantumespresso", "aiida_pseudo")
+    return all(importlib.util.find_spec(n) is not None for n in names)
+
+
+def chromium_path() -> str | None:
+    """The first headless-capable browser on PATH, else None."""
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+#: marker -> (is the tool there?, how to get it)
+TOOLS = {
+    "needs_pw": (
+        _pw_installed,
+        "pw.x is not installed: `make qe` (quantum-espresso, quantum-espresso-data)",
+    ),
+    "needs_upf": (_upf_installed, "quantum-espresso-data is not installed (its UPF files)"),
+    "aiida": (_aiida_installed, "the aiida extra is not installed: pip install 'rhocat[aiida]'"),
+    "needs_chromium": (
+        lambda: chromium_path() is not None,
+        "chromium is not installed: `make chromium` or apt-get install chromium",
+    ),
+}
+
+
+def pytest_configure(config):
+    for name in TOOLS:
+        config.addinivalue_line("markers", f"{name}: needs {name.removeprefix('needs_')}")
+    config.addinivalue_line("markers", "slow: more than a few seconds (make test-fast skips it)")
+
+
+def in_ci() -> bool:
+    """Whether the run is a CI run (``$CI`` set to anything but empty/0/false)."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+#: Fixtures that run pw.x: a test using one needs pw.x (marked at collection).
+PW_FIXTURES = {
+    "acs_dumps",  # tests/qe/conftest_files.py
+    "geometry_dumps",
+    "special_dumps",
+    "si_reference",  # tests/qe/test_scf.py
+    "paw_runs",  # tests/models/test_becsum.py
+    "real_samples",  # tests/train/conftest.py
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if PW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.needs_pw)
+
+
+def _tool_markers(item) -> list[str]:
+    return [name for name in TOOLS if item.get_closest_marker(name) is not None]
+
+
+def pytest_runtest_setup(item):
+    for name in _tool_markers(item):
+        present, hint = TOOLS[name]
+        if not present():
+            if in_ci():
+                pytest.fail(f"CI: {hint} (a skip here would test nothing)", pytrace=False)
+            pytest.skip(hint)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Under CI, a test that needs a Makefile-installed tool and skipped itself fails."""
+    report = yield
+    if report.skipped and in_ci() and _tool_markers(item) and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        reason = str(reason).removeprefix("Skipped: ")
+        report.outcome = "failed"
+        report.longrepr = f"CI: skipped a test marked {', '.join(_tool_markers(item))}: {reason}"
+    return report
 
 
 @pytest.fixture

@@ -10,18 +10,14 @@ import numpy as np
 import pytest
 from ase.build import bulk
 
-pytest.importorskip("aiida", reason="aiida-core is not installed (pip install 'rhocat[aiida]')")
-pytest.importorskip("aiida_quantumespresso", reason="aiida-quantumespresso is not installed")
-pytest.importorskip("aiida_pseudo", reason="aiida-pseudo is not installed")
+from rhocat.data.build import BuildConfig, Job, build_dataset
+from rhocat.data.check import check_dataset
+from rhocat.data.engines import AiidaEngine, LocalEngine
+from rhocat.data.manifest import Manifest
+from rhocat.data.store import Dataset
+from rhocat.qe import aiida as ra
 
-from rhocat.data.build import BuildConfig, Job, build_dataset  # noqa: E402
-from rhocat.data.check import check_dataset  # noqa: E402
-from rhocat.data.engines import AiidaEngine, LocalEngine  # noqa: E402
-from rhocat.data.manifest import Manifest  # noqa: E402
-from rhocat.data.store import Dataset  # noqa: E402
-from rhocat.qe import aiida as ra  # noqa: E402
-
-pytestmark = pytest.mark.aiida
+pytestmark = [pytest.mark.aiida, pytest.mark.needs_pw]
 
 
 def test_aiida_engine_stores_the_same_entry_as_the_local_one(tmp_path):

@@ -22,6 +22,8 @@ from rhocat.data.check import check_dataset
 from rhocat.data.store import Dataset
 from rhocat.split import Assignment, Split, write_split
 
+pytestmark = pytest.mark.needs_pw
+
 RHOCAT = [sys.executable, "-m", "rhocat.cli.main"]
 TINY = ["--ecutwfc", "20", "--set", "k_points=2,2,2", "--no-progress"]
 ENV = dict(os.environ, OMP_NUM_THREADS="1", RHOCAT_RANKS="1")

@@ -8,7 +8,6 @@ every array path of the store with real shapes.
 from __future__ import annotations
 
 import os
-import time
 
 import numpy as np
 import pytest
@@ -241,6 +240,7 @@ def test_streaming_and_grid_points(ds):
 
 
 def test_index_scales_to_1e5_rows(tmp_path):
+    """Right answers on 1e5 rows (their time: benchmarks/data_index.py)."""
     index = Index(tmp_path / "index.sqlite")
     splits = ["train", "val", "test_binary", "test_ternary"]
     rows = [
@@ -264,14 +264,12 @@ def test_index_scales_to_1e5_rows(tmp_path):
         for i in range(100_000)
     ]
     index.upsert(rows)
-    t0 = time.perf_counter()
     assert index.count() == 100_000
     assert index.count(split="train", status="ok") == sum(1 for i in range(0, 100_000, 4) if i % 10)
     assert len(index.ids(split="val", elements=["Ga"])) == sum(
         1 for i in range(100_000) if i % 4 == 1 and i % 3 and i % 10
     )
     assert len(index.status_map()) == 100_000
-    assert time.perf_counter() - t0 < 5.0
     index.close()
 
 

@@ -23,6 +23,8 @@ from rhocat.errors import InputError, ModelError
 from rhocat.evaluate.results import load_rows
 from rhocat.evaluate.runner import evaluate
 
+pytestmark = [pytest.mark.needs_pw, pytest.mark.slow]
+
 TINY = {"ecutwfc": 20.0, "ecutrho": 160.0, "k_points": [2, 2, 2]}
 
 
@@ -185,13 +187,18 @@ def _tamper(dataset, tmp_path, entry_id, edit):
         (lambda m: m["parameters"]["system"].update(nspin=2), "spin-polarised"),
     ],
 )
-def test_entry_that_cannot_be_reproduced(dataset, tmp_path, edit, message):
+def test_entry_that_cannot_be_reproduced(zero_results, dataset, tmp_path, capsys, edit, message):
     data = _tamper(dataset, tmp_path, "diamond-Si", edit)
     with pytest.raises(InputError, match=message):
         evaluate(ZeroModel(), data, tmp_path / "res", progress=False)
     assert not (tmp_path / "res").exists()
-    rc = main(["evaluate", str(tmp_path / "none.pt"), str(data), "-o", str(tmp_path / "r2")])
-    assert rc == 2
+    _, ckpt = zero_results  # a real checkpoint: the CLI gets as far as reading the entry
+    capsys.readouterr()
+    rc = main(["evaluate", str(ckpt), str(data), "-o", str(tmp_path / "r2")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "entry diamond-Si cannot be reproduced" in err and message in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "r2").exists()
 
 
 def test_cli_evaluate_errors(zero_results, dataset, tmp_path, capsys):
@@ -200,6 +207,49 @@ def test_cli_evaluate_errors(zero_results, dataset, tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and "no converged entry in split(s) val" in err
     assert main(["evaluate", str(ckpt), str(tmp_path / "nodata"), "-o", str(tmp_path / "r")]) == 2
+
+
+class FlakyModel(ZeroModel):
+    """The zero model whose first prediction for a structure with carbon raises.
+
+    The count is a class attribute, so it is not part of the model's checksum: the
+    same model can resume its own results folder, as after a transient failure.
+    """
+
+    failures_left = 0
+
+    def delta_rho_g(self, numbers, positions_bohr, cell_bohr, g_cart):
+        if 6 in list(numbers) and FlakyModel.failures_left > 0:
+            FlakyModel.failures_left -= 1
+            raise RuntimeError("transient failure")
+        return super().delta_rho_g(numbers, positions_bohr, cell_bohr, g_cart)
+
+
+def test_resume_a_partial_run_keep_a_failed_row_then_retry_it(dataset, tmp_path):
+    FlakyModel.failures_left = 1
+    model, res = FlakyModel(), tmp_path / "res"
+    # a partial run: one of the two test structures
+    evaluate(model, dataset, res, ids=["diamond-Si"], progress=False)
+    first = {r["id"]: r for r in load_rows(res)}
+    assert list(first) == ["diamond-Si"] and first["diamond-Si"]["status"] == "ok"
+    # resuming the whole selection runs only the missing one, which fails and is recorded
+    seen = []
+    evaluate(model, dataset, res, progress=False, on_row=seen.append)
+    assert [r["id"] for r in seen] == ["zincblende-SiC"]
+    rows = {r["id"]: r for r in load_rows(res)}
+    assert rows["diamond-Si"] == first["diamond-Si"]
+    assert rows["zincblende-SiC"]["status"] == "failed"
+    assert rows["zincblende-SiC"]["error"] == "RuntimeError: transient failure"
+    # a failed row counts as done for a plain resume ...
+    seen.clear()
+    evaluate(model, dataset, res, progress=False, on_row=seen.append)
+    assert seen == []
+    # ... and is redone, alone, with retry_failed
+    evaluate(model, dataset, res, progress=False, on_row=seen.append, retry_failed=True)
+    assert [r["id"] for r in seen] == ["zincblende-SiC"]
+    rows = {r["id"]: r for r in load_rows(res)}
+    assert rows["zincblende-SiC"]["status"] == "ok" and rows["zincblende-SiC"]["converged"]
+    assert rows["diamond-Si"] == first["diamond-Si"]
 
 
 def test_a_run_that_fails_is_recorded_not_raised(dataset, tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pytest
 import torch
 from scipy import integrate, special
 
@@ -22,6 +23,7 @@ def _fft_of_periodic(spec, coeffs, positions, cell, n, images=2):
     return np.fft.fftn(grid) / grid.size
 
 
+@pytest.mark.slow
 def test_g_space_equals_fft_of_real_space_values():
     spec = BasisSpec(l_max=4, n_alpha=3, alpha_min=0.35, ratio=2.0)
     cell = np.array([[0.0, 4.5, 4.5], [4.5, 0.0, 4.5], [4.5, 4.5, 0.0]])  # fcc, non-orthogonal

@@ -167,6 +167,7 @@ def _fit(runs):
     return fit_becsum_model(train, _layouts(["Ga", "As", "Ge"]))
 
 
+@pytest.mark.slow
 def test_fitted_occupations_beat_atomic_ones_on_an_unseen_cell(paw_runs):
     from rhocat.qe.acs import atomic_becsum
     from rhocat.qe.pseudo import load_family
@@ -179,6 +180,7 @@ def test_fitted_occupations_beat_atomic_ones_on_an_unseen_cell(paw_runs):
     assert ratio < 1.0, ratio
 
 
+@pytest.mark.slow
 def test_converged_density_with_predicted_occupations_needs_fewer_iterations(paw_runs, tmp_path):
     from rhocat.qe.acs import atomic_becsum
     from rhocat.qe.paw import Becsum
@@ -200,6 +202,7 @@ def test_converged_density_with_predicted_occupations_needs_fewer_iterations(paw
     assert iterations["model"] < iterations["atomic"], iterations
 
 
+@pytest.mark.slow
 def test_training_stores_the_occupation_model_and_predict_uses_it(paw_runs, tmp_path):
     from rhocat.data.sample import DensitySample
     from rhocat.models.registry import predict_becsum

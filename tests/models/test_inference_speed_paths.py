@@ -131,6 +131,7 @@ def test_training_path_gradients_equal_with_and_without_pairing():
     assert _rel(grads[0], grads[1]) < 1e-10
 
 
+@pytest.mark.slow
 def test_importing_the_models_does_not_load_torch_dynamo():
     """e3nn is imported without torch._dynamo (seconds of start-up); e3nn still works."""
     code = (

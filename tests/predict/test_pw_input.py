@@ -17,6 +17,8 @@ import pytest
 from rhocat.cli.main import main
 from rhocat.structures.convert import to_atoms
 
+pytestmark = pytest.mark.needs_pw
+
 SI_CIF = """data_Si
 _cell_length_a 3.8395
 _cell_length_b 3.8395

@@ -38,6 +38,8 @@ def _hartree_error(delta_g: np.ndarray, g: np.ndarray) -> float:
     return float((np.abs(delta_g[keep]) ** 2 / g2[keep]).sum())
 
 
+@pytest.mark.slow
+@pytest.mark.needs_pw
 @pytest.mark.parametrize("prototype,elements", HELD_OUT)
 def test_beats_the_acs_on_held_out_structures(prototype, elements, tmp_path):
     from rhocat.models import predict_delta_rho_g
@@ -62,6 +64,7 @@ def test_beats_the_acs_on_held_out_structures(prototype, elements, tmp_path):
     assert err_model < err_acs
 
 
+@pytest.mark.slow
 def test_cli_predict_without_model_uses_the_shipped_one(tmp_path):
     import subprocess
     import sys

@@ -24,6 +24,8 @@ from rhocat.qe.gvectors import miller_indices, reciprocal_vectors
 from rhocat.qe.paw import read_paw_txt
 from rhocat.qe.save import write_restart
 
+pytestmark = pytest.mark.needs_pw
+
 
 def _rel_l2(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.linalg.norm(a - b) / np.linalg.norm(b))

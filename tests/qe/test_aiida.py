@@ -16,17 +16,13 @@ import numpy as np
 import pytest
 from ase.build import bulk
 
-pytest.importorskip("aiida", reason="aiida-core is not installed (pip install 'rhocat[aiida]')")
-pytest.importorskip("aiida_quantumespresso", reason="aiida-quantumespresso is not installed")
-pytest.importorskip("aiida_pseudo", reason="aiida-pseudo is not installed")
+from rhocat.errors import InputError
+from rhocat.qe import aiida as ra
+from rhocat.qe.density import read_charge_density
+from rhocat.qe.pseudo import load_family
+from tests.conftest import LOW_CUTOFF
 
-from rhocat.errors import InputError  # noqa: E402
-from rhocat.qe import aiida as ra  # noqa: E402
-from rhocat.qe.density import read_charge_density  # noqa: E402
-from rhocat.qe.pseudo import load_family  # noqa: E402
-from tests.conftest import LOW_CUTOFF  # noqa: E402
-
-pytestmark = pytest.mark.aiida
+pytestmark = [pytest.mark.aiida, pytest.mark.needs_pw]
 
 BOHR = 0.529177210903
 

@@ -4,6 +4,8 @@ import pytest
 
 from rhocat.qe.scf import run_scf
 
+pytestmark = pytest.mark.needs_pw
+
 
 @pytest.fixture(scope="module")
 def si_reference(tmp_path_factory):
@@ -52,10 +54,12 @@ def test_non_convergence_is_a_result_not_an_exception(si_atoms, tmp_path, low_cu
 
 
 def test_crash_is_a_result_with_pw_message(si_atoms, tmp_path, low_cutoff):
-    si_atoms.positions[1] = si_atoms.positions[0] + 0.05  # atoms on top of each other
-    low_cutoff["electrons"] = {"electron_maxstep": 3}
+    si_atoms.positions[1] = si_atoms.positions[0]  # two atoms on one site: pw.x stops at once
     r = run_scf(si_atoms, workdir=tmp_path, overrides=low_cutoff, timeout_s=60)
-    assert not r.converged and r.reason
+    assert not r.converged and r.iterations == 0
+    assert r.reason.startswith("pw.x exited with code")
+    assert "pw.x stopped: Error in routine check_atoms" in r.reason
+    assert "overlap" in r.reason
 
 
 def test_timeout_is_a_result(si_atoms, tmp_path):

@@ -14,7 +14,7 @@ from rhocat.qe.upf import read_upf
 PSEUDO = Path("/usr/share/espresso/pseudo")
 EXAMPLES = Path("/usr/share/doc/quantum-espresso/examples")
 
-pytestmark = pytest.mark.skipif(not PSEUDO.is_dir(), reason="quantum-espresso-data not installed")
+pytestmark = pytest.mark.needs_upf
 
 PBE_FILES = sorted(
     p for p in PSEUDO.glob("*.UPF") if ".pbe-" in p.name or "PBE" in p.name.upper().split(".")[0]

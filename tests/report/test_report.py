@@ -17,6 +17,7 @@ from rhocat.evaluate.results import ResultsDir
 from rhocat.evaluate.tables import summarize
 from rhocat.report import build_report
 from rhocat.report.figures import to_png
+from tests.conftest import chromium_path
 
 CHROMIUM_FLAGS = [
     "--headless",
@@ -129,18 +130,9 @@ def test_cli_report(tmp_path):
     assert main(["report", str(tmp_path / "nothing"), "-o", str(tmp_path / "x.html")]) == 2
 
 
-def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
-
-
+@pytest.mark.needs_chromium
 def test_report_renders_in_headless_chromium(tmp_path):
-    chromium = _chromium()
-    if chromium is None:
-        pytest.skip("chromium is not installed (apt-get install -y chromium)")
+    chromium = chromium_path()
     out = build_report(_results(tmp_path), tmp_path / "report.html")
     shot = tmp_path / "shot.png"
     cmd = [

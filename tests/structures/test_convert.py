@@ -52,6 +52,7 @@ def test_bad_structures_are_clear_errors():
         to_atoms(Atoms("Si2", positions=[[0, 0, 0], [1, 1, 1]]))
 
 
+@pytest.mark.needs_pw
 def test_predict_and_scf_take_a_pymatgen_structure(tmp_path):
     """The shipped model predicts from a pymatgen Structure; pw.x starts from it (real run)."""
     from rhocat.predict import predict_restart

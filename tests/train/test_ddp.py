@@ -10,11 +10,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from rhocat.train import train_model
 
 
+@pytest.mark.slow
 def test_torchrun_two_processes_match_one_process(real_samples, tiny_basis, tmp_path):
     train = [s for s in real_samples if s.split == "train"]
     (tmp_path / "samples.pkl").write_bytes(pickle.dumps(real_samples))

@@ -1,0 +1,62 @@
+"""Every benchmark script starts on a fresh clone; the cheap ones run end to end.
+
+Not timings (those are the benchmarks' job): the smallest arguments, and checks
+of what the scripts print.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+SCRIPTS = sorted(p.name for p in BENCH.glob("*.py") if p.name != "run_all.py")
+
+
+def _run(args: list[str], timeout: float = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    return subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, timeout=timeout, env=env
+    )
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_script_starts_and_documents_its_arguments(script):
+    p = _run([str(BENCH / script), "--help"], timeout=120)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.stdout.startswith("usage:")
+
+
+def test_run_all_names_existing_scripts():
+    sys.path.insert(0, str(BENCH))
+    try:
+        import run_all
+    finally:
+        sys.path.remove(str(BENCH))
+    for name, _ in run_all.DEFAULT:
+        assert (BENCH / f"{name}.py").is_file(), name
+
+
+def test_data_index_benchmark_runs():
+    p = _run([str(BENCH / "data_index.py"), "--rows", "2000", "--repeats", "1"])
+    assert p.returncode == 0, p.stderr[-2000:]
+    out = json.loads(p.stdout)
+    ok_train = sum(1 for i in range(0, 2000, 4) if i % 10)
+    val_ga = sum(1 for i in range(2000) if i % 4 == 1 and i % 3 and i % 10)
+    assert out["rows"] == 2000 and out["check"] == 2000 + ok_train + val_ga + 2000
+
+
+@pytest.mark.slow
+def test_inference_benchmark_runs_with_its_defaults():
+    """No --dataset or --checkpoint: the shipped model (a fresh clone has no dataset)."""
+    p = _run([str(BENCH / "inference.py"), "--no-scf", "--repeat", "1", "--only", "a_Si2_25Ry"])
+    assert p.returncode == 0, p.stderr[-2000:]
+    out = json.loads(p.stdout)
+    assert list(out["structures"]) == ["a_Si2_25Ry"]
+    row = out["structures"]["a_Si2_25Ry"]
+    assert row["n_atoms"] == 2 and row["inference_s"] > 0 and row["ngm"] > 100

@@ -1,0 +1,55 @@
+"""The tool markers of tests/conftest.py: a skip for want of a tool, a failure under CI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CONFTEST = Path(__file__).with_name("conftest.py")
+
+TESTS = """
+import pytest
+
+@pytest.mark.aiida  # installed (the dev set-up has the aiida extra), so the test runs
+def test_skips_itself():
+    pytest.skip("no profile today")
+
+@pytest.mark.needs_pw
+def test_needs_a_tool_that_is_missing():
+    pass
+
+def test_plain():
+    pytest.skip("an ordinary skip")
+"""
+
+
+def _run(tmp_path: Path, ci: str | None) -> str:
+    (tmp_path / "conftest.py").write_text(CONFTEST.read_text())
+    (tmp_path / "test_x.py").write_text(TESTS)
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    env["PATH"] = str(tmp_path)  # no pw.x here
+    if ci is not None:
+        env["CI"] = ci
+    cmd = [sys.executable, "-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider", str(tmp_path)]
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path)
+    return p.stdout
+
+
+@pytest.mark.parametrize("ci", [None, "", "false"])
+def test_outside_ci_missing_tools_skip(tmp_path, ci):
+    out = _run(tmp_path, ci)
+    assert "3 skipped" in out and "failed" not in out and "error" not in out, out
+    assert "warning" not in out  # the markers are registered
+    assert "pw.x is not installed" in out
+
+
+@pytest.mark.parametrize("ci", ["true", "1"])
+def test_in_ci_a_skip_of_a_tool_test_fails(tmp_path, ci):
+    out = _run(tmp_path, ci)
+    assert "1 failed, 1 skipped, 1 error" in out, out
+    assert "CI: skipped a test marked aiida: no profile today" in out
+    assert "CI: pw.x is not installed" in out
