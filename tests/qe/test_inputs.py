@@ -49,3 +49,45 @@ def test_rendered_input_has_every_card(si_atoms):
         "tstress = .true.",
     ):
         assert token in text
+
+
+def test_protocols_are_a_data_file_with_their_source(tmp_path):
+    import dataclasses
+    import json
+
+    from rhocat.qe.protocol import PROTOCOLS, PROTOCOLS_FILE, load_protocols
+
+    fast = dataclasses.asdict(PROTOCOLS["fast"])
+    assert fast == {
+        "name": "fast",
+        "kpoints_distance": 0.50,
+        "smearing": "cold",
+        "degauss": 0.0275,
+        "mixing_beta": 0.4,
+        "conv_thr_per_atom": 0.4e-9,
+        "electron_maxstep": 100,
+        "etot_conv_thr_per_atom": 2.0e-4,
+        "forc_conv_thr": 1.0e-3,
+    }
+    data = json.loads(PROTOCOLS_FILE.read_text())
+    assert "before 2025" in data["source"] and "base.yaml" in data["source"]
+    data["protocols"]["fast"]["kpoints_distance"] = 0.30  # aiida-quantumespresso 5.x
+    path = tmp_path / "protocols.json"
+    path.write_text(json.dumps(data))
+    assert load_protocols(path)["fast"].kpoints_distance == 0.30
+    assert load_protocols(path)["moderate"] == PROTOCOLS["moderate"]
+
+
+def test_package_data_ships_every_data_file():
+    import tomllib
+    from pathlib import Path
+
+    import rhocat
+
+    root = Path(rhocat.__file__).parent
+    globs = tomllib.loads((root.parents[1] / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"
+    ]["rhocat"]
+    shipped = {p for g in globs for p in root.glob(g)}
+    data = set(root.glob("qe/data/*.json")) | {root / "train" / "presets.json"}
+    assert len(data) == 3 and data <= shipped

@@ -6,6 +6,8 @@ import pytest
 from rhocat.errors import PseudoError
 from rhocat.qe.pseudo import DEBIAN_PBE, family_from_directory, load_family
 
+pytestmark = pytest.mark.needs_upf
+
 
 def test_debian_pbe_covers_its_table_with_valid_files():
     fam = load_family("debian-pbe")
@@ -59,3 +61,15 @@ def test_directory_without_metadata_refuses_two_files_for_one_element(tmp_path):
 def test_unknown_family_name():
     with pytest.raises(PseudoError, match="unknown pseudopotential family"):
         load_family("no-such-family")
+
+
+def test_debian_pbe_table_is_a_data_file(tmp_path):
+    from rhocat.qe.pseudo import DEBIAN_PBE_FILE, load_debian_pbe
+
+    assert DEBIAN_PBE["Si"][:4] == ("Si.pbe-nl-rrkjus_psl.1.0.0.UPF", "pseudo", 30.0, 8.0)
+    assert DEBIAN_PBE["Ag"][2:4] == (50.0, 4.0)  # norm-conserving: dual 4
+    data = json.loads(DEBIAN_PBE_FILE.read_text())
+    assert "benchmarks/cutoffs.py" in data["source"]
+    data["elements"]["Si"]["ecutwfc"] = 45
+    (tmp_path / "t.json").write_text(json.dumps(data))
+    assert load_debian_pbe(tmp_path / "t.json")["Si"][2] == 45.0

@@ -134,6 +134,21 @@ def test_config_errors():
         train_model([], "pointwise", {"train": {"loss": "hartree"}})
 
 
+def test_presets_are_a_data_file(tmp_path):
+    import json
+
+    from rhocat.train.config import PRESETS_FILE, load_presets, resolve_config
+
+    data = json.loads(PRESETS_FILE.read_text())
+    assert set(data["presets"]) == {"radial", "basis", "pointwise"} and data["source"]
+    cfg = resolve_config("basis", "small")
+    assert cfg["model"]["basis"] == {"l_max": 4, "n_alpha": 10, "alpha_min": 0.25, "ratio": 1.8}
+    assert cfg["train"]["steps"] == 1500 and cfg["train"]["loss"] == "hartree"
+    data["presets"]["basis"]["small"]["train"]["steps"] = 7
+    (tmp_path / "p.json").write_text(json.dumps(data))
+    assert load_presets(tmp_path / "p.json")["basis"]["small"]["train"]["steps"] == 7
+
+
 def test_pointwise_model_learns_on_real_space_samples(real_samples, tmp_path):
     cfg = {
         "model": {"hidden": 16, "n_rbf": 8, "max_neighbours": 16},

@@ -1,7 +1,9 @@
 """SCF protocols: k-point density, smearing, mixing and convergence threshold.
 
-The values are those of aiida-quantumespresso's protocols, which the paper's
-workflow used (``fast`` for every relaxation in the paper):
+The values live in ``rhocat/qe/data/protocols.json`` with a note on their source:
+aiida-quantumespresso's protocols, which the paper's workflow used (``fast`` for
+every relaxation in the paper). ``fast`` takes its k-point spacing from the releases
+before 2025 and its smearing from the 2025 ones (details in the file):
 
 ========== ================== ================ ============ =====================
 protocol   k-point spacing    cold smearing    mixing_beta  conv_thr per atom
@@ -16,8 +18,10 @@ Cutoffs are not part of a protocol: they come from the pseudopotential family
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import asdict, dataclass, replace
+from importlib.resources import files
 
 import numpy as np
 
@@ -69,24 +73,17 @@ class Protocol:
         )
 
 
-PROTOCOLS: dict[str, Protocol] = {
-    "fast": Protocol(
-        "fast",
-        kpoints_distance=0.50,
-        degauss=0.0275,
-        conv_thr_per_atom=0.4e-9,
-        etot_conv_thr_per_atom=2.0e-4,
-        forc_conv_thr=1.0e-3,
-    ),
-    "moderate": Protocol(
-        "moderate",
-        kpoints_distance=0.15,
-        degauss=0.02,
-        conv_thr_per_atom=0.2e-9,
-        etot_conv_thr_per_atom=1.0e-5,
-        forc_conv_thr=1.0e-4,
-    ),
-}
+#: The protocols' values and their source: ``rhocat/qe/data/protocols.json``.
+PROTOCOLS_FILE = files("rhocat.qe") / "data" / "protocols.json"
+
+
+def load_protocols(path=PROTOCOLS_FILE) -> dict[str, Protocol]:
+    """The named protocols of a protocols JSON file (default: rhocat's own)."""
+    table = json.loads(path.read_text())["protocols"]
+    return {name: Protocol(name, **values) for name, values in table.items()}
+
+
+PROTOCOLS: dict[str, Protocol] = load_protocols()
 
 
 def get_protocol(protocol: str | Protocol = "fast", **overrides) -> Protocol:

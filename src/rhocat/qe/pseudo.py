@@ -11,8 +11,8 @@ The built-in family ``debian-pbe`` is made of the PBE files that Debian's
 PBE files gzipped under ``/usr/share/doc/quantum-espresso/examples`` (gunzipped
 into a user cache). Ultrasoft and norm-conserving files are preferred over PAW
 where Debian ships both, because a PAW restart also needs on-site occupations
-consistent with the density (field notes §2b). Its cutoffs are listed in
-:data:`DEBIAN_PBE` with the reason for each.
+(``paw.txt``) consistent with the density. Its files and cutoffs, with the reason
+for each, are the data file ``rhocat/qe/data/debian-pbe.json`` (:data:`DEBIAN_PBE`).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import re
 import shutil
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
+from importlib.resources import files
 from pathlib import Path
 
 from ase.data import atomic_numbers
@@ -37,79 +38,24 @@ DEBIAN_EXAMPLES_DIR = Path("/usr/share/doc/quantum-espresso/examples")
 #: ecutwfc (Ry) when neither metadata nor the UPF file states one.
 FALLBACK_ECUTWFC_RY = 40.0
 
-#: debian-pbe: element -> (file name, source, ecutwfc Ry, dual = ecutrho/ecutwfc, why).
-#: ``source`` is "pseudo" (/usr/share/espresso/pseudo) or a path below the examples.
-#: Cutoffs: the lowest of 20, 25, ..., 60 Ry whose total energy per atom lies within
-#: about 10 meV/atom of the 60 Ry value, measured with ``benchmarks/cutoffs.py`` on the
-#: element's crystal (or the compound named in the note); results in
-#: ``benchmarks/cutoffs_results.json``. Ultrasoft and PAW files use dual 8,
-#: norm-conserving files dual 4 (QE's usual choices).
-DEBIAN_PBE: dict[str, tuple[str, str, float, float, str]] = {
-    "H": (
-        "H_HSCV_PBE-1.0.UPF",
-        "CPV/EXX-wf-example/H_HSCV_PBE-1.0.UPF.gz",
-        40.0,
-        4.0,
-        "NC; not measured",
-    ),
-    "B": (
-        "B.pbe-n-rrkjus_psl.1.0.0.UPF",
-        "pseudo",
-        40.0,
-        8.0,
-        "US psl; in BN 11 meV/atom at 40 (with N)",
-    ),
-    "C": ("C.pbe-rrkjus.UPF", "pseudo", 35.0, 8.0, "US; 7 meV/atom at 35"),
-    "N": (
-        "N.pbe-n-rrkjus_psl.1.0.0.UPF",
-        "pseudo",
-        50.0,
-        8.0,
-        "US psl; BN 11 meV/atom at 40, 2 at 50",
-    ),
-    "O": ("O.pbe-rrkjus.UPF", "pseudo", 40.0, 8.0, "US; NiO 5 meV/atom at 40"),
-    "Si": ("Si.pbe-nl-rrkjus_psl.1.0.0.UPF", "pseudo", 30.0, 8.0, "US psl; 5 meV/atom at 30"),
-    "Cr": (
-        "Cr.pbe-spn-kjpaw_psl.1.0.0.UPF",
-        "pseudo",
-        60.0,
-        8.0,
-        "PAW only; 272 meV/atom at 40, 28 at 50",
-    ),
-    "Fe": ("Fe.pbe-nd-rrkjus.UPF", "pseudo", 35.0, 8.0, "US; 3 meV/atom at 35"),
-    "Ni": ("Ni.pbe-nd-rrkjus.UPF", "pseudo", 35.0, 8.0, "US preferred over PAW; 3 meV/atom at 35"),
-    "Cu": (
-        "Cu_US_PBE_3pj_lowE.UPF",
-        "XSpectra/pseudo/Cu_US_PBE_3pj_lowE.UPF.gz",
-        40.0,
-        8.0,
-        "US preferred over PAW; 6 meV/atom at 40",
-    ),
-    "Ga": (
-        "Ga.pbe-dn-kjpaw_psl.0.2.upf",
-        "PP/simple_transport/scf/Ga.pbe-dn-kjpaw_psl.0.2.upf.gz",
-        50.0,
-        8.0,
-        "PAW only; GaAs 15 meV/atom at 40, 0.1 at 50",
-    ),
-    "Ge": ("Ge.pbe-kjpaw.UPF", "pseudo", 30.0, 8.0, "PAW only; 4 meV/atom at 30"),
-    "As": (
-        "As.pbe-n-kjpaw_psl.0.2.upf",
-        "PP/simple_transport/scf/As.pbe-n-kjpaw_psl.0.2.upf.gz",
-        30.0,
-        8.0,
-        "PAW only; 5 meV/atom at 30",
-    ),
-    "Rh": ("Rh.pbe-rrkjus_lb.UPF", "pseudo", 35.0, 8.0, "US; 9 meV/atom at 35"),
-    "Ag": (
-        "Ag_ONCV_PBE-1.0.upf",
-        "GWW/example04/Ag_ONCV_PBE-1.0.upf.gz",
-        50.0,
-        4.0,
-        "NC (ONCV); 794 meV/atom at 35, 1 at 50",
-    ),
-    "I": ("I.pbe-n-kjpaw_psl.1.0.0.UPF", "pseudo", 35.0, 8.0, "PAW only; not measured"),
-}
+#: The debian-pbe table (file, source, cutoffs and the reason for each): a data file.
+DEBIAN_PBE_FILE = files("rhocat.qe") / "data" / "debian-pbe.json"
+
+
+def load_debian_pbe(path=DEBIAN_PBE_FILE) -> dict[str, tuple[str, str, float, float, str]]:
+    """element -> (file name, source, ecutwfc Ry, dual = ecutrho/ecutwfc, note).
+
+    ``source`` is "pseudo" (/usr/share/espresso/pseudo) or a path below the
+    examples folder. How the cutoffs were chosen is the file's ``source`` text.
+    """
+    table = json.loads(path.read_text())["elements"]
+    return {
+        el: (e["file"], e["source"], float(e["ecutwfc"]), float(e["dual"]), e["note"])
+        for el, e in table.items()
+    }
+
+
+DEBIAN_PBE: dict[str, tuple[str, str, float, float, str]] = load_debian_pbe()
 
 
 @dataclass(frozen=True)

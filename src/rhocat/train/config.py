@@ -1,5 +1,7 @@
 """Training configurations: presets ('small', 'large'), a dict, or a JSON file.
 
+The presets are the data file ``rhocat/train/presets.json``.
+
 A resolved configuration has two sections: ``model`` (passed to the model class) and
 ``train`` (optimiser, loss, steps). Unknown keys are refused (typos are user errors).
 """
@@ -9,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+from importlib.resources import files
 from pathlib import Path
 
 from rhocat.errors import InputError
@@ -27,44 +30,16 @@ TRAIN_DEFAULTS: dict = {
 
 LOSSES = ("hartree", "l2_g", "l2_real", "l1_real")
 
-PRESETS: dict[str, dict[str, dict]] = {
-    "radial": {
-        "small": {"model": {"basis": {"n_alpha": 6, "alpha_min": 0.2, "ratio": 2.5},
-                            "ridge_lambda": 10.0}},
-        "large": {"model": {"basis": {"n_alpha": 10, "alpha_min": 0.1, "ratio": 2.0},
-                            "ridge_lambda": 10.0}},
-    },
-    "basis": {
-        "small": {
-            "model": {
-                "basis": {"l_max": 4, "n_alpha": 10, "alpha_min": 0.25, "ratio": 1.8},
-                "cutoff_ang": 4.5, "n_layers": 2, "hidden_muls": [24, 8, 4], "sh_lmax": 2,
-                "n_rbf": 8, "radial_hidden": 32,
-            },
-            "train": {"steps": 1500, "lr": 5e-3},
-        },
-        "large": {
-            "model": {
-                "basis": {"l_max": 6, "n_alpha": 16, "alpha_min": 0.1, "ratio": 1.6},
-                "cutoff_ang": 5.0, "n_layers": 3, "hidden_muls": [64, 32, 16, 8], "sh_lmax": 3,
-                "n_rbf": 10, "radial_hidden": 64,
-            },
-            "train": {"steps": 20000, "lr": 3e-3},
-        },
-    },
-    "pointwise": {
-        "small": {
-            "model": {"cutoff_ang": 4.0, "hidden": 48, "n_rbf": 16, "n_interactions": 2,
-                      "max_neighbours": 32},
-            "train": {"steps": 1500, "lr": 2e-3},
-        },
-        "large": {
-            "model": {"cutoff_ang": 5.0, "hidden": 128, "n_rbf": 24, "n_interactions": 3,
-                      "max_neighbours": 64},
-            "train": {"steps": 20000, "lr": 1e-3},
-        },
-    },
-}  # fmt: skip
+#: Presets per model kind ('small', 'large') and their note: ``rhocat/train/presets.json``.
+PRESETS_FILE = files("rhocat.train") / "presets.json"
+
+
+def load_presets(path=PRESETS_FILE) -> dict[str, dict[str, dict]]:
+    """kind -> preset name -> ``{'model': {...}, 'train': {...}}`` from a presets JSON file."""
+    return json.loads(path.read_text())["presets"]
+
+
+PRESETS: dict[str, dict[str, dict]] = load_presets()
 
 
 def resolve_config(kind: str, config: str | dict | os.PathLike | None = "small") -> dict:
