@@ -84,6 +84,7 @@ def run_demo(out: str | os.PathLike, config: DemoConfig | None = None) -> dict:
     from rhocat.data.store import Dataset
     from rhocat.evaluate.runner import evaluate
     from rhocat.evaluate.tables import to_markdown
+    from rhocat.qe.inputs import cutoff_overrides
     from rhocat.qe.pseudo import load_family
     from rhocat.report.html import build_report
     from rhocat.split import make_split, summary_table, write_split
@@ -127,7 +128,7 @@ def run_demo(out: str | os.PathLike, config: DemoConfig | None = None) -> dict:
         perturb_ang=cfg.perturb_ang,
         strain=cfg.strain,
         seed=cfg.seed,
-        overrides={"system": {"ecutwfc": cfg.ecutwfc, "ecutrho": 8 * cfg.ecutwfc}},
+        overrides={"system": cutoff_overrides(cfg.ecutwfc)},
     )
     report = build_dataset(
         jobs_from_split(split_path),

@@ -69,3 +69,27 @@ def test_refuses_other_settings(tmp_path):
     ResultsDir(tmp_path / "r", "a" * 64, settings={"same_first_threshold": False})
     with pytest.raises(InputError, match="other settings.*same_first_threshold"):
         ResultsDir(tmp_path / "r", "a" * 64, settings={"same_first_threshold": True})
+
+
+def test_eval_row_keeps_the_stored_column_names():
+    """EvalRow names the prediction time for what it is; the JSON keeps 'inference_s'."""
+    from dataclasses import fields
+
+    from rhocat.evaluate.row import EvalRow
+
+    values = {f.name: i for i, f in enumerate(fields(EvalRow)) if f.name != "reason"}
+    row = EvalRow(**values)
+    d = row.to_dict()
+    assert d["inference_s"] == values["prediction_s"] and d["model_s"] == values["model_s"]
+    assert "prediction_s" not in d and "reason" not in d
+    # the columns summaries and the report read (every one of them, in the stored order)
+    assert list(d) == [
+        "id", "split", "formula", "n_atoms", "status", "converged", "s_auc",
+        "iterations_saved", "energy_diff_ry", "band_gap_diff_ev",
+        "energy_diff_vs_reference_ry", "mae", "nmae", "mae_acs", "nmae_acs", "inference_s",
+        "model_s", "scf_s", "baseline_scf_s", "wall_clock_saving", "becsum_source",
+        "uncertainty", "shrink", "negative_fraction", "clipped_fraction", "ranks", "warm_diago_thr_init", "baseline",
+        "learned", "reference", "baseline_matches_reference", "projection",
+    ]  # fmt: skip
+    row.reason = "ACS start: did not converge"
+    assert row.to_dict()["reason"] == "ACS start: did not converge"

@@ -81,3 +81,22 @@ def test_predict_errors_are_one_line_exit_2(tmp_path, checkpoint, capsys):
         == 2
     )
     assert "rhocat: error:" in capsys.readouterr().err
+
+
+def test_predict_and_scf_resolve_ecutwfc_alike(tmp_path, checkpoint, capsys):
+    """`--ecutwfc 20` means ecutrho 160 Ry for predict as for scf: the same G list."""
+    from rhocat.qe.gvectors import miller_indices
+    from rhocat.qe.inputs import cutoff_overrides, pw_parameters
+    from rhocat.qe.start import cell_bohr
+
+    atoms = bulk("Si", "diamond", a=5.43)
+    ase.io.write(tmp_path / "si.cif", atoms)
+    argv = ["predict", str(checkpoint), str(tmp_path / "si.cif"), "-o", str(tmp_path / "r")]
+    assert main([*argv, "--ecutwfc", "20", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)[0]
+    assert cutoff_overrides(20.0) == {"ecutwfc": 20.0, "ecutrho": 160.0}
+    params = pw_parameters(atoms, overrides=cutoff_overrides(20.0))  # what `rhocat scf` runs
+    assert params["system"]["ecutrho"] == 160.0
+    assert printed["ngm"] == len(miller_indices(cell_bohr(atoms), 160.0))
+    assert main([*argv[:-2], "-o", str(tmp_path / "r0"), "--json"]) == 0  # family cutoffs
+    assert json.loads(capsys.readouterr().out)[0]["ngm"] > printed["ngm"]  # Si: 30 Ry × 8

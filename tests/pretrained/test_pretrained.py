@@ -27,6 +27,14 @@ def test_card_describes_the_checkpoint():
     assert card["metadata"]["pseudo_md5"]["Si"] == model.metadata["pseudo_md5"]["Si"]
 
 
+def test_load_model_without_a_path_is_the_shipped_model():
+    from rhocat.train import load_model
+
+    model = load_model()
+    assert model.metadata == load_pretrained().metadata
+    assert model.metadata["pseudo_md5"]["Si"] == training_card()["metadata"]["pseudo_md5"]["Si"]
+
+
 def test_unseen_element_is_refused():
     with pytest.raises(ModelError):
         load_pretrained().check_elements(["Au", "Si"])

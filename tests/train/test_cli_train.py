@@ -13,8 +13,8 @@ from rhocat.data.store import Dataset
 from rhocat.train import load_model
 
 
-def _dataset(path, samples):
-    ds = Dataset.create(path, Manifest())
+def _dataset(path, samples, manifest=None):
+    ds = Dataset.create(path, manifest or Manifest())
     for s in samples:
         meta = {"fft_grid": list(s.fft_grid), "pseudos": s.meta["pseudos"]}
         meta["qe_version"] = s.meta["qe_version"]
@@ -70,6 +70,19 @@ def test_cli_train_radial_and_basis(real_samples, tmp_path, capsys):
     assert main(resume + ["--resume", "--no-progress"]) == 0
     rows = (tmp_path / "b.metrics.csv").read_text().splitlines()
     assert len(rows) == 6 and rows[-1].startswith("4,")
+
+
+def test_train_model_reads_family_and_protocol_from_the_manifest(real_samples, tmp_path):
+    from rhocat.train import train_model
+
+    data = _dataset(tmp_path / "ds", real_samples, Manifest(protocol="moderate"))
+    with Dataset(data) as ds:
+        model = train_model(ds, "radial", progress=False).model
+    assert model.metadata["protocol"] == "moderate"
+    assert model.metadata["pseudo_family"] == "debian-pbe"
+    assert model.metadata["dataset"] == str(data)
+    # a list of samples has no manifest: nothing is assumed
+    assert "protocol" not in train_model(real_samples, "radial", progress=False).model.metadata
 
 
 def test_cli_train_user_errors(tmp_path, capsys):

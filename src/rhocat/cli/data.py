@@ -145,12 +145,9 @@ def _value(text: str):
 
 def overrides_from_args(args) -> dict:
     """pw.x overrides from --ecutwfc/--ecutrho/--set (flat keys, see rhocat.qe.inputs)."""
-    out: dict = {}
-    if args.ecutwfc is not None:
-        out["ecutwfc"] = args.ecutwfc
-        out["ecutrho"] = args.ecutrho if args.ecutrho is not None else 8 * args.ecutwfc
-    elif args.ecutrho is not None:
-        out["ecutrho"] = args.ecutrho
+    from rhocat.qe.inputs import cutoff_overrides
+
+    out: dict = cutoff_overrides(args.ecutwfc, args.ecutrho)
     for item in args.set:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():

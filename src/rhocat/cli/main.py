@@ -11,26 +11,16 @@ from __future__ import annotations
 
 import argparse
 import errno
-import importlib
 import re
 import signal
 import sys
 import warnings
 
+from rhocat.cli import data, demo, evaluate, predict, qe, report, split, structures, train
 from rhocat.errors import RhocatError, Terminated
 
 #: Modules that contribute sub-commands, in the order of the data flow.
-COMMAND_MODULES = (
-    "structures",
-    "split",
-    "qe",
-    "data",
-    "train",
-    "predict",
-    "evaluate",
-    "report",
-    "demo",
-)
+COMMAND_MODULES = (structures, split, qe, data, train, predict, evaluate, report, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,13 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"rhocat.cli.{name}")
-        except ModuleNotFoundError as exc:  # a stage not built yet
-            if exc.name == f"rhocat.cli.{name}":
-                continue
-            raise
+    for module in COMMAND_MODULES:
         module.register(sub)
     return parser
 

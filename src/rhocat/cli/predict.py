@@ -81,32 +81,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def load_model_file(path: str | None):
-    """Load a checkpoint (:func:`rhocat.train.load_model`); None: the shipped pretrained model."""
-    import importlib
+    """Load a checkpoint; None: the shipped pretrained model (:func:`rhocat.train.load_model`)."""
+    from rhocat.train import load_model
 
-    from rhocat.errors import ModelError
-
-    def find(name: str):
-        for module in ("rhocat.pretrained", "rhocat.train", "rhocat.models"):
-            try:
-                fn = getattr(importlib.import_module(module), name, None)
-            except ImportError:
-                fn = None
-            if fn is not None:
-                return fn
-        return None
-
-    if path is None:
-        loader = find("load_pretrained")
-        if loader is None:
-            raise ModelError("no MODEL given and no pretrained model is shipped with rhocat")
-        return loader()
-    if not Path(path).exists():
-        raise ModelError(f"{path}: no such model file")
-    loader = find("load_model")
-    if loader is None:
-        raise ModelError("this rhocat has no model loader (rhocat.train.load_model)")
-    return loader(path)
+    return load_model(path)
 
 
 def is_model_path(text: str) -> bool:
@@ -139,14 +117,14 @@ def read_structures(paths: list[str]) -> list[tuple[str, object]]:
 
 def _run(args: argparse.Namespace) -> int:
     from rhocat.predict import predict_many, predict_restart
+    from rhocat.qe.inputs import cutoff_overrides
     from rhocat.structure_checks import MIN_DISTANCE_RATIO
 
     inputs = list(args.inputs)
     model_path = inputs.pop(0) if is_model_path(inputs[0]) else None
     structures = read_structures(inputs)
     model = load_model_file(model_path)
-    cutoffs = (("ecutwfc", args.ecutwfc), ("ecutrho", args.ecutrho))
-    overrides = {k: v for k, v in cutoffs if v is not None}
+    overrides = cutoff_overrides(args.ecutwfc, args.ecutrho)
     common = dict(
         family=args.pseudos,
         protocol=args.protocol,

@@ -115,9 +115,9 @@ def _min_distance_ratio(args) -> float:
 
 
 def _overrides(args) -> dict | None:
-    if args.ecutwfc is None:
-        return None
-    return {"system": {"ecutwfc": args.ecutwfc, "ecutrho": 8 * args.ecutwfc}}
+    from rhocat.qe.inputs import cutoff_overrides
+
+    return cutoff_overrides(args.ecutwfc) or None
 
 
 def _live_table():

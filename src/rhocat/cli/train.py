@@ -49,14 +49,8 @@ def run(args: argparse.Namespace) -> int:
     if args.steps is not None and args.steps < 1:
         raise InputError("--steps must be positive")
     data = Dataset(args.data)
-    manifest = data.manifest
-    metadata = {
-        "pseudo_family": getattr(manifest, "family", None),
-        "protocol": getattr(manifest, "protocol", None),
-        "dataset": str(args.data),
-    }
     if args.ensemble is not None:
-        return _run_ensemble(args, data, metadata)
+        return _run_ensemble(args, data)
     res = train_model(
         data,
         model=args.model,
@@ -66,7 +60,6 @@ def run(args: argparse.Namespace) -> int:
         out=args.output,
         val_every=args.val_every,
         resume=args.resume,
-        metadata=metadata,
         loss=args.loss,
         progress=not args.no_progress,
     )
@@ -82,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_ensemble(args: argparse.Namespace, data, metadata: dict) -> int:
+def _run_ensemble(args: argparse.Namespace, data) -> int:
     from rhocat.train.ensemble import train_ensemble
 
     if args.model != "basis":
@@ -94,7 +87,7 @@ def _run_ensemble(args: argparse.Namespace, data, metadata: dict) -> int:
     ens, metrics = train_ensemble(
         data, n_members=args.ensemble, config=args.config, steps=args.steps, out=args.output,
         progress=not args.no_progress, device=args.device, val_every=args.val_every,
-        metadata=metadata, loss=args.loss,
+        loss=args.loss,
     )  # fmt: skip
     summary = {"model": "ensemble", "n_members": args.ensemble, "best": str(args.output)}
     print(json.dumps({**summary, **metrics}, indent=2, default=str))

@@ -36,6 +36,7 @@ from ase import Atoms
 from rhocat.errors import InputError, ModelError, RhocatError
 from rhocat.evaluate.metrics import iterations_saved, mae, nmae, s_auc, wall_clock_saving
 from rhocat.evaluate.results import ResultsDir, file_sha256, load_rows, write_json_atomic
+from rhocat.evaluate.row import EvalRow
 from rhocat.evaluate.tables import summarize, to_markdown
 
 BOHR_PER_ANGSTROM = 1.0 / 0.529177210903
@@ -174,7 +175,7 @@ def evaluate_entry(
     same_first_threshold: bool = False,
     scf: Callable | None = None,
 ) -> dict:
-    """Evaluate one structure; returns its row (plain dict, JSON-ready).
+    """Evaluate one structure; returns its row (:meth:`EvalRow.to_dict`, JSON-ready).
 
     Args:
         model: the density model.
@@ -253,41 +254,41 @@ def evaluate_entry(
 
     ref_acc = list(meta.get("scf_accuracy_ry") or [])
     both = base.converged and warm.converged
-    row = {
-        "id": sample.id,
-        "split": sample.split,
-        "formula": meta.get("formula") or atoms.get_chemical_formula(),
-        "n_atoms": len(atoms),
-        "status": "ok",
-        "converged": both,
-        "s_auc": s_auc(base.scf_accuracy_ry, warm.scf_accuracy_ry)
+    row = EvalRow(
+        id=sample.id,
+        split=sample.split,
+        formula=meta.get("formula") or atoms.get_chemical_formula(),
+        n_atoms=len(atoms),
+        status="ok",
+        converged=both,
+        s_auc=s_auc(base.scf_accuracy_ry, warm.scf_accuracy_ry)
         if base.scf_accuracy_ry and warm.scf_accuracy_ry
         else None,
-        "iterations_saved": iterations_saved(base.iterations, warm.iterations) if both else None,
-        "energy_diff_ry": _diff(warm.energy_ry, base.energy_ry) if both else None,
-        "band_gap_diff_ev": _diff(warm.band_gap_ev, base.band_gap_ev) if both else None,
-        "energy_diff_vs_reference_ry": _diff(warm.energy_ry, meta.get("energy_ry")),
-        "mae": mae(pred_r, true_r),
-        "nmae": nmae(pred_r, true_r),
-        "mae_acs": mae(acs_r, true_r),
-        "nmae_acs": nmae(acs_r, true_r),
-        "inference_s": pred.total_s,
-        "model_s": pred.inference_s,
-        "scf_s": warm.wall_s,
-        "baseline_scf_s": base.wall_s,
-        "wall_clock_saving": wall_clock_saving(base.wall_s, pred.total_s, warm.wall_s)
+        iterations_saved=iterations_saved(base.iterations, warm.iterations) if both else None,
+        energy_diff_ry=_diff(warm.energy_ry, base.energy_ry) if both else None,
+        band_gap_diff_ev=_diff(warm.band_gap_ev, base.band_gap_ev) if both else None,
+        energy_diff_vs_reference_ry=_diff(warm.energy_ry, meta.get("energy_ry")),
+        mae=mae(pred_r, true_r),
+        nmae=nmae(pred_r, true_r),
+        mae_acs=mae(acs_r, true_r),
+        nmae_acs=nmae(acs_r, true_r),
+        prediction_s=pred.total_s,
+        model_s=pred.inference_s,
+        scf_s=warm.wall_s,
+        baseline_scf_s=base.wall_s,
+        wall_clock_saving=wall_clock_saving(base.wall_s, pred.total_s, warm.wall_s)
         if both and base.wall_s > 0
         else None,
-        "becsum_source": pred.becsum_source,
-        "uncertainty": pred.uncertainty,
-        "shrink": pred.shrink,
-        "negative_fraction": pred.negative_fraction,
-        "clipped_fraction": pred.clipped_fraction,
-        "ranks": ranks,
-        "warm_diago_thr_init": warm_thr,
-        "baseline": _scf_summary(base),
-        "learned": _scf_summary(warm),
-        "reference": {
+        becsum_source=pred.becsum_source,
+        uncertainty=pred.uncertainty,
+        shrink=pred.shrink,
+        negative_fraction=pred.negative_fraction,
+        clipped_fraction=pred.clipped_fraction,
+        ranks=ranks,
+        warm_diago_thr_init=warm_thr,
+        baseline=_scf_summary(base),
+        learned=_scf_summary(warm),
+        reference={
             "iterations": meta.get("iterations"),
             "scf_accuracy_ry": ref_acc,
             "energy_ry": meta.get("energy_ry"),
@@ -295,20 +296,20 @@ def evaluate_entry(
             "scf_s": (meta.get("timings") or {}).get("scf_s"),
             "qe_version": meta.get("qe_version"),
         },
-        "baseline_matches_reference": bool(base.iterations == meta.get("iterations")),
-        "projection": {
+        baseline_matches_reference=bool(base.iterations == meta.get("iterations")),
+        projection={
             "axis": 2,
             "true": _round(_projection(true_r)),
             "predicted": _round(_projection(pred_r)),
         },
-    }
+    )
     if not both:
-        row["reason"] = "; ".join(
+        row.reason = "; ".join(
             f"{name}: {r.reason}"
             for name, r in (("ACS start", base), ("learned start", warm))
             if not r.converged
         )
-    return row
+    return row.to_dict()
 
 
 def _failed_row(sample_id: str, split: str, exc: BaseException) -> dict:

@@ -158,11 +158,9 @@ def model_delta_rho_g(
     from rhocat.qe.gvectors import g_cartesian
 
     numbers, pos, cell = _arrays(atoms)
-    try:
-        from rhocat.models import DensityModel, predict_delta_rho_g
-    except ImportError:  # pragma: no cover - models is part of the package
-        DensityModel = predict_delta_rho_g = None
-    if DensityModel is not None and isinstance(model, DensityModel):
+    from rhocat.models import DensityModel, predict_delta_rho_g
+
+    if isinstance(model, DensityModel):
         grid = tuple(int(n) for n in fft_grid) if fft_grid is not None else None
         delta = predict_delta_rho_g(model, numbers, pos, cell, miller, fft_grid=grid)
     else:
@@ -195,14 +193,12 @@ def model_becsum(model, atoms: Atoms, family):
     if not any(family[s].kind == "PAW" for s in symbols):
         return None, "none"
     numbers, pos, cell = _arrays(atoms)
-    try:
-        from rhocat.models import DensityModel, predict_becsum
-    except ImportError:  # pragma: no cover
-        DensityModel = predict_becsum = None
+    from rhocat.models import DensityModel, predict_becsum
+
     values = None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # one warning below says it all
-        if DensityModel is not None and isinstance(model, DensityModel):
+        if isinstance(model, DensityModel):
             values = predict_becsum(model, numbers, pos, cell)
         elif callable(getattr(model, "predict_becsum", None)):
             values = model.predict_becsum(numbers, pos, cell)
@@ -328,16 +324,8 @@ def _grid(rho_g: np.ndarray, miller: np.ndarray, shape: tuple[int, int, int]) ->
 # -- files ------------------------------------------------------------------------------
 def _write_restart(directory: Path, density, becsum) -> None:
     """``charge-density.dat`` (+ ``paw.txt``) in ``directory`` through rhocat.qe."""
-    try:
-        from rhocat.qe.save import write_restart
-    except ImportError:  # older rhocat.qe: the two writers directly
-        from rhocat.qe.density import write_charge_density
-        from rhocat.qe.paw import write_paw_txt
+    from rhocat.qe.save import write_restart
 
-        write_charge_density(directory / "charge-density.dat", density)
-        if becsum is not None:
-            write_paw_txt(directory / "paw.txt", becsum)
-        return
     write_restart(directory, density, becsum)
 
 

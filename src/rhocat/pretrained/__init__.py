@@ -27,12 +27,11 @@ def training_card() -> dict:
 
 
 def load_pretrained():
-    """The shipped default model (a :class:`rhocat.models.base.DensityModel`)."""
+    """The shipped default model (a :class:`rhocat.models.base.DensityModel`):
+    :func:`rhocat.train.load_model` without a path."""
     from rhocat.train import load_model
 
-    if not DEFAULT_CHECKPOINT.is_file():
-        raise ModelError("no pretrained model is shipped with this rhocat installation")
-    return load_model(DEFAULT_CHECKPOINT)
+    return load_model()
 
 
 def trained_systems() -> set[tuple[str, ...]]:

@@ -77,6 +77,30 @@ KEY_NAMELIST = {
 
 START_MODES = ("atomic", "file")
 
+#: ecutrho / ecutwfc when a user gives ecutwfc alone: the usual dual of ultrasoft and
+#: PAW files (norm-conserving files need 4, so 8 is never too little).
+DEFAULT_DUAL = 8.0
+
+
+def cutoff_overrides(ecutwfc: float | None = None, ecutrho: float | None = None) -> dict:
+    """Flat pw.x overrides for the cutoffs a user gives (Ry): the one rule of every command.
+
+    Neither: ``{}`` (the family's cutoffs). ``ecutwfc`` alone: ``ecutrho`` =
+    :data:`DEFAULT_DUAL` × ``ecutwfc``. ``ecutrho`` alone: the family's ``ecutwfc``
+    with that ``ecutrho`` (:func:`pw_parameters` raises an ``ecutrho`` below
+    4 × ``ecutwfc`` to 4 × ``ecutwfc``).
+    """
+    for name, value in (("ecutwfc", ecutwfc), ("ecutrho", ecutrho)):
+        if value is not None and not value > 0:
+            raise InputError(f"{name} must be positive (Ry), not {value}")
+    out: dict = {}
+    if ecutwfc is not None:
+        out["ecutwfc"] = float(ecutwfc)
+        out["ecutrho"] = float(ecutrho) if ecutrho is not None else DEFAULT_DUAL * ecutwfc
+    elif ecutrho is not None:
+        out["ecutrho"] = float(ecutrho)
+    return out
+
 
 def pw_parameters(
     atoms: Atoms,

@@ -140,8 +140,17 @@ def model_from_checkpoint(content: dict) -> DensityModel:
     return model
 
 
-def load_model(path: str | os.PathLike) -> DensityModel:
-    """A trained model from a checkpoint file (refuses truncated, foreign, old or pickled files)."""
+def load_model(path: str | os.PathLike | None = None) -> DensityModel:
+    """A trained model from a checkpoint file (refuses truncated, foreign, old or pickled files).
+
+    ``path`` None: the model shipped with rhocat (``rhocat/pretrained/default.pt``).
+    """
+    if path is None:
+        from rhocat.pretrained import DEFAULT_CHECKPOINT
+
+        if not DEFAULT_CHECKPOINT.is_file():
+            raise ModelError("no pretrained model is shipped with this rhocat installation")
+        path = DEFAULT_CHECKPOINT
     content = read_checkpoint(path)
     model = model_from_checkpoint(content)
     model.metrics = json.loads(content.get("metrics", "{}"))

@@ -53,7 +53,7 @@ def train_ensemble(
         (the ensemble, metrics: per-member validation figures, shrinkage scores, seconds).
     """
     from rhocat.train.data import split_samples
-    from rhocat.train.loop import train_model
+    from rhocat.train.loop import dataset_metadata, train_model
 
     if n_members < 2:
         raise InputError(f"an ensemble needs at least 2 members, got {n_members}")
@@ -61,6 +61,8 @@ def train_ensemble(
     seed0 = int(cfg["train"]["seed"])
     t0 = time.perf_counter()
     train, val = split_samples(data)  # loaded once for all members
+    # the members train on samples: the dataset's family and protocol are passed on
+    train_kwargs["metadata"] = {**dataset_metadata(data), **(train_kwargs.get("metadata") or {})}
     samples = train + val
     members, member_metrics = [], []
     for k in range(n_members):

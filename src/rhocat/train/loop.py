@@ -190,8 +190,10 @@ def train_model(
             ``model.metrics.csv`` are written next to it. None: no files.
         val_every: validate (and write the last checkpoint) every N steps.
         resume: continue from ``model.last.pt`` (same next loss as an uninterrupted run).
-        metadata: JSON-able facts stored in the checkpoint (pseudopotential family,
-            per-element md5 ``pseudo_md5``, protocol, QE version).
+        metadata: JSON-able facts stored in the checkpoint, over those found in the
+            data: the dataset's ``pseudo_family``, ``protocol`` and path (from its
+            manifest), the per-element md5 ``pseudo_md5`` and the QE version (from
+            the samples).
         loss: 'hartree' (G space, 4π/G² weight), 'l2_g', 'l2_real', 'l1_real' (overrides config).
         progress: show a tqdm bar (rank 0).
         stop_after: stop after this many steps of this run (then ``resume=True`` continues).
@@ -218,7 +220,7 @@ def train_model(
     best_path, last_path, csv_path = output_paths(out) if out is not None else (None, None, None)
     train, val = split_samples(data)
     elements = elements_of(train)
-    meta = {**_metadata_from_samples(train), **dict(metadata or {})}
+    meta = {**dataset_metadata(data), **_metadata_from_samples(train), **dict(metadata or {})}
     t0 = time.perf_counter()
 
     # ---- the model ----------------------------------------------------------------------
@@ -435,6 +437,21 @@ def _occ_error_ratio(model: BecsumModel, samples: list) -> float | None:
             num += float(np.sum((packed_to_matrix(pred[a], lay.nh) - ref) ** 2))
             den += float(np.sum((lay.atomic_matrix() - ref) ** 2))
     return math.sqrt(num / den) if den > 0 else None
+
+
+def dataset_metadata(data: Any) -> dict:
+    """The family, protocol and path of a dataset, from its manifest ({} for a list of samples).
+
+    The family named here is the one whose UPF files give the PAW occupations
+    (:func:`fit_occupation_model`) and that ``predict`` checks the md5s against.
+    """
+    manifest = getattr(data, "manifest", None)
+    if manifest is None:
+        return {}
+    out = {"pseudo_family": manifest.family, "protocol": manifest.protocol}
+    if getattr(data, "path", None) is not None:
+        out["dataset"] = str(data.path)
+    return out
 
 
 def _metadata_from_samples(samples: list) -> dict:
