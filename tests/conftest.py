@@ -8,6 +8,7 @@ green CI must not mean "tested nothing".
     needs_pw        pw.x and its pseudopotentials (make qe: quantum-espresso[-data])
     needs_upf       the UPF files of quantum-espresso-data
     aiida           aiida-core, aiida-quantumespresso, aiida-pseudo (the aiida extra)
+    needs_chgnet    CHGNet (the relax extra)
     needs_chromium  a headless Chromium (make chromium)
     slow            more than a few seconds of pw.x or training (left out by make test-fast)
 """
@@ -39,6 +40,10 @@ def _pw_installed() -> bool:
     return shutil.which("pw.x") is not None and _upf_installed()
 
 
+def _chgnet_installed() -> bool:
+    return importlib.util.find_spec("chgnet") is not None
+
+
 def _aiida_installed() -> bool:
     names = ("aiida", "aiida_quantumespresso", "aiida_pseudo")
     return all(importlib.util.find_spec(n) is not None for n in names)
@@ -61,6 +66,10 @@ TOOLS = {
     ),
     "needs_upf": (_upf_installed, "quantum-espresso-data is not installed (its UPF files)"),
     "aiida": (_aiida_installed, "the aiida extra is not installed: pip install 'rhocat[aiida]'"),
+    "needs_chgnet": (
+        _chgnet_installed,
+        "the relax extra is not installed: pip install 'rhocat[relax]'",
+    ),
     "needs_chromium": (
         lambda: chromium_path() is not None,
         "chromium is not installed: `make chromium` or apt-get install chromium",

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from ase.build import bulk
 
+pytestmark = pytest.mark.needs_pw
+
 RHOCAT = [sys.executable, "-m", "rhocat.cli.main"]
 
 

@@ -23,6 +23,8 @@ from rhocat.data.manifest import Manifest
 from rhocat.data.store import Dataset
 from rhocat.errors import InputError
 
+pytestmark = pytest.mark.needs_pw
+
 TINY = {"ecutwfc": 20.0, "ecutrho": 160.0, "k_points": [2, 2, 2]}
 
 

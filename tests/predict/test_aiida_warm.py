@@ -6,13 +6,10 @@ import numpy as np
 import pytest
 from ase.build import bulk
 
-pytest.importorskip("aiida", reason="aiida-core is not installed (pip install 'rhocat[aiida]')")
-pytest.importorskip("aiida_quantumespresso", reason="aiida-quantumespresso is not installed")
+from rhocat.qe import aiida as ra
+from tests.conftest import LOW_CUTOFF
 
-from rhocat.qe import aiida as ra  # noqa: E402
-from tests.conftest import LOW_CUTOFF  # noqa: E402
-
-pytestmark = pytest.mark.aiida
+pytestmark = [pytest.mark.aiida, pytest.mark.needs_pw]
 
 
 @pytest.fixture(scope="module")

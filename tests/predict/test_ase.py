@@ -12,6 +12,8 @@ from rhocat.errors import InputError
 from rhocat.predict.ase import espresso_save_dir, espresso_warm_start
 from rhocat.qe.pseudo import load_family
 
+pytestmark = pytest.mark.needs_pw
+
 INPUT = {
     "system": {
         "ecutwfc": 20,

@@ -13,6 +13,8 @@ from rhocat.qe.scf import run_scf
 from rhocat.qe.start import acs_restart
 from tests.conftest import LOW_CUTOFF
 
+pytestmark = pytest.mark.needs_pw
+
 ECUTRHO = LOW_CUTOFF["system"]["ecutrho"]
 
 

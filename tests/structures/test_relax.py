@@ -8,7 +8,7 @@ import pytest
 from rhocat.structures import build
 from rhocat.structures.relax import energies_above_hull
 
-pytest.importorskip("chgnet", reason="needs the relax extra (pip install 'rhocat[relax]')")
+pytestmark = pytest.mark.needs_chgnet
 
 
 @pytest.fixture(scope="module")
