@@ -18,6 +18,7 @@ from ase.build import bulk
 
 from rhocat.errors import InputError
 from rhocat.qe import aiida as ra
+from rhocat.qe.aiida_run import run_many
 from rhocat.qe.density import read_charge_density
 from rhocat.qe.pseudo import load_family
 from tests.conftest import LOW_CUTOFF
@@ -40,7 +41,7 @@ def si_aiida(profile, tmp_path_factory):
     """One real SCF of diamond Si through PwBaseWorkChain (in this process)."""
     workdir = tmp_path_factory.mktemp("aiida-work")
     atoms = bulk("Si", "diamond", a=5.43)
-    results = list(ra.run_many([("si", atoms)], workdir=workdir, overrides=LOW_CUTOFF, ranks=1))
+    results = list(run_many([("si", atoms)], workdir=workdir, overrides=LOW_CUTOFF, ranks=1))
     return atoms, workdir, results
 
 
@@ -116,7 +117,7 @@ def test_aiida_input_file_carries_rhocat_settings(si_aiida):
 def test_rerun_adopts_the_finished_work_chain(si_aiida):
     atoms, workdir, results = si_aiida
     before = _calcjobs()
-    again = list(ra.run_many([("si", atoms)], workdir=workdir, overrides=LOW_CUTOFF, ranks=1))
+    again = list(run_many([("si", atoms)], workdir=workdir, overrides=LOW_CUTOFF, ranks=1))
     assert _calcjobs() == before  # nothing recomputed
     assert again[0][1].save_dir == results[0][1].save_dir
     assert again[0][1].iterations == results[0][1].iterations
@@ -126,9 +127,7 @@ def test_paw_occupations_are_retrieved(profile, tmp_path):
     family = load_family("debian-pbe")
     assert family["Ge"].kind == "PAW"
     atoms = bulk("Ge", "diamond", a=5.66)
-    [(job_id, r)] = list(
-        ra.run_many([("ge", atoms)], workdir=tmp_path, overrides=LOW_CUTOFF, ranks=1)
-    )
+    [(job_id, r)] = list(run_many([("ge", atoms)], workdir=tmp_path, overrides=LOW_CUTOFF, ranks=1))
     assert job_id == "ge" and r.converged, r.reason
     assert (Path(r.save_dir) / "paw.txt").is_file()
     expected = 2 * family["Ge"].z_valence
@@ -139,7 +138,7 @@ def test_unconverged_scf_is_a_result_not_an_exception(profile, tmp_path):
     atoms = bulk("Si", "diamond", a=5.5)
     overrides = {**LOW_CUTOFF, "electrons": {"electron_maxstep": 2}}
     # two MPI ranks: the computer's mpirun command (with --allow-run-as-root as root) is used
-    [(_, r)] = list(ra.run_many([("bad", atoms)], workdir=tmp_path, overrides=overrides, ranks=2))
+    [(_, r)] = list(run_many([("bad", atoms)], workdir=tmp_path, overrides=overrides, ranks=2))
     stdout = next(Path(r.workdir).glob("aiida-*/aiida.out")).read_text()
     assert re.search(r"running on\s+2 processors", stdout)
     assert not r.converged
@@ -170,17 +169,17 @@ def test_parameters_and_options_for_aiida():
 def test_bad_input_raises_clear_errors(profile, tmp_path):
     atoms = bulk("Si", "diamond", a=5.43)
     with pytest.raises(InputError, match="no-such-code"):
-        list(ra.run_many([("x", atoms)], workdir=tmp_path, code="no-such-code"))
+        list(run_many([("x", atoms)], workdir=tmp_path, code="no-such-code"))
     with pytest.raises(InputError, match="unknown pw.x override"):
-        list(ra.run_many([("x", atoms)], workdir=tmp_path, overrides={"nonsense": 1}))
+        list(run_many([("x", atoms)], workdir=tmp_path, overrides={"nonsense": 1}))
     with pytest.raises(InputError, match="appears twice"):
-        list(ra.run_many([("x", atoms), ("x", atoms)], workdir=tmp_path))
+        list(run_many([("x", atoms), ("x", atoms)], workdir=tmp_path))
     with pytest.raises(InputError, match="does not exist"):
         ra.ensure_profile("no-such-profile")
     with pytest.raises(InputError, match="verdi computer setup"):
         ra.ensure_computer("cluster", transport="core.ssh", scheduler="core.slurm")
     with pytest.raises(InputError, match="daemon"):
-        list(ra.run_many([("x", atoms)], workdir=tmp_path, daemon=True))
+        list(run_many([("x", atoms)], workdir=tmp_path, daemon=True))
 
 
 def test_nested_temporary_profile_restores_the_outer_one(profile):
@@ -200,7 +199,7 @@ def test_vc_relax_then_scf_through_the_daemon(profile, tmp_path):
         assert ra.daemon_running()
         atoms = bulk("Si", "diamond", a=5.58)  # off equilibrium (about 5.61 Å at these settings)
         results = list(
-            ra.run_many(
+            run_many(
                 [("si-relax", atoms)],
                 workdir=tmp_path,
                 overrides={**LOW_CUTOFF, "k_points": [2, 2, 2]},
@@ -259,7 +258,7 @@ def test_failed_vc_relax_is_a_result_and_the_run_goes_on(profile, tmp_path):
     atoms = bulk("Si", "diamond", a=5.58)
     jobs = [("relax-1", atoms), ("relax-2", atoms.copy())]
     overrides = {**LOW_CUTOFF, "control": {"nstep": 0}, "k_points": [1, 1, 1]}
-    results = dict(ra.run_many(jobs, workdir=tmp_path, overrides=overrides, ranks=1, relax=True))
+    results = dict(run_many(jobs, workdir=tmp_path, overrides=overrides, ranks=1, relax=True))
     assert list(results) == ["relax-1", "relax-2"]
     for r in results.values():
         assert not r.converged and r.save_dir is None and r.final_atoms is None

@@ -9,9 +9,12 @@ is already written (atomically) when the row arrives, and
   running pw.x with ``ranks`` MPI ranks. A worker whose parent dies (even by
   SIGKILL) interrupts its pw.x run and exits, so nothing keeps running.
 - :class:`AiidaEngine`: hands the pw.x runs to :func:`rhocat.qe.aiida_run.run_many`
-  (aiida-core, local or a cluster) and stores each result through the same
-  :func:`rhocat.data.build.finalize`. Options (``computer``, ``code``,
+  (aiida-core, local or a cluster). Options (``computer``, ``code``,
   ``options``, ``daemon``, ...) are passed on to ``run_many``.
+
+Both run the pipeline of :mod:`rhocat.data.pipeline`: the same preparation and
+the same record (:func:`rhocat.data.pipeline.entry_from_runs`); only the pw.x
+runs differ.
 """
 
 from __future__ import annotations
@@ -28,8 +31,14 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Protocol
 
-from rhocat.data.build import BuildConfig, Job, compute_entry, failed_record, finalize
 from rhocat.data.index import IndexRow
+from rhocat.data.pipeline import (
+    BuildConfig,
+    Job,
+    compute_entry,
+    entry_from_runs,
+    prepare,
+)
 from rhocat.data.store import WORK, write_entry_file
 from rhocat.errors import InputError, RhocatError
 
@@ -125,8 +134,9 @@ class LocalEngine:
 class AiidaEngine:
     """Runs the pw.x calculations through AiiDA (:func:`rhocat.qe.aiida_run.run_many`).
 
-    The perturbation and the storage happen here, exactly as in the local
-    engine; only the pw.x runs (vc-relax and SCF) go through AiiDA. Each result
+    The perturbation and the record are the pipeline's, as in the local engine;
+    only the pw.x runs (vc-relax and SCF) go through AiiDA. ``total_s`` of an
+    entry counts from the start of the whole batch (AiiDA queues the jobs). Each result
     must be ScfResult-like with a local ``save_dir`` holding
     ``charge-density.dat`` (and ``paw.txt`` for PAW species).
 
@@ -141,23 +151,19 @@ class AiidaEngine:
     def run(
         self, jobs: Sequence[Job], config: BuildConfig, dataset_dir: Path
     ) -> Iterator[IndexRow]:
-        from rhocat.data.perturb import perturb
         from rhocat.qe import aiida_run as qe_aiida_run
         from rhocat.qe.aiida import require_aiida
 
         require_aiida()
         m = config.manifest
-        structures = {}
-        extras = {}
+        t_start = time.perf_counter()
+        prepared = {}
         for job in jobs:
-            atoms, info = perturb(
-                job.atoms, job.id, sigma_ang=m.perturb_ang, strain=m.strain, seed=m.seed
-            )
-            structures[job.id] = atoms
-            extras[job.id] = {"perturbation": info, "engine": "aiida"}
-        by_id = {j.id: j for j in jobs}
+            structure, extra = prepare(job, m)
+            extra["engine"] = "aiida"
+            prepared[job.id] = (job, structure, extra)
         results = qe_aiida_run.run_many(
-            list(structures.items()),
+            [(job_id, structure) for job_id, (_, structure, _) in prepared.items()],
             family=m.family,
             protocol=m.protocol,
             relax=m.relax,
@@ -168,21 +174,31 @@ class AiidaEngine:
             **self.options,
         )
         for job_id, result in results:
-            job = by_id[job_id]
-            extra = extras[job_id]
-            extra["timings"] = {"scf_s": result.wall_s}
-            if result.pw_wall_s is not None:
-                extra["timings"]["pw_wall_s"] = result.pw_wall_s
-            structure = result.final_atoms if result.final_atoms is not None else structures[job_id]
-            if not result.converged or not result.save_dir:
-                reason = result.reason or "no charge density retrieved"
-                rec = failed_record(job, reason, result, extra)
-            else:
-                rec = finalize(job, structure, result, m.family, extra)
+            job, structure, extra = prepared[job_id]
+            if m.relax:
+                extra["relax"] = _aiida_relax_summary(result)
+            if result.final_atoms is not None:
+                structure = result.final_atoms
+            rec = entry_from_runs(job, structure, result, m.family, extra, t_start)
             row = write_entry_file(dataset_dir, rec)
             if result.workdir:
                 shutil.rmtree(result.workdir, ignore_errors=True)
             yield row
+
+
+def _aiida_relax_summary(result) -> dict:
+    """The ``relax`` metadata of an AiiDA job: whether the vc-relax gave a structure.
+
+    ``run_many`` reports the SCF; of the relaxation it keeps the final structure
+    (or the failure reason), not its energy or time (None here).
+    """
+    failed = result.reason.startswith("vc-relax failed")
+    return {
+        "converged": result.final_atoms is not None and not failed,
+        "reason": result.reason if failed else "",
+        "energy_ry": None,
+        "wall_s": None,
+    }
 
 
 def make_engine(name: str, workers: int = 1, **options) -> Engine:

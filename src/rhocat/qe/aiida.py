@@ -449,17 +449,3 @@ def ensure_pseudo_family(family: PseudoFamily | str | os.PathLike) -> CutoffsPse
     if len(cutoffs) == len(elements):
         group.set_cutoffs(cutoffs, "standard", unit="Ry")
     return group
-
-
-# --------------------------------------------------------------------------- running
-
-
-def run_many(jobs, **kwargs):
-    """Run (vc-relax +) SCF for each ``(id, atoms)`` through AiiDA; yield ``(id, ScfResult)``.
-
-    See :func:`rhocat.qe.aiida_run.run_many` for the arguments.
-    """
-    require_aiida()
-    from rhocat.qe.aiida_run import run_many as _run_many
-
-    return _run_many(jobs, **kwargs)

@@ -51,6 +51,7 @@ from rhocat.qe.aiida import (
     ensure_profile,
     ensure_pseudo_family,
     family_label,
+    require_aiida,
 )
 from rhocat.qe.inputs import pw_parameters
 from rhocat.qe.protocol import Protocol
@@ -577,6 +578,7 @@ def run_many(
     from rhocat.qe.aiida import daemon_running
     from rhocat.qe.runner import default_ranks
 
+    require_aiida()
     ensure_profile(profile or os.environ.get("RHOCAT_AIIDA_PROFILE") or None)
     computer = computer or os.environ.get("RHOCAT_AIIDA_COMPUTER") or "localhost"
     code = code or os.environ.get("RHOCAT_AIIDA_CODE") or None
