@@ -35,18 +35,9 @@ def to_real_grid(miller: np.ndarray, rho_g: np.ndarray, shape: Sequence[int]) ->
     Returns:
         (n1, n2, n3) or (nspin, n1, n2, n3) float64 real-space values.
     """
-    rho_g = np.asarray(rho_g)
-    squeeze = rho_g.ndim == 1
-    rho_g = np.atleast_2d(rho_g)
-    n1, n2, n3 = (int(n) for n in shape)
-    m = np.asarray(miller)
-    idx = (m[:, 0] % n1, m[:, 1] % n2, m[:, 2] % n3)
-    out = np.empty((rho_g.shape[0], n1, n2, n3))
-    for s in range(rho_g.shape[0]):
-        arr = np.zeros((n1, n2, n3), dtype=np.complex128)
-        arr[idx] = rho_g[s]
-        out[s] = np.fft.ifftn(arr).real * (n1 * n2 * n3)
-    return out[0] if squeeze else out
+    from rhocat.qe.fft import g_to_grid
+
+    return g_to_grid(rho_g, miller, shape)
 
 
 def grid_positions(

@@ -37,8 +37,7 @@ from rhocat.data.manifest import Manifest
 from rhocat.data.perturb import perturb
 from rhocat.data.store import WORK, write_entry_file
 from rhocat.errors import RhocatError
-
-BOHR_PER_ANGSTROM = 1.0 / 0.529177210903
+from rhocat.units import BOHR_PER_ANGSTROM
 
 
 @dataclass

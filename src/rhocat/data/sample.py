@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-BOHR_PER_ANGSTROM = 1.0 / 0.529177210903
+from rhocat.units import BOHR_PER_ANGSTROM as BOHR_PER_ANGSTROM  # re-exported
 
 
 @dataclass

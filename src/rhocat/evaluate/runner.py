@@ -38,8 +38,8 @@ from rhocat.evaluate.metrics import iterations_saved, mae, nmae, s_auc, wall_clo
 from rhocat.evaluate.results import ResultsDir, file_sha256, load_rows, write_json_atomic
 from rhocat.evaluate.row import EvalRow
 from rhocat.evaluate.tables import summarize, to_markdown
+from rhocat.units import BOHR_PER_ANGSTROM
 
-BOHR_PER_ANGSTROM = 1.0 / 0.529177210903
 #: Largest side of the density projections stored in a row (for Figure 3).
 PROJECTION_MAX = 48
 WORK = "work"
@@ -112,10 +112,9 @@ def reproduction_problems(meta: dict, family) -> list[str]:
 
 
 def _grid_from(miller: np.ndarray, rho_g: np.ndarray, shape: Sequence[int]) -> np.ndarray:
-    shape = tuple(int(n) for n in shape)
-    g = np.zeros(shape, dtype=np.complex128)
-    g[tuple(np.mod(np.asarray(miller)[:, i], shape[i]) for i in range(3))] = rho_g
-    return np.fft.ifftn(g).real * g.size
+    from rhocat.qe.fft import g_to_grid
+
+    return g_to_grid(rho_g, miller, shape)
 
 
 def _projection(grid: np.ndarray, axis: int = 2) -> np.ndarray:

@@ -43,8 +43,7 @@ import torch
 
 from rhocat.errors import ModelError
 from rhocat.models.graph import atom_graph
-
-BOHR_PER_ANGSTROM = 1.0 / 0.529177210903
+from rhocat.units import BOHR_PER_ANGSTROM
 
 #: Default settings of the occupation model (lengths in Å).
 DEFAULT_CONFIG: dict = {

@@ -29,8 +29,8 @@ from rhocat.models.basis import BasisSpec, evaluate_g, inversion_partners
 from rhocat.models.elements import ElementFeatures
 from rhocat.models.graph import atom_graph
 from rhocat.models.radial import Z_MAX
+from rhocat.units import BOHR_PER_ANGSTROM
 
-BOHR_PER_ANGSTROM = 1.0 / 0.529177210903
 #: Below this many multiply-adds (G vectors × atoms × basis functions) the basis is
 #: evaluated on one thread: a few milliseconds of work gain nothing from more.
 SMALL_EVALUATION = 5.0e7

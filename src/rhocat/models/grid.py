@@ -39,19 +39,16 @@ def grid_for_miller(miller: np.ndarray) -> tuple[int, int, int]:
 
 def g_to_grid(values: np.ndarray, miller: np.ndarray, shape: Sequence[int]) -> np.ndarray:
     """Real-space values (shape ``shape``, same units as ``values``) of a G-space list."""
-    miller = np.asarray(miller)
-    full = np.zeros(tuple(shape), dtype=np.complex128)
-    idx = tuple((miller % np.asarray(shape)).T)
-    if is_half_list(miller):
-        full[tuple((-miller % np.asarray(shape)).T)] = np.conj(values)
-    full[idx] = values
-    return np.real(np.fft.ifftn(full) * full.size)
+    from rhocat.qe.fft import g_to_grid as _g_to_grid
+
+    return _g_to_grid(values, miller, shape, half=is_half_list(miller))
 
 
 def grid_to_g(grid: np.ndarray, miller: np.ndarray) -> np.ndarray:
     """(ngm,) complex Fourier coefficients ρ(G) = (1/N) Σ_r ρ(r) e^{−iG·r} of a real grid."""
-    f = np.fft.fftn(grid) / grid.size
-    return f[tuple((np.asarray(miller) % np.asarray(grid.shape)).T)]
+    from rhocat.qe.fft import grid_to_g as _grid_to_g
+
+    return _grid_to_g(grid, miller)
 
 
 def grid_points_bohr(cell_bohr: np.ndarray, shape: Sequence[int]) -> np.ndarray:

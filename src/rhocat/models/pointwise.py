@@ -23,8 +23,7 @@ from rhocat.models.base import DensityModel
 from rhocat.models.graph import atom_graph, probe_neighbours
 from rhocat.models.grid import grid_for_miller, grid_points_bohr, grid_to_g
 from rhocat.models.radial import Z_MAX
-
-BOHR_PER_ANGSTROM = 1.0 / 0.529177210903
+from rhocat.units import BOHR_PER_ANGSTROM
 
 
 def _rbf(d: torch.Tensor, cutoff: float, n: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -40,8 +40,8 @@ from rhocat.fileio import (
 )
 from rhocat.qe.resources import check_density_memory
 from rhocat.structure_checks import MIN_DISTANCE_RATIO, check_bulk
+from rhocat.units import BOHR_PER_ANGSTROM
 
-BOHR_PER_ANGSTROM = 1.0 / 0.529177210903
 #: Relative charge error below which the density is left as is (pw.x's own rule in potinit).
 RENORM_TOL = 1e-7
 #: Written next to the restart files: how the prediction was made.
@@ -316,9 +316,9 @@ def constrain_density(
 
 def _grid(rho_g: np.ndarray, miller: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
     """Real-space ρ(r) (n1, n2, n3) of a full G list, e/bohr³."""
-    g = np.zeros(shape, dtype=np.complex128)
-    g[tuple(np.mod(miller[:, i], shape[i]) for i in range(3))] = rho_g
-    return np.fft.ifftn(g).real * g.size
+    from rhocat.qe.fft import g_to_grid
+
+    return g_to_grid(rho_g, miller, shape)
 
 
 # -- files ------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ import numpy as np
 
 from rhocat.errors import DensityFileError
 from rhocat.fileio import atomic_write_bytes
+from rhocat.qe.fft import g_to_grid, grid_to_g
 
 __all__ = [
     "ChargeDensity",
@@ -185,18 +186,6 @@ def write_charge_density(path: str | Path, density: ChargeDensity) -> None:
     atomic_write_bytes(Path(path), density_bytes(density))
 
 
-def _grid_index(miller: np.ndarray, shape: tuple[int, int, int]) -> tuple[np.ndarray, ...]:
-    miller = np.asarray(miller)
-    limit = (np.asarray(shape) - 1) // 2
-    if np.any(np.abs(miller) > limit):
-        over = np.abs(miller).max(axis=0)
-        raise ValueError(
-            f"grid {tuple(shape)} is too small for Miller indices up to {tuple(over)} "
-            "(need n_i >= 2·max|m_i| + 1)"
-        )
-    return tuple(np.mod(miller[:, i], shape[i]) for i in range(3))
-
-
 def to_grid(density: ChargeDensity, shape: tuple[int, int, int]) -> np.ndarray:
     """ρ(r) on a real-space grid, in e/bohr³.
 
@@ -208,20 +197,7 @@ def to_grid(density: ChargeDensity, shape: tuple[int, int, int]) -> np.ndarray:
     Returns:
         (nspin, n1, n2, n3) float64 array; mean(ρ)·Ω equals the number of electrons.
     """
-    shape = tuple(int(n) for n in shape)
-    idx = _grid_index(density.miller, shape)
-    out = np.empty((density.nspin, *shape), dtype=np.float64)
-    n_points = shape[0] * shape[1] * shape[2]
-    if density.gamma_only:
-        neg = _grid_index(-density.miller, shape)
-    for s in range(density.nspin):
-        g = np.zeros(shape, dtype=np.complex128)
-        g[idx] = density.rho_g[s]
-        if density.gamma_only:
-            g[neg] = np.conj(density.rho_g[s])
-            g[idx] = density.rho_g[s]  # keeps G=0 (its own conjugate) as stored
-        out[s] = np.fft.ifftn(g).real * n_points
-    return out
+    return g_to_grid(density.rho_g, density.miller, shape, half=density.gamma_only)
 
 
 def from_grid(grid: np.ndarray, miller: np.ndarray) -> np.ndarray:
@@ -235,12 +211,4 @@ def from_grid(grid: np.ndarray, miller: np.ndarray) -> np.ndarray:
         (nspin, ngm) complex128, e/bohr³ (the inverse of :func:`to_grid`).
     """
     grid = np.asarray(grid)
-    if grid.ndim == 3:
-        grid = grid[None]
-    shape = grid.shape[1:]
-    idx = _grid_index(miller, shape)
-    n_points = shape[0] * shape[1] * shape[2]
-    out = np.empty((grid.shape[0], len(miller)), dtype=np.complex128)
-    for s in range(grid.shape[0]):
-        out[s] = np.fft.fftn(grid[s])[idx] / n_points
-    return out
+    return grid_to_g(grid[None] if grid.ndim == 3 else grid, miller)

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from rhocat.errors import DensityFileError
+from rhocat.units import BOHR_ANGSTROM
 
 __all__ = [
     "QE_BOHR_ANGSTROM",
@@ -35,10 +36,11 @@ __all__ = [
 ]
 
 #: The bohr radius in Å that pw.x uses to convert CELL_PARAMETERS / ATOMIC_POSITIONS
-#: given in Å (CODATA 2018). Measured with Debian's pw.x 6.7MaX: a cell vector of
-#: 2.715 Å is 5.130606428358965 bohr in data-file-schema.xml = 2.715 / 0.529177210903
-#: (the older 0.52917720859 would give 5.130606450785, a 4.4e-9 larger cell).
-QE_BOHR_ANGSTROM = 0.529177210903
+#: given in Å: rhocat's one bohr (:data:`rhocat.units.BOHR_ANGSTROM`, CODATA 2018).
+#: Measured with Debian's pw.x 6.7MaX: a cell vector of 2.715 Å is 5.130606428358965
+#: bohr in data-file-schema.xml = 2.715 / 0.529177210903 (the older 0.52917720859
+#: would give 5.130606450785, a 4.4e-9 larger cell).
+QE_BOHR_ANGSTROM = BOHR_ANGSTROM
 
 _EPS8 = 1.0e-8
 #: Decimals of the Å coordinates in the pw.x inputs rhocat writes (``rhocat.qe.inputs``).

@@ -87,12 +87,8 @@ def cutoff_overrides(ecutwfc: float | None = None, ecutrho: float | None = None)
 
     Neither: ``{}`` (the family's cutoffs). ``ecutwfc`` alone: ``ecutrho`` =
     :data:`DEFAULT_DUAL` × ``ecutwfc``. ``ecutrho`` alone: the family's ``ecutwfc``
-    with that ``ecutrho`` (:func:`pw_parameters` raises an ``ecutrho`` below
-    4 × ``ecutwfc`` to 4 × ``ecutwfc``).
+    with that ``ecutrho``. :func:`pw_parameters` checks the values (:func:`check_cutoffs`).
     """
-    for name, value in (("ecutwfc", ecutwfc), ("ecutrho", ecutrho)):
-        if value is not None and not value > 0:
-            raise InputError(f"{name} must be positive (Ry), not {value}")
     out: dict = {}
     if ecutwfc is not None:
         out["ecutwfc"] = float(ecutwfc)

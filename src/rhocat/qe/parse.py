@@ -13,8 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-RY_EV = 13.605693122994
-HA_RY = 2.0
+from rhocat.units import HA_RY, RY_EV
 
 _ACCURACY = re.compile(r"estimated scf accuracy\s+<\s+([-+0-9.EeDd]+)\s+Ry")
 _TOTAL = re.compile(r"^[!\s]\s*total energy\s+=\s+([-+0-9.EeDd]+)\s+Ry", re.M)

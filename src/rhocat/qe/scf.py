@@ -34,8 +34,8 @@ from rhocat.qe.protocol import Protocol
 from rhocat.qe.pseudo import PseudoFamily, load_family
 from rhocat.qe.runner import run_pw
 from rhocat.structure_checks import MIN_DISTANCE_RATIO, check_bulk
+from rhocat.units import BOHR_ANGSTROM
 
-BOHR_ANGSTROM = 0.529177210903
 PREFIX = "rhocat"
 OUTDIR = "out"
 RESTART_FILES = ("charge-density.dat", "paw.txt")

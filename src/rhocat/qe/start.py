@@ -1,6 +1,6 @@
 """Start densities for pw.x built in Python: the G-vector list of a structure and the ACS.
 
-Lengths are converted from Å with pw.x's own bohr (0.52917720859 Å), so that the
+Lengths are converted from Å with pw.x's own bohr (:mod:`rhocat.units`), so that the
 G list is exactly pw.x's; reciprocal vectors ``b`` are in 1/bohr (2π included),
 as pw.x writes them into ``charge-density.dat``.
 """
@@ -13,10 +13,8 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 
-from rhocat.qe.gvectors import QE_BOHR_ANGSTROM
 from rhocat.qe.pseudo import PseudoFamily, load_family
-
-BOHR_PER_ANGSTROM = 1.0 / QE_BOHR_ANGSTROM
+from rhocat.units import BOHR_PER_ANGSTROM
 
 
 def cell_bohr(atoms: Atoms) -> np.ndarray:
