@@ -1,10 +1,13 @@
 """Seeded random perturbation of a structure (positions and, optionally, strain).
 
 Training needs perturbed and strained geometries so that learned corrections
-do not overfit the discrete |G| shells of a few ideal crystals (field notes
-§2c). The random numbers depend only on the dataset seed and the structure id,
-never on the order in which structures are processed, so a resumed or
-parallel build perturbs each structure exactly as a fresh serial build would.
+do not overfit the discrete |G| shells of a few ideal crystals: a radial
+correction fitted on ideal Si and C diamond is free between their shells and,
+weakly regularized, captured −3100% of Δρ on zincblende SiC (see
+:mod:`rhocat.models.radial`). The random numbers depend only on the dataset
+seed and the structure id, never on the order in which structures are processed,
+so a resumed or parallel build perturbs each structure exactly as a fresh serial
+build would.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """PAW on-site occupations ("becsum") predicted from an atom's environment.
 
 A PAW warm start needs the projector occupations ρ_ij = Σ_n f_n ⟨ψ_n|β_i⟩⟨β_j|ψ_n⟩ of
-every PAW atom as well as the density (field notes §2b: the exact density with atomic
-occupations needs *more* iterations than pw.x's own start). This model predicts them.
+every PAW atom as well as the density. Measured on GaAs zincblende (PAW, "fast" settings,
+45 Ry): pw.x's own start takes 8 SCF iterations, the exact converged density with atomic
+occupations 12, with the converged occupations 1. This model predicts them.
 
 Per PAW element and per pair of projector channels (nb1 ≤ nb2, angular momenta l1, l2),
 the (2l1+1)×(2l2+1) block of ρ is

@@ -4,7 +4,9 @@ DeepDFT-style two-step scheme: atom states are computed once per structure by
 invariant continuous-filter convolutions over the periodic atom graph; each query
 point (probe) then receives messages from the atoms within the cutoff, one per
 interaction layer, and a readout MLP gives Δρ at that point (e/bohr³). Messages are
-invariant MLPs of the distance (field notes §3: ~12,700 probes/s on 2 cores).
+invariant MLPs of the distance: measured on 2 cores (PyTorch 2.13 CPU) about 12,700
+probes/s (3.7 s for a 36³ grid), against about 1,500 probes/s with one e3nn
+tensor-product message per (probe, atom) pair.
 
 Trained on sampled real-space grid points of Δρ; full-grid inference is batched and
 returns a real-space grid with zero mean (charge conserved), converted to QE's G list

@@ -4,8 +4,10 @@
 element fitted by ridge regression (closed form) over the training set in G space,
 weighted like the Hartree energy of the error: w(G) = 4πΩ/G² per atom (Ry/atom, what
 pw.x's "estimated scf accuracy" measures), G = 0 excluded (charge conserved).
-The ridge strength is relative to the mean diagonal of the normal matrix (field notes
-§2c: 10 transfers to unseen combinations, 0.1 explodes).
+The ridge strength is relative to the mean diagonal of the normal matrix. Measured
+(fitted on Si and C diamond, applied to zincblende SiC, US pseudopotentials): λ = 10
+captured 82.6% of Δρ's Hartree norm and took the SCF from 9 to 7 iterations; λ = 1 gave
+−540% (10 iterations), λ = 0.1 −3100% (13).
 """
 
 from __future__ import annotations
