@@ -149,12 +149,11 @@ def finalize(
     SCF (Å); ``extra`` is added to the metadata (timings, perturbation, relax).
     """
     from rhocat.qe.acs import acs_rho_g
-    from rhocat.qe.density import read_charge_density
     from rhocat.qe.pseudo import load_family
+    from rhocat.qe.save import read_restart
 
     family = load_family(family)
-    save = Path(result.save_dir)
-    density = read_charge_density(save / "charge-density.dat")
+    density, becsum = read_restart(result.save_dir, nat=len(structure))
     t0 = time.perf_counter()
     acs = np.asarray(acs_rho_g(structure, family, density.miller))
     acs_s = time.perf_counter() - t0
@@ -172,22 +171,8 @@ def finalize(
     rec.gamma_only = density.gamma_only
     rec.accuracy_ry = list(result.scf_accuracy_ry)
     rec.energies_ry = list(result.energies_ry)
-    rec.paw = _read_paw(save, len(structure), density.rho_g.shape[0])
+    rec.paw = {} if becsum is None else {"becsum": np.asarray(becsum.values)}
     return rec
-
-
-def _read_paw(save: Path, nat: int, nspin: int) -> dict[str, np.ndarray]:
-    """PAW on-site occupations of a ``.save`` folder ({} without paw.txt).
-
-    Returns ``{"becsum": (nspin, nat, nhm*(nhm+1)/2) array}`` (electrons), see
-    :class:`rhocat.qe.paw.Becsum`.
-    """
-    path = save / "paw.txt"
-    if not path.is_file():
-        return {}
-    from rhocat.qe.paw import read_paw_txt
-
-    return {"becsum": np.asarray(read_paw_txt(path, nat=nat, nspin=nspin).values)}
 
 
 def prepare(job: Job, manifest: Manifest) -> tuple[Atoms, dict]:

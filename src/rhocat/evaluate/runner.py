@@ -243,9 +243,9 @@ def evaluate_entry(
     )
 
     # 3. density errors against the ground truth, on the reference FFT grid
-    from rhocat.qe.density import read_charge_density
+    from rhocat.qe.save import read_restart
 
-    predicted = read_charge_density(Path(pred.restart_dir) / "charge-density.dat")
+    predicted, _ = read_restart(pred.restart_dir, nat=len(atoms))
     shape = tuple(int(n) for n in sample.fft_grid)
     true_r = _grid_from(sample.miller, np.asarray(sample.rho_g)[0], shape)
     pred_r = _grid_from(predicted.miller, predicted.rho_g[0], shape)

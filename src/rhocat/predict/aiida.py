@@ -37,10 +37,10 @@ from pathlib import Path
 from typing import Any
 
 from rhocat.errors import InputError
+from rhocat.qe.save import RESTART_FILES
 
 #: What PwCalculation (prefix ``aiida``, outdir ``./out/``) reads with startingpot='file'.
 SAVE = "out/aiida.save"
-RESTART_FILES = ("charge-density.dat", "paw.txt")
 ATTR_SHA = "rhocat_model_sha256"
 ATTR_CARD = "rhocat_model_card"
 ATTR_PREDICTION = "rhocat_prediction"

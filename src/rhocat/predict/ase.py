@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from rhocat.errors import InputError
+from rhocat.qe.save import RESTART_FILES
 
 #: pw.x's defaults when the input leaves them out.
 PW_DEFAULT_PREFIX = "pwscf"
@@ -47,7 +48,7 @@ _NOT_NAMELIST = {
     "additional_cards",
     "rescale_magmom_fac",
 }
-_RESTART_FILES = ("charge-density.dat", "paw.txt", "prediction.json")
+_RESTART_FILES = (*RESTART_FILES, "prediction.json")
 
 
 def _namelists(calc) -> Any:

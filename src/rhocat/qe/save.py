@@ -19,13 +19,34 @@ import shutil
 from pathlib import Path
 
 from rhocat.fileio import named_os_error, temporary_dir_for
-from rhocat.qe.density import ChargeDensity, atomic_write_bytes, density_bytes
-from rhocat.qe.paw import Becsum, paw_txt_text
+from rhocat.qe.density import (
+    ChargeDensity,
+    atomic_write_bytes,
+    density_bytes,
+    read_charge_density,
+)
+from rhocat.qe.paw import Becsum, paw_txt_text, read_paw_txt
 
-__all__ = ["write_restart", "DENSITY_FILE", "PAW_FILE"]
+__all__ = ["read_restart", "write_restart", "DENSITY_FILE", "PAW_FILE", "RESTART_FILES"]
 
 DENSITY_FILE = "charge-density.dat"
 PAW_FILE = "paw.txt"
+#: What pw.x reads from a ``.save`` folder with ``startingpot='file'`` (paw.txt: PAW only).
+RESTART_FILES = (DENSITY_FILE, PAW_FILE)
+
+
+def read_restart(directory: str | os.PathLike, nat: int) -> tuple[ChargeDensity, Becsum | None]:
+    """The density (and PAW occupations, None without ``paw.txt``) of a ``.save`` folder.
+
+    Args:
+        directory: a pw.x ``<prefix>.save`` folder or one written by :func:`write_restart`.
+        nat: number of atoms of the structure (``paw.txt`` does not state it).
+    """
+    directory = Path(directory)
+    density = read_charge_density(directory / DENSITY_FILE)
+    paw = directory / PAW_FILE
+    becsum = read_paw_txt(paw, nat=nat, nspin=density.nspin) if paw.is_file() else None
+    return density, becsum
 
 
 def write_restart(

@@ -33,12 +33,12 @@ from rhocat.qe.parse import ScfHistory, parse_stdout, parse_xml
 from rhocat.qe.protocol import Protocol
 from rhocat.qe.pseudo import PseudoFamily, load_family
 from rhocat.qe.runner import run_pw
+from rhocat.qe.save import RESTART_FILES
 from rhocat.structure_checks import MIN_DISTANCE_RATIO, check_bulk
 from rhocat.units import BOHR_ANGSTROM
 
 PREFIX = "rhocat"
 OUTDIR = "out"
-RESTART_FILES = ("charge-density.dat", "paw.txt")
 #: pw.x's first-iteration diagonalization threshold for startingpot='atomic'.
 ATOMIC_DIAGO_THR_INIT = 1.0e-2
 #: ... and for startingpot='file' (pw.x trusts a density read from file).
