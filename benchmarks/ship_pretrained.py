@@ -13,9 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sys
 from pathlib import Path
 
 from ase.data import chemical_symbols
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from ablation import evaluate_rows, summarize
 
 from rhocat.data.store import Dataset
 from rhocat.pretrained import DEFAULT_CARD, DEFAULT_CHECKPOINT
@@ -27,6 +32,8 @@ def main() -> None:
     ap.add_argument("checkpoint")
     ap.add_argument("dataset")
     ap.add_argument("--bench", default=None)
+    ap.add_argument("--bench-model", default=None, help="the model's name in the bench JSON")
+    ap.add_argument("--snapshot", default=None, help="ids per split the model was trained on")
     ap.add_argument(
         "--recipe",
         default="python benchmarks/dataset_recipe.py && "
@@ -37,26 +44,33 @@ def main() -> None:
     content = read_checkpoint(args.checkpoint)
     ds = Dataset(args.dataset)
     manifest = json.loads((Path(args.dataset) / "manifest.json").read_text())
+    ids = {s: ds.ids(split=s) for s in ds.splits()}
+    if args.snapshot:
+        snap = json.loads(Path(args.snapshot).read_text())
+        ids = {s: v for s, v in snap.items() if not s.startswith("_")}
+    by_id = {r.id: r for r in ds.rows(status="ok")}
+    train_systems = sorted(
+        {"-".join(sorted(by_id[i].element_list)) for i in ids.get("train", []) if i in by_id}
+    )
+    val = [ds.load(i) for i in ids.get("val", [])]
     card = {
         "kind": content["kind"],
         "config": model.config,
         "elements": [chemical_symbols[z] for z in model.elements],
         "metadata": model.metadata,
         "dataset_manifest": manifest,
-        "structures_per_split": {s: len(ds.ids(split=s)) for s in ds.splits()},
-        "train_systems": sorted(
-            {
-                "-".join(sorted(r.elements.strip(",").split(",")))
-                for r in ds.rows(split="train", status="ok")
-            }
-        ),
+        "structures_per_split": {s: len(v) for s, v in ids.items()},
+        "snapshot": args.snapshot,
+        "train_systems": train_systems,
+        "validation": summarize(evaluate_rows(model, val)) if val else {},
         "training_metrics": model.metrics,
         "checkpoint_bytes": Path(args.checkpoint).stat().st_size,
         "recipe": args.recipe,
     }
     if args.bench and Path(args.bench).is_file():
         bench = json.loads(Path(args.bench).read_text())
-        card["benchmark"] = bench.get("models", {}).get(content["kind"], {}).get("splits")
+        name = args.bench_model or content["kind"]
+        card["benchmark"] = bench.get("models", {}).get(name, {}).get("splits")
     DEFAULT_CHECKPOINT.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(args.checkpoint, DEFAULT_CHECKPOINT)
     DEFAULT_CARD.write_text(json.dumps(card, indent=1, default=str) + "\n")
