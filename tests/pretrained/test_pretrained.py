@@ -15,13 +15,17 @@ from rhocat.qe.start import BOHR_PER_ANGSTROM, acs_density, cell_bohr
 from rhocat.structures import build
 
 #: Held out of the benchmark's training split (test_binary): ultrasoft species only.
-HELD_OUT = [("zincblende", ("B", "C")), ("CsCl", ("Si", "Cu"))]
+HELD_OUT = [("zincblende", ("B", "C")), ("CsCl", ("Fe", "Si"))]
 
 
 def test_card_describes_the_checkpoint():
     card = training_card()
     model = load_pretrained()
-    assert card["kind"] == "basis"
+    assert card["kind"] == "ensemble" and len(model.members) == 5
+    assert card["validation"]["captured_mean_pct"] > 50.0
+    # the held-out combinations below are absent from the card's training combinations
+    trained = set(card["train_systems"])
+    assert not {"-".join(sorted(e)) for _, e in HELD_OUT} & trained
     assert set(card["elements"]) >= {"Si", "Cu", "B", "C"}
     assert card["structures_per_split"]["train"] > 10
     assert card["metadata"]["pseudo_md5"]["Si"] == model.metadata["pseudo_md5"]["Si"]
@@ -87,6 +91,7 @@ def test_cli_predict_without_model_uses_the_shipped_one(tmp_path):
         cmd + [str(good), "-o", str(tmp_path / "out")], capture_output=True, text=True
     )
     assert ok.returncode == 0, ok.stderr
+    assert "ensemble uncertainty" in ok.stdout  # the shipped model says how sure it is
     written = list((tmp_path / "out").rglob("charge-density.dat"))
     assert len(written) == 1 and written[0].stat().st_size > 1000
     refused = subprocess.run(
@@ -94,3 +99,23 @@ def test_cli_predict_without_model_uses_the_shipped_one(tmp_path):
     )
     assert refused.returncode == 2 and "Au" in refused.stderr and "Traceback" not in refused.stderr
     assert not list((tmp_path / "out-au").rglob("charge-density.dat"))
+
+
+def test_demo_judges_the_shipped_model_only_on_combinations_it_never_saw():
+    from pathlib import Path
+
+    from rhocat.data.store import Dataset
+    from rhocat.demo import shipped_test_ids
+    from rhocat.pretrained import trained_systems
+
+    data = Path(__file__).resolve().parents[2] / "benchmarks" / "dataset" / "dataset"
+    if not data.is_dir():
+        pytest.skip("no benchmark dataset in this tree")
+    with Dataset(data) as ds:
+        ids, why = shipped_test_ids(ds)
+        assert ids, why
+        seen = trained_systems()
+        for i in ids:
+            row = ds.row(i)
+            assert row.split.startswith("test")
+            assert tuple(sorted(row.element_list)) not in seen
