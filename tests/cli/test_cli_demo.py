@@ -24,3 +24,9 @@ def test_quick_demo_runs_every_stage(tmp_path):
     html = (out / "report.html").read_text()
     assert html.count("data:image/png;base64,") >= 1
     assert f"report: {(out / 'report.html').resolve()}" in p.stdout
+    # rhocat's shipped model, on the demo's test cells whose combination its card lacks
+    assert "5b/6 rhocat's shipped model" in p.stdout
+    shipped = out / "report-shipped.html"
+    if "skipped:" not in p.stdout.split("5b/6", 1)[1].split("6/6", 1)[0]:
+        assert shipped.is_file() and "data:image/png;base64," in shipped.read_text()
+        assert json.loads((out / "results-shipped" / "summary.json").read_text())["s_auc"]
