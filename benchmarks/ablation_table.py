@@ -48,8 +48,12 @@ def table(report: dict) -> str:
 
 
 def main() -> int:
-    path = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE / "results_ablation.json"
-    print(table(json.loads(path.read_text())))
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("results", nargs="?", default=str(HERE / "results_ablation.json"))
+    args = ap.parse_args()
+    print(table(json.loads(Path(args.results).read_text())))
     return 0
 
 

@@ -100,7 +100,11 @@ def time_parts(model, atoms, ecutrho: float, family, workdir: Path) -> dict:
     # the model's own parts (same arrays as model_delta_rho_g uses)
     numbers, pos, cellm = _arrays(atoms)
     g = g_cartesian(cellm, miller)
-    graph, *t["model_graph"] = _timed(model.graph, pos, cellm)
+    from rhocat.models.ensemble import EnsembleModel
+
+    ensemble = isinstance(model, EnsembleModel)  # parts of an ensemble: all K encoders at once
+    base = model.members[0] if ensemble else model
+    graph, *t["model_graph"] = _timed(base.graph, pos, cellm)
     try:  # the inference path of the optimized model (older code: every G, caller's threads)
         from rhocat.models.basis import inversion_partners
         from rhocat.models.equivariant import _one_thread
@@ -109,7 +113,13 @@ def time_parts(model, atoms, ecutrho: float, family, workdir: Path) -> dict:
     with torch.inference_mode():
         num_t = torch.as_tensor(numbers)
         with _one_thread():
-            coeffs, *t["model_coefficients"] = _timed(model.coefficients, num_t, graph)
+            if ensemble:
+                stacked, *t["model_coefficients"] = _timed(
+                    model.member_coefficients, num_t, pos, cellm
+                )
+                coeffs = stacked.mean(dim=0)
+            else:
+                coeffs, *t["model_coefficients"] = _timed(model.coefficients, num_t, graph)
         pos_t, g_t = torch.as_tensor(pos), torch.as_tensor(g)
         vol = float(abs(np.linalg.det(cellm)))
         kw, threads = {}, contextlib.nullcontext()

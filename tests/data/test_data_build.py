@@ -28,7 +28,7 @@ def tiny_jobs() -> list[Job]:
     return [
         Job("diamond-Si", "train", bulk("Si", "diamond", a=5.43)),
         Job("diamond-C", "train", bulk("C", "diamond", a=3.57)),
-        # pw.x stops at once: "atoms #1 and #2 overlap"
+        # refused before pw.x runs: two atoms on one site
         Job("overlap-Si", "train", Atoms("Si2", positions=[[0, 0, 0]] * 2, cell=[4] * 3, pbc=True)),
         Job("zincblende-SiC", "test_binary", bulk("SiC", "zincblende", a=4.36)),
     ]
@@ -56,13 +56,13 @@ def built(tmp_path_factory):
 def test_three_structures_built_and_one_failure_recorded(built):
     out, report, rows = built
     assert (report.requested, report.done, report.failed, report.skipped) == (4, 3, 1, 0)
-    assert "overlap" in report.failures["overlap-Si"]
+    # refused before pw.x by the physical-distance guard (0 Å apart), recorded as a failure
+    assert "0 Å apart" in report.failures["overlap-Si"]
     with Dataset(out) as ds:
         assert ds.ids() == ["diamond-C", "diamond-Si", "zincblende-SiC"]
         assert ds.ids(split="train") == ["diamond-C", "diamond-Si"]
         failed = ds.record("overlap-Si")
-        assert failed.status == "failed" and "overlap" in failed.reason
-        assert "overlap" in failed.meta["output_tail"]
+        assert failed.status == "failed" and "not a physical structure" in failed.reason
         assert failed.rho_g is None
     assert sorted(r.id for r in rows) == sorted(j.id for j in tiny_jobs())
 
