@@ -127,10 +127,11 @@ def model_prediction(
     from rhocat.qe.gvectors import g_cartesian
 
     numbers, pos, cell = _arrays(atoms)
+    g = g_cartesian(cell, miller)  # 1/bohr, once for the ensemble and the cutoff mask
     if not isinstance(model, EnsembleModel):
         delta, info = model_delta_rho_g(model, atoms, miller, fft_grid), {}
     else:
-        pred = model.predict(numbers, pos, cell, g_cartesian(cell, miller))
+        pred = model.predict(numbers, pos, cell, g)
         delta = np.asarray(pred.delta_rho_g, dtype=np.complex128).reshape(-1)
         if not np.all(np.isfinite(delta)):
             raise ModelError("the model returned non-finite density values")
@@ -138,7 +139,6 @@ def model_prediction(
         info = pred.info()
     trained = (getattr(model, "metadata", None) or {}).get("train_ecutrho_ry")
     if trained:  # beyond the sphere it was trained on, a model is unconstrained: keep the ACS
-        g = g_cartesian(cell, miller)
         beyond = np.einsum("ij,ij->i", g, g) > float(trained) * (1.0 + 1e-9)
         delta[beyond] = 0.0
         info["delta_ecutrho_ry"] = float(trained)
