@@ -10,6 +10,7 @@ green CI must not mean "tested nothing".
     aiida           aiida-core, aiida-quantumespresso, aiida-pseudo (the aiida extra)
     needs_chgnet    CHGNet (the relax extra)
     needs_chromium  a headless Chromium (make chromium)
+    needs_c_build   rhocat's optional C speed-ups, compiled at install (setup.py; a C compiler)
     slow            more than a few seconds of pw.x or training (left out by make test-fast)
 """
 
@@ -49,6 +50,10 @@ def _aiida_installed() -> bool:
     return all(importlib.util.find_spec(n) is not None for n in names)
 
 
+def _c_build_installed() -> bool:
+    return importlib.util.find_spec("rhocat.qe._hpsort") is not None
+
+
 def chromium_path() -> str | None:
     """The first headless-capable browser on PATH, else None."""
     for name in ("chromium", "chromium-browser", "google-chrome"):
@@ -73,6 +78,10 @@ TOOLS = {
     "needs_chromium": (
         lambda: chromium_path() is not None,
         "chromium is not installed: `make chromium` or apt-get install chromium",
+    ),
+    "needs_c_build": (
+        _c_build_installed,
+        "rhocat's C speed-up is not built: a C compiler, then pip install -e . again",
     ),
 }
 
