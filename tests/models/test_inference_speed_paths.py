@@ -10,6 +10,7 @@ from rhocat.models.basis import (
     BasisSpec,
     _half_list,
     evaluate_g,
+    evaluate_g_many,
     evaluate_g_reference,
     inversion_partners,
 )
@@ -48,6 +49,20 @@ def test_fast_evaluation_equals_reference(n_atoms):
     reps, _, conj = _half_list(partners)
     assert len(reps) == (len(miller) + 1) // 2
     assert conj.sum() == len(miller) // 2
+
+
+@pytest.mark.parametrize("n_atoms", [2, 7])
+def test_many_coefficient_sets_at_once_equal_one_by_one(n_atoms):
+    _, g, pos, _ = _case(n_atoms)
+    rng = np.random.default_rng(3)
+    sets = torch.as_tensor(rng.normal(size=(5, n_atoms, SPEC.size)))
+    many = evaluate_g_many(SPEC, sets, pos, g[:300], 250.0)
+    assert many.shape == (5, 300)
+    for k in range(5):
+        one = evaluate_g(SPEC, sets[k], pos, g[:300], 250.0)
+        assert one.abs().max() > 1e-3
+        assert _rel(many[k], one) < 1e-12
+    assert torch.all(many[:, 0] == 0)  # G = 0
 
 
 def test_inversion_partners_pair_g_with_minus_g():

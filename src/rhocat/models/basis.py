@@ -384,6 +384,34 @@ def evaluate_g_reference(
     return torch.complex(re, im)
 
 
+def evaluate_g_many(
+    spec: BasisSpec,
+    coeffs: torch.Tensor,
+    positions_bohr: torch.Tensor,
+    g_cart: torch.Tensor,
+    volume_bohr3: float,
+) -> torch.Tensor:
+    """Δρ_k(G) of K coefficient sets on a few G vectors at once: (K, ngm) complex, e/bohr³.
+
+    ``coeffs`` is (K, n_atoms, spec.size), e.g. the members of an ensemble. The design
+    matrix is built once and contracted with all K sets in one product, so this is meant
+    for short G lists (an ensemble's uncertainty on its ~500 shortest G); each row equals
+    :func:`evaluate_g` of that set to round-off. Δρ_k(G=0) = 0.
+    """
+    k, na, size = coeffs.shape
+    a, odd = design_real(spec, g_cart)  # (ng, size)
+    flat = coeffs.reshape(k * na, size)
+    s_e = (a @ (flat * (~odd)).T).reshape(len(g_cart), k, na)
+    s_o = (a @ (flat * odd).T).reshape(len(g_cart), k, na)
+    c, s = structure_phases(g_cart, positions_bohr)  # (ng, na)
+    re = (c[:, None, :] * s_e - s[:, None, :] * s_o).sum(dim=2).T / volume_bohr3
+    im = (c[:, None, :] * s_o + s[:, None, :] * s_e).sum(dim=2).T / volume_bohr3
+    zero = (torch.linalg.norm(g_cart, dim=-1) < G_ZERO_TOL)[None, :]
+    re = torch.where(zero, torch.zeros_like(re), re)
+    im = torch.where(zero, torch.zeros_like(im), im)
+    return torch.complex(re, im)
+
+
 def evaluate_real(
     spec: BasisSpec, coeffs: torch.Tensor, positions_bohr: torch.Tensor, points_bohr: torch.Tensor
 ) -> torch.Tensor:

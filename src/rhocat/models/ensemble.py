@@ -30,7 +30,7 @@ import torch
 
 from rhocat.errors import ModelError
 from rhocat.models.base import DensityModel
-from rhocat.models.basis import evaluate_g, inversion_partners
+from rhocat.models.basis import evaluate_g, evaluate_g_many, inversion_partners
 from rhocat.models.equivariant import SMALL_EVALUATION, EquivariantBasisModel, _one_thread
 
 #: Number of shortest non-zero G vectors on which the members' spread is measured.
@@ -177,12 +177,7 @@ class EnsembleModel(DensityModel):
         if len(low) == 0 or len(self.members) < 2:
             return 0.0
         g_low = torch.as_tensor(g[low])
-        per_member = torch.stack(
-            [
-                evaluate_g(self.spec, c, torch.as_tensor(pos), g_low, volume, partners=None)
-                for c in coeffs
-            ]
-        )
+        per_member = evaluate_g_many(self.spec, coeffs, torch.as_tensor(pos), g_low, volume)
         weight = torch.as_tensor(1.0 / g2[low])
         mean = per_member.mean(dim=0)
         size = float((weight * mean.abs() ** 2).sum())
