@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from ase.build import bulk
 
 RHOCAT = [sys.executable, "-m", "rhocat.cli.main"]
@@ -34,6 +35,7 @@ def extxyz(path, cell, symbols_positions, frames=1):
     return path
 
 
+@pytest.mark.needs_upf
 def test_atoms_too_close_refused_before_pw_with_an_override(tmp_path):
     si = bulk("Si", "diamond", a=5.43)
     si.positions[1] = si.positions[0] + [0.1, 0, 0]
@@ -90,6 +92,7 @@ def test_unreadable_file_names_the_format_and_the_reason(tmp_path):
     assert "is a folder, not a structure file" in err
 
 
+@pytest.mark.needs_upf
 def test_acs_and_predict_share_one_overwrite_rule(tmp_path):
     path = tmp_path / "si.cif"
     bulk("Si", "diamond", a=5.43).write(path)
@@ -103,6 +106,7 @@ def test_acs_and_predict_share_one_overwrite_rule(tmp_path):
     assert (out / "charge-density.dat").read_bytes() != first
 
 
+@pytest.mark.needs_upf
 def test_memory_estimate_refuses_what_will_not_fit(tmp_path):
     si64 = bulk("Si", "diamond", a=5.43, cubic=True) * (2, 2, 2)
     path = tmp_path / "si64.cif"
@@ -113,6 +117,7 @@ def test_memory_estimate_refuses_what_will_not_fit(tmp_path):
     assert not (tmp_path / "a").exists()
 
 
+@pytest.mark.needs_upf
 def test_large_cell_says_what_it_computes_and_memory_stays_bounded(tmp_path):
     """The ACS of 64 Si atoms (542,393 G vectors at 240 Ry) took 1.27 GB peak before the
     structure factor was evaluated in blocks of atoms; now a progress line and < 0.6 GB."""

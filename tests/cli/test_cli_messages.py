@@ -55,6 +55,7 @@ def test_evaluate_help_names_commands_that_exist():
     assert "dft" in build_parser().format_help()
 
 
+@pytest.mark.needs_upf
 def test_allow_unseen_warning_is_one_line(tmp_path, capsys):
     from rhocat.models import RadialModel
     from rhocat.train import save_checkpoint
@@ -70,6 +71,7 @@ def test_allow_unseen_warning_is_one_line(tmp_path, capsys):
     assert "UserWarning" not in err and ".py:" not in err
 
 
+@pytest.mark.needs_pw
 def test_scf_history_is_shown_live(tmp_path):
     """Rows appear as pw.x writes its iterations, not after it ends."""
     bulk("Si", "diamond", a=5.43).write(tmp_path / "si.cif")

@@ -5,16 +5,14 @@ from __future__ import annotations
 import pytest
 from ase.build import bulk
 
-pytest.importorskip("aiida", reason="aiida-core is not installed (pip install 'rhocat[aiida]')")
-pytest.importorskip("aiida_quantumespresso", reason="aiida-quantumespresso is not installed")
+from rhocat.data.build import BuildConfig, Job, build_dataset
+from rhocat.data.manifest import Manifest
+from rhocat.evaluate.results import load_rows
+from rhocat.evaluate.runner import evaluate
+from rhocat.qe import aiida as ra
 
-from rhocat.data.build import BuildConfig, Job, build_dataset  # noqa: E402
-from rhocat.data.manifest import Manifest  # noqa: E402
-from rhocat.evaluate.results import load_rows  # noqa: E402
-from rhocat.evaluate.runner import evaluate  # noqa: E402
-from rhocat.qe import aiida as ra  # noqa: E402
-
-pytestmark = pytest.mark.aiida
+# the tool markers skip without AiiDA or pw.x, and fail instead under $CI (tests/conftest.py)
+pytestmark = [pytest.mark.aiida, pytest.mark.needs_pw, pytest.mark.slow]
 
 TINY = {"ecutwfc": 20.0, "ecutrho": 160.0, "k_points": [2, 2, 2]}
 

@@ -1,6 +1,8 @@
 """Every script in examples/ runs as a user would run it (a subprocess, real pw.x).
 
-The training example takes minutes: it is marked ``long`` and left out of
+Each example runs pw.x twice in a fresh Python process (minutes on a loaded 2-core
+machine): the module is marked ``needs_pw`` and ``slow`` (left out of ``make test-fast``).
+The training example takes longer still: it is marked ``long`` and left out of
 ``make test`` (run it with ``pytest -m long tests/examples``).
 """
 
@@ -13,6 +15,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+pytestmark = [pytest.mark.needs_pw, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -62,7 +66,6 @@ def test_ase_warm_start(tmp_path):
 
 @pytest.mark.aiida
 def test_aiida_warm_start(tmp_path):
-    pytest.importorskip("aiida_quantumespresso")
     # a fresh AIIDA_PATH: the example creates its presto-style profile there
     out = _run(
         [sys.executable, "-W", "ignore", str(EXAMPLES / "aiida_warm_start.py")],

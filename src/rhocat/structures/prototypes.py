@@ -194,7 +194,7 @@ def _half_heusler(e):  # XYZ (C1_b): X 4c (tetrahedral, between Y and Z), Y 4a, 
     return _cartesian(list(e), _fcc_cell(a), cart)
 
 
-# --- more binaries (issue 11: borides, carbides, nitrides, oxides, silicides) ---------------
+# --- more binaries for the benchmark dataset: borides, carbides, nitrides, oxides, silicides ---
 
 
 #: Cation-cation contacts of antifluorite and A15 kept at this share of 2 r_A.
