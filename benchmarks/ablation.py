@@ -9,6 +9,9 @@ and reported on its unseen-combination test structures: Hartree share of Δρ ca
         --rows radial,basis,features,ensemble,features-ensemble \
         -o benchmarks/results_ablation.json
 
+A row name ``ROW@N`` trains that row's members for N steps instead of ``--steps``
+(e.g. ``features@3000``: the training-budget ablation).
+
 The snapshot (ids per split) is written on the first run from the entries present then,
 and reused afterwards, so that every row sees the same structures while the dataset grows.
 Rows already in the output file are kept (resumable); member checkpoints are cached in
@@ -138,15 +141,17 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.rows.split(","):
         if name in report["rows"]:
             continue
+        base, _, budget = name.partition("@")  # "features@3000": that row at 3000 steps
+        steps = int(budget) if budget else args.steps
         t0 = time.perf_counter()
         if name == "radial":
             model = train_model(data, "radial", args.config, progress=False).model
             train_s, seeds = time.perf_counter() - t0, []
         else:
-            features, k, shrink = ROWS[name]
+            features, k, shrink = ROWS[base]
             members, train_s = [], 0.0
             for seed in range(k):
-                m, dt = _member(data, features, seed, args.steps, workdir, args.config)
+                m, dt = _member(data, features, seed, steps, workdir, args.config)
                 members.append(m)
                 train_s += dt
             seeds = list(range(k))
@@ -156,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
                 if shrink:
                     c, _ = calibrate_shrinkage(model, load.get("val", []))
                     model.config["shrink_c"] = c
-                save_checkpoint(workdir / f"{name}-{args.steps}.pt", checkpoint_dict(model))
+                save_checkpoint(workdir / f"{base}-{steps}.pt", checkpoint_dict(model))
         member_test = []
         if name != "radial" and len(seeds) > 1:  # each member alone, on the same test set
             member_test = [summarize(evaluate_rows(m, test)) for m in members]
@@ -164,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         test_rows = evaluate_rows(model, test)
         report["rows"][name] = {
             "seeds": seeds,
+            "steps": steps if name != "radial" else None,
             "shrink_c": getattr(model, "config", {}).get("shrink_c"),
             "train_s": train_s,
             "val": summarize(val_rows) if val_rows else {},

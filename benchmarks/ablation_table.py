@@ -36,7 +36,9 @@ def table(report: dict) -> str:
         )
         seeds = ",".join(map(str, row["seeds"])) or "–"
         c = row.get("shrink_c")
-        label = LABELS.get(name, name) + (f" (c = {c:g})" if c else "")
+        base, _, budget = name.partition("@")
+        label = LABELS.get(base, base) + (f" (c = {c:g})" if c else "")
+        label += f", {budget} steps" if budget else ""
         lines.append(
             f"| {label} | {seeds} | {t['captured_mean_pct']:.1f} / {t['captured_median_pct']:.1f}"
             f" / {t['captured_worst_pct']:.0f} ({t['worst_id']}) | {t['negative']} of {t['n']} | "
