@@ -1,0 +1,115 @@
+"""How much does a cell's SCF iteration count move under an immaterial change of the start?
+
+A warm start that needs a few more iterations than the ACS is a model failure only if the
+iteration count is a stable function of the start. For each structure pw.x runs from
+
+- the ACS scaled by (1 + ε) on every G ≠ 0 (charge unchanged; ε = ±1e-3, ±3e-3: a
+  change far below any model's error), and
+- ACS + s·Δρ_pred for several s (s = 1: rhocat's warm start; s = 0: the ACS),
+
+all with pw.x's atomic PAW occupations (the density alone varies), the ground-truth run's
+parameters and the same first diagonalization threshold as pw.x's atomic start, so that
+s = 0 replays the ACS run exactly. Prints JSON: iterations per start and structure.
+
+    python benchmarks/scf_sensitivity.py MODEL --ids half-heusler-AgCrGa,L10-CuAg \
+        [-o benchmarks/results_scf_sensitivity.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+EPSILONS = (-3e-3, -1e-3, 1e-3, 3e-3)
+SCALES = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def _starts(model, sample, family, work: Path) -> dict[str, Path]:
+    """Restart folders: 'acs*(1+eps)' and 'acs+s*pred' for EPSILONS and SCALES."""
+    from rhocat.evaluate.runner import sample_atoms
+    from rhocat.predict import predict_restart
+    from rhocat.qe.acs import acs_rho_g, atomic_becsum
+    from rhocat.qe.density import read_charge_density, write_charge_density
+    from rhocat.qe.paw import write_paw_txt
+
+    atoms = sample_atoms(sample)
+    ecutrho = float(sample.meta["parameters"]["system"]["ecutrho"])
+    pred = predict_restart(model, atoms, family=family, out_dir=work / "pred",
+                           ecutrho_ry=ecutrho, name=sample.id)  # fmt: skip
+    density = read_charge_density(Path(pred.restart_dir) / "charge-density.dat")
+    acs = np.asarray(acs_rho_g(atoms, family, density.miller), dtype=np.complex128)
+    delta = density.rho_g[0] - acs
+    g0 = np.all(np.asarray(density.miller) == 0, axis=1)
+    rho = {f"acs*(1{e:+g})": np.where(g0, acs, acs * (1.0 + e)) for e in EPSILONS}
+    rho |= {f"acs+{s:g}*pred": acs + s * delta for s in SCALES}
+    becsum = atomic_becsum(atoms, family)  # None without PAW species
+    folders = {}
+    for name, values in rho.items():
+        folder = work / f"start-{len(folders)}"
+        shutil.copytree(pred.restart_dir, folder)
+        start = type(density)(miller=density.miller, rho_g=values[None], b=density.b)
+        write_charge_density(folder / "charge-density.dat", start)
+        if becsum is not None:
+            write_paw_txt(folder / "paw.txt", becsum)
+        folders[name] = folder
+    return folders
+
+
+def sensitivity(model, sample, family, work: Path, ranks: int) -> dict:
+    from rhocat.evaluate.runner import sample_atoms
+    from rhocat.qe.scf import ATOMIC_DIAGO_THR_INIT, run_scf
+
+    atoms = sample_atoms(sample)
+    params = sample.meta["parameters"]
+    same = {"electrons": {"diago_thr_init": ATOMIC_DIAGO_THR_INIT}}
+    out = {}
+    base = run_scf(atoms, family=family, start="atomic", parameters=params,
+                   workdir=work / "atomic", ranks=ranks)  # fmt: skip
+    out["pw.x atomic"] = base.iterations if base.converged else None
+    for name, folder in _starts(model, sample, family, work).items():
+        res = run_scf(atoms, family=family, start=folder, parameters=params, overrides=same,
+                      workdir=work / f"run-{folder.name}", ranks=ranks)  # fmt: skip
+        out[name] = res.iterations if res.converged else None
+        print(sample.id, name, out[name], file=sys.stderr, flush=True)
+    return out
+
+
+def main() -> int:
+    from rhocat.data.store import Dataset
+    from rhocat.qe.pseudo import load_family
+    from rhocat.train import load_model
+
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("model")
+    ap.add_argument("--ids", required=True, help="comma-separated dataset entry ids")
+    ap.add_argument("--data", default=str(HERE / "dataset" / "dataset"))
+    ap.add_argument("--ranks", type=int, default=1)
+    ap.add_argument("-o", "--output", default=str(HERE / "results_scf_sensitivity.json"))
+    args = ap.parse_args()
+    ds = Dataset(args.data)
+    model = load_model(args.model)
+    family = load_family(ds.manifest.family)
+    out_path = Path(args.output)
+    result = json.loads(out_path.read_text()) if out_path.is_file() else {"rows": {}}
+    result["model"] = args.model
+    for i in args.ids.split(","):
+        if i in result["rows"]:
+            continue
+        with tempfile.TemporaryDirectory(prefix="rhocat-sens-") as tmp:
+            result["rows"][i] = sensitivity(model, ds.load(i), family, Path(tmp), args.ranks)
+        out_path.write_text(json.dumps(result, indent=1))
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
