@@ -1,0 +1,103 @@
+"""Which first diagonalization threshold should a warm start use?
+
+pw.x starts a density read from file with ``diago_thr_init`` = 1e-5 but its own atomic
+start with 1e-2. For each structure, rhocat's warm start (``predict_restart``: density and,
+for PAW species, occupations) is run with pw.x's file default and with each threshold
+given; the ACS iterations are the dataset entry's own ground-truth run (pw.x from its
+atomic start, same parameters: iteration counts are deterministic for one binary and one
+MPI layout). Prints JSON: iterations per threshold and structure, and a summary.
+
+    python benchmarks/first_threshold.py MODEL --ids L10-CuAg,CsCl-GaNi \
+        [--thresholds file,0.01] [-o benchmarks/results_first_threshold.json]
+
+``--ids paper`` takes the SCF subset of ``benchmarks/results_paper.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+
+
+def warm_iterations(model, sample, family, work: Path, thresholds, ranks: int) -> dict:
+    from rhocat.evaluate.runner import sample_atoms
+    from rhocat.predict import predict_restart
+    from rhocat.qe.scf import run_scf
+
+    atoms = sample_atoms(sample)
+    params = sample.meta["parameters"]
+    ecutrho = float(params["system"]["ecutrho"])
+    pred = predict_restart(model, atoms, family=family, out_dir=work / "pred",
+                           ecutrho_ry=ecutrho, name=sample.id)  # fmt: skip
+    out = {"acs": int(sample.meta["iterations"])}
+    for thr in thresholds:
+        over = None if thr == "file" else {"electrons": {"diago_thr_init": float(thr)}}
+        res = run_scf(atoms, family=family, start=pred.restart_dir, parameters=params,
+                      overrides=over, workdir=work / f"warm-{thr}", ranks=ranks)  # fmt: skip
+        out[thr] = res.iterations if res.converged else None
+        print(sample.id, thr, out[thr], "acs", out["acs"], file=sys.stderr, flush=True)
+    return out
+
+
+def summary(rows: dict, thresholds) -> dict:
+    out = {}
+    for thr in thresholds:
+        pairs = [(r["acs"], r[thr]) for r in rows.values() if r.get(thr)]
+        saved = [100.0 * (a - w) / a for a, w in pairs]
+        out[thr] = {
+            "n": len(pairs),
+            "iterations_saved_percent_mean": float(np.mean(saved)) if saved else None,
+            "iterations_saved_percent_median": float(np.median(saved)) if saved else None,
+            "slower_than_acs": sum(w > a for a, w in pairs),
+            "slower_ids": [i for i, r in rows.items() if r.get(thr) and r[thr] > r["acs"]],
+        }
+    return out
+
+
+def main() -> int:
+    from rhocat.data.store import Dataset
+    from rhocat.qe.pseudo import load_family
+    from rhocat.train import load_model
+
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("model")
+    ap.add_argument("--ids", required=True, help="comma-separated entry ids, or 'paper'")
+    ap.add_argument("--thresholds", default="file,0.01", help="'file' (pw.x's 1e-5) or numbers")
+    ap.add_argument("--data", default=str(HERE / "dataset" / "dataset"))
+    ap.add_argument("--ranks", type=int, default=1)
+    ap.add_argument("-o", "--output", default=str(HERE / "results_first_threshold.json"))
+    args = ap.parse_args()
+    ids = args.ids.split(",")
+    if args.ids == "paper":
+        ids = json.loads((HERE / "results_paper.json").read_text())["scf_subset"]
+    thresholds = args.thresholds.split(",")
+    ds = Dataset(args.data)
+    model = load_model(args.model)
+    family = load_family(ds.manifest.family)
+    out_path = Path(args.output)
+    result = json.loads(out_path.read_text()) if out_path.is_file() else {"rows": {}}
+    result.update(model=args.model, thresholds=thresholds)
+    for i in ids:
+        if i in result["rows"]:
+            continue
+        with tempfile.TemporaryDirectory(prefix="rhocat-thr-") as tmp:
+            result["rows"][i] = warm_iterations(
+                model, ds.load(i), family, Path(tmp), thresholds, args.ranks
+            )
+        result["summary"] = summary(result["rows"], thresholds)
+        out_path.write_text(json.dumps(result, indent=1))
+    print(json.dumps(result.get("summary", {}), indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
