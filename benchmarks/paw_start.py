@@ -13,6 +13,7 @@ baseline) and the ACS density with the model's occupations. Same pw.x parameters
 ground-truth run, same process. Prints JSON: iterations per variant and structure.
 
     python benchmarks/paw_start.py MODEL --snapshot benchmarks/ablation_snapshot.json [--n 8]
+        [--ids half-heusler-AgCrGa]
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ def main() -> int:
     ap.add_argument("--data", default=str(HERE / "dataset" / "dataset"))
     ap.add_argument("--snapshot", default=str(HERE / "ablation_snapshot.json"))
     ap.add_argument("--n", type=int, default=8)
+    ap.add_argument("--ids", default="", help="comma-separated entry ids added to the sample")
     ap.add_argument("--ranks", type=int, default=1)
     ap.add_argument("-o", "--output", default=str(HERE / "results_paw_start.json"))
     args = ap.parse_args()
@@ -91,6 +93,7 @@ def main() -> int:
     pool = sorted(i for s, ids in snap.items() if s.startswith("test") for i in ids
                   if set(ds.row(i).element_list) & PAW)  # fmt: skip
     ids = sorted(random.Random(0).sample(pool, min(args.n, len(pool))))
+    ids += [i for i in args.ids.split(",") if i and i not in ids]
     model = load_model(args.model)
     family = load_family(ds.manifest.family)
     result = {"model": args.model, "rows": {}}
