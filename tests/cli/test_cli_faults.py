@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -151,7 +152,94 @@ def test_scf_default_timeout_scales_with_the_cell_and_is_in_help():
     assert default_timeout_s(2) == pytest.approx(600 + 60 * 2**1.5)
     assert default_timeout_s(216) > 100 * default_timeout_s(2) / 2
     help_text = " ".join(run(["scf", "--help"]).stdout.split())
-    assert "600 + 60 x atoms^1.5" in help_text and "--no-timeout" in help_text
+    assert "--timeout TIMEOUT wall-clock limit in seconds" in help_text
+    assert "[default: 600 + 60 x atoms^1.5, e.g. 770 s for 2 atoms]" in help_text
+    assert "--no-timeout" in help_text
+
+
+def test_scf_without_timeout_runs_under_the_cell_scaled_limit(si_file):
+    """No --timeout: the run had 600 + 60 x 2^1.5 = 769.7 s (its record says so)."""
+    p = run(["scf", str(si_file), "--ecutwfc", "20", "--json"])
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["timeout_s"] == pytest.approx(600 + 60 * 2**1.5)
+
+
+def test_scf_interrupt_after_pw_finished_keeps_the_result(si_file, tmp_path):
+    """SIGTERM handled after pw.x has exited by itself: the run counts (exit 0, full table).
+
+    rhocat is stopped (SIGSTOP) while pw.x runs on; pw.x finishes and stays a zombie
+    (rhocat cannot reap it), the SIGTERM is sent, then SIGCONT: rhocat handles the
+    signal while waiting for a pw.x that has already ended.
+    """
+    work = tmp_path / "w"
+    proc = subprocess.Popen(
+        RHOCAT + ["scf", str(si_file), "--ecutwfc", "20", "--workdir", str(work)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, RHOCAT_RANKS="1"),
+    )
+    pw = wait_for_pw(proc)
+    os.kill(proc.pid, signal.SIGSTOP)
+    try:
+        assert "JOB DONE" not in (work / "pw.out").read_text()  # stopped while pw.x ran
+        end = time.monotonic() + 300
+        while any(alive(p) for p in pw) and time.monotonic() < end:
+            time.sleep(0.1)
+        assert "JOB DONE" in (work / "pw.out").read_text()  # pw.x finished, output complete
+        os.kill(proc.pid, signal.SIGTERM)
+    finally:
+        os.kill(proc.pid, signal.SIGCONT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert err.strip() == "rhocat: SIGTERM arrived after the work was complete: ignored"
+    last = out.strip().splitlines()[-1]
+    assert last.startswith("converged; ")
+    rows = [line for line in out.splitlines() if line.split()[:1] and line.split()[0].isdigit()]
+    assert len(rows) == int(last.split("; ")[1].split()[0]) >= 4  # every iteration shown
+
+
+class SignalOnFirstWrite(io.StringIO):
+    """A stdout that sends ``signum`` to this process at the first write: a real signal
+    at the moment the command prints its result, after its work is done."""
+
+    def __init__(self, signum: int):
+        super().__init__()
+        self.signum = signum
+        self.sent = False
+
+    def write(self, text: str) -> int:
+        if not self.sent:
+            self.sent = True
+            os.kill(os.getpid(), self.signum)
+        return super().write(text)
+
+
+def test_scf_interrupt_while_printing_the_result_keeps_it(si_file, tmp_path, monkeypatch, capsys):
+    """Ctrl-C (a real SIGINT) while `rhocat scf --json` prints: exit 0, the whole JSON."""
+    stdout = SignalOnFirstWrite(signal.SIGINT)
+    monkeypatch.setattr(sys, "stdout", stdout)
+    rc, err = main_rc(["scf", si_file, "--ecutwfc", "20", "--json"], capsys)
+    assert stdout.sent and rc == 0, err
+    assert err.strip() == "rhocat: SIGINT arrived after the work was complete: ignored"
+    assert json.loads(stdout.getvalue())["converged"] is True
+
+
+def test_predict_interrupt_after_the_folder_is_written_keeps_it(
+    si_file, tmp_path, checkpoint, monkeypatch, capsys
+):
+    """SIGTERM when `rhocat predict` prints its summary (the folder is in place): exit 0."""
+    from rhocat.qe.density import read_charge_density
+
+    stdout = SignalOnFirstWrite(signal.SIGTERM)
+    monkeypatch.setattr(sys, "stdout", stdout)
+    out = tmp_path / "si.save"
+    rc, err = main_rc(["predict", checkpoint, si_file, "-o", out], capsys)
+    assert stdout.sent and rc == 0, err
+    assert err.strip() == "rhocat: SIGTERM arrived after the work was complete: ignored"
+    assert stdout.getvalue().startswith(f"si: {out} (8 electrons")
+    assert read_charge_density(out / "charge-density.dat").rho_g.shape[0] == 1
+    assert signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN  # in-process: restored
 
 
 @pytest.fixture

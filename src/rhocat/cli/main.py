@@ -4,7 +4,8 @@ Each stage registers its own sub-commands in a module of this package
 (``rhocat.cli.<stage>``) that defines ``register(subparsers)``; a sub-command
 sets ``func`` to a callable taking the parsed namespace and returning an exit
 code. :class:`rhocat.errors.RhocatError` becomes one line on stderr and exit
-code 2.
+code 2. SIGINT, SIGTERM and SIGHUP stop a command (exit 130, 128 + the signal)
+unless its work was already complete (:mod:`rhocat.interrupts`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import signal
 import sys
 import warnings
 
+from rhocat import interrupts
 from rhocat.cli import data, demo, evaluate, predict, qe, report, split, structures, train
 from rhocat.errors import RhocatError, Terminated
 
@@ -81,35 +83,13 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
     print(f"rhocat: warning: {text}", file=file or sys.stderr)
 
 
-def _raise_terminated(signum, frame) -> None:
-    raise Terminated(signum)
-
-
-def install_signal_handlers() -> dict:
-    """SIGTERM and SIGHUP raise :class:`rhocat.errors.Terminated` (a KeyboardInterrupt),
-    so that ``timeout``, ``kill`` and batch schedulers get the clean-up of a Ctrl-C.
-
-    Returns the previous handlers (for :func:`restore_signal_handlers`)."""
-    previous = {}
-    for name in ("SIGTERM", "SIGHUP"):
-        sig = getattr(signal, name, None)
-        if sig is not None:
-            previous[sig] = signal.signal(sig, _raise_terminated)
-    return previous
-
-
-def restore_signal_handlers(previous: dict) -> None:
-    for sig, handler in previous.items():
-        signal.signal(sig, handler)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    previous = install_signal_handlers()
+    previous = interrupts.install()
     show = warnings.showwarning
     warnings.showwarning = _one_line_warning
     try:
@@ -130,7 +110,11 @@ def main(argv: list[str] | None = None) -> int:
         print("rhocat: interrupted", file=sys.stderr)
         return 130
     finally:
-        restore_signal_handlers(previous)
+        for signum in interrupts.held():
+            name = signal.Signals(signum).name
+            print(f"rhocat: {name} arrived after the work was complete: ignored", file=sys.stderr)
+        # as the process's entry point (argv None) a finished command ignores late signals
+        interrupts.end(previous, for_good=argv is None)
         warnings.showwarning = show
 
 

@@ -134,9 +134,11 @@ def _run(args: argparse.Namespace) -> int:
         overwrite=args.force,
     )
     if len(structures) == 1:
+        from rhocat import interrupts
+
         name, atoms = structures[0]
-        results = [
-            predict_restart(
+        with interrupts.one_step():  # once the folder is in place, an interrupt is ignored
+            result = predict_restart(
                 model,
                 atoms,
                 out_dir=args.output,
@@ -146,7 +148,7 @@ def _run(args: argparse.Namespace) -> int:
                 progress=True,
                 **common,
             )
-        ]
+        results = [result]
     else:
         if args.cube or args.xsf:
             print(

@@ -143,6 +143,15 @@ def _live_table():
 
 
 def cmd_scf(args) -> int:
+    """One pw.x run: once pw.x has exited by itself an interrupt no longer changes the
+    outcome (:mod:`rhocat.interrupts`); the result is printed and the exit code is its own."""
+    from rhocat import interrupts
+
+    with interrupts.one_step():
+        return _scf(args)
+
+
+def _scf(args) -> int:
     import shutil
     import tempfile
 
@@ -184,7 +193,8 @@ def cmd_scf(args) -> int:
         print()
     else:
         status = "converged" if result.converged else f"NOT converged: {result.reason}"
-        print(f"{status}; {result.iterations} iterations; {result.wall_s:.2f} s wall")
+        limit = "no time limit" if result.timeout_s is None else f"limit {result.timeout_s:g} s"
+        print(f"{status}; {result.iterations} iterations; {result.wall_s:.2f} s wall ({limit})")
         if not result.converged and result.output_tail:
             print(result.output_tail, file=sys.stderr)
     return 0 if result.converged else 1

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 from ase import Atoms
 
+from rhocat import interrupts
 from rhocat.errors import InputError, ModelError
 from rhocat.fileio import (
     TMP_TAG,
@@ -557,6 +558,7 @@ def predict_restart(
         from rhocat.evaluate.results import write_json_atomic
 
         write_json_atomic(tmp / PREDICTION_JSON, result.to_dict())
+        interrupts.complete()  # an interrupt from here on does not undo the prediction
         _replace_dir(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -11,6 +11,8 @@ reaches rhocat only. rhocat therefore answers for it:
   (SIGINT; SIGTERM/SIGHUP once :func:`rhocat.cli.main.main` installed its
   handler), every process of that session is killed (mpirun puts each rank in
   a process group of its own, so killing mpirun's group alone is not enough);
+- an interrupt handled after pw.x had exited by itself stops nothing: inside
+  :func:`rhocat.interrupts.one_step` (``rhocat scf``) the run counts as complete;
 - when rhocat itself dies without a chance to clean up (SIGKILL, a crash), the
   kernel sends SIGKILL to pw.x/mpirun (Linux ``prctl(PR_SET_PDEATHSIG)``); the
   MPI ranks end when mpirun does.
@@ -28,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from rhocat import interrupts
 from rhocat.errors import MissingToolError
 
 INSTALL_HINT = (
@@ -112,22 +115,50 @@ def run_pw(
             start_new_session=True,
             preexec_fn=_die_with_parent(os.getpid()),
         )
+        fed = _Fed(on_line)
         try:
             if on_line is None:
                 returncode = proc.wait(timeout=timeout_s)
             else:
-                returncode = _wait_following(proc, workdir / "pw.out", timeout_s, on_line)
+                returncode = _wait_following(proc, workdir / "pw.out", timeout_s, fed)
+            interrupts.complete()  # pw.x ended by itself: an interrupt now stops nothing
         except subprocess.TimeoutExpired:
             timed_out = True
             _kill_group(proc)
             returncode = proc.wait()
-        except BaseException:
-            _kill_group(proc)
-            proc.wait()
-            raise
+        except BaseException as exc:
+            if proc.poll() is None or not interrupts.hold(exc):
+                _kill_group(proc)
+                proc.wait()
+                raise
+            # the interrupt came after pw.x had exited by itself: its run is complete
+            returncode = proc.returncode
+            fed.rest(workdir / "pw.out")
     wall = time.perf_counter() - t0
     stdout = (workdir / "pw.out").read_text(errors="replace")
     return RawRun(stdout, returncode, wall, timed_out, cmd)
+
+
+class _Fed:
+    """``on_line`` counting the lines it was given, to give the rest after an interrupt."""
+
+    def __init__(self, on_line: Callable[[str], None] | None):
+        self.on_line = on_line
+        self.count = 0
+
+    def __call__(self, line: str) -> None:
+        self.on_line(line)
+        self.count += 1
+
+    def rest(self, out_path: Path) -> None:
+        """Pass the lines of ``out_path`` not given yet (a final partial line too)."""
+        if self.on_line is None:
+            return
+        lines = out_path.read_text(errors="replace").split("\n")
+        if lines[-1] == "":
+            lines.pop()
+        for line in lines[self.count :]:
+            self(line)
 
 
 PR_SET_PDEATHSIG = 1

@@ -95,6 +95,7 @@ class ScfResult:
     pseudos: dict = field(default_factory=dict)
     final_atoms: Atoms | None = None
     initial_density: str | None = None
+    timeout_s: float | None = None  # the wall-clock limit the run had (s); None: none
 
     def to_dict(self) -> dict:
         """JSON-serialisable dict (``final_atoms`` as cell/positions/symbols in Å)."""
@@ -241,7 +242,7 @@ def run_scf(
         failure = f"timed out after {timeout_s} s"
     elif raw.returncode != 0:
         failure = f"pw.x exited with code {raw.returncode}"
-    return result_from_output(
+    result = result_from_output(
         raw.stdout,
         save,
         atoms=atoms,
@@ -253,6 +254,8 @@ def run_scf(
         failure=failure,
         read_final_structure=calculation in ("relax", "vc-relax"),
     )
+    result.timeout_s = timeout_s
+    return result
 
 
 def make_workdir(workdir: Path) -> Path:
