@@ -117,6 +117,21 @@ def to_jsonable(obj: Any) -> Any:
     return obj
 
 
+def check_output_file(path: str | os.PathLike) -> None:
+    """Refuse, before any work, an output file that cannot be made: ``path`` is a folder,
+    or one of its parents is a file. Raises :class:`rhocat.errors.InputError`.
+
+    A read-only or full file system is found when writing (one-line ``OSError``)."""
+    from rhocat.errors import InputError
+
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path} is a folder: give the name of the file to write")
+    parent = next((q for q in path.parents if q.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise InputError(f"cannot create {path}: {parent} is a file")
+
+
 def check_output_dir(
     path: str | os.PathLike, *, force: bool = False, replaced: str = "the files rhocat writes"
 ) -> None:

@@ -132,3 +132,45 @@ def test_mount_point_output_is_written_into(si_file, checkpoint, mounts):
     p = run(["predict", checkpoint, si_file, "-o", point])
     assert p.returncode == 0, p.stderr
     assert sorted(q.name for q in point.iterdir()) == ["charge-density.dat", "prediction.json"]
+
+
+@pytest.fixture
+def results(tmp_path):
+    """A real results folder of `rhocat evaluate` (one failed row: renders in a second)."""
+    from rhocat.evaluate.results import ResultsDir
+
+    res = ResultsDir(tmp_path / "results", "ab" * 32, {"model": "toy.pt"})
+    res.write_row({"id": "x-1", "split": "test_binary", "status": "failed", "error": "no SCF"})
+    return res.path
+
+
+def _fill(point):
+    """Fill a small tmpfs to the last block (a real full disk)."""
+    with open(point / "filler", "wb", buffering=0) as fh:
+        try:
+            while True:
+                fh.write(b"\0" * 4096)
+        except OSError:
+            pass
+
+
+def test_report_output_that_cannot_be_written(results, mounts, tmp_path):
+    """`rhocat report -o` into a read-only mount, a full disk, under a file, onto a folder:
+    one line naming the path, exit 2, no file and no hidden temporary left."""
+    ro = mounts("ro", "ro,size=64k")
+    full = mounts("full", "size=16k")
+    _fill(full)
+    (tmp_path / "afile").write_text("x")
+    cases = [
+        (ro / "r.html", "Read-only file system"),
+        (full / "r.html", "No space left on device"),
+        (tmp_path / "afile" / "r.html", f"{tmp_path / 'afile'} is a file"),
+        (tmp_path / "afile" / "sub" / "r.html", f"{tmp_path / 'afile'} is a file"),
+        (tmp_path / "results", "is a folder"),
+    ]
+    for out, reason in cases:
+        err = one_line_exit_2(run(["report", results, "-o", out]))
+        assert reason in err and str(out.parent if "folder" not in reason else out) in err, err
+    assert list(ro.iterdir()) == [] and [q.name for q in full.iterdir()] == ["filler"]
+    assert (tmp_path / "afile").read_text() == "x"
+    assert [q.name for q in tmp_path.iterdir() if q.name.startswith(".")] == []

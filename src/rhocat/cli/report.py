@@ -21,14 +21,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from rhocat.errors import InputError
-    from rhocat.evaluate.results import load_manifest, load_rows, write_text_atomic
-    from rhocat.report.html import render_report
+    from rhocat.evaluate.results import load_rows
+    from rhocat.report.html import build_report
 
+    build_report(args.results, args.output, args.title)
     rows = load_rows(args.results)
-    if not rows:
-        raise InputError(f"{args.results}: no evaluated structures yet")
-    write_text_atomic(args.output, render_report(rows, load_manifest(args.results), args.title))
     n_ok = sum(1 for r in rows if r.get("status") == "ok")
     print(f"wrote {args.output} ({n_ok} of {len(rows)} structures evaluated)")
     return 0

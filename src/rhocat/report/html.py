@@ -249,18 +249,22 @@ def render_report(rows: Sequence[dict], manifest: dict | None = None, title: str
     return "\n".join(parts)
 
 
-def build_report(results_dir: str | os.PathLike, out: str | os.PathLike) -> Path:
+def build_report(results_dir: str | os.PathLike, out: str | os.PathLike, title: str = "") -> Path:
     """Write the HTML report of a results folder to ``out`` (atomic write).
 
     Raises:
-        InputError: not a results folder, or no rows in it.
+        InputError: not a results folder, no rows in it, or ``out`` is a folder or under
+            a file (checked before rendering).
+        OSError: ``out`` cannot be written (read-only, full); nothing is left behind.
     """
     from rhocat.errors import InputError
+    from rhocat.fileio import check_output_file
 
+    out = Path(out)
+    check_output_file(out)
     rows = load_rows(results_dir)
     if not rows:
         raise InputError(f"{results_dir}: no evaluated structures yet")
-    text = render_report(rows, load_manifest(results_dir))
-    out = Path(out)
+    text = render_report(rows, load_manifest(results_dir), title)
     write_text_atomic(out, text)
     return out
