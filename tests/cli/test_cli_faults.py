@@ -310,6 +310,35 @@ def test_predict_removes_stale_hidden_folders_of_a_killed_run(
     )
 
 
+def test_predict_sigkill_mid_write_leaves_a_folder_the_next_run_removes(
+    si_file, tmp_path, checkpoint, capsys
+):
+    """A real `rhocat predict` SIGKILLed while its hidden folder exists (stopped with
+    SIGSTOP the moment the folder appears, then killed): the next run removes it."""
+    for attempt in range(5):
+        out = tmp_path / f"try{attempt}" / "si.save"
+        out.parent.mkdir()
+        proc = subprocess.Popen(RHOCAT + ["predict", str(checkpoint), str(si_file), "-o", str(out)])
+        hidden = []
+        while proc.poll() is None and not hidden:
+            hidden = [q for q in out.parent.iterdir() if q.name.startswith(".si.save.tmp-")]
+            time.sleep(0.001)
+        if hidden:
+            os.kill(proc.pid, signal.SIGSTOP)
+            if hidden[0].is_dir() and not out.exists():
+                break  # caught mid-write
+        proc.kill()
+        proc.wait()
+    else:
+        pytest.fail("rhocat predict was never caught while writing")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert [q.name for q in out.parent.iterdir()] == [hidden[0].name]  # left by SIGKILL
+    rc, err = main_rc(["predict", checkpoint, si_file, "-o", out], capsys)
+    assert rc == 0, err
+    assert [q.name for q in out.parent.iterdir()] == ["si.save"]
+
+
 def test_predict_sigterm_leaves_no_hidden_folder(si_file, tmp_path):
     """SIGTERM at a random moment of `rhocat predict`: either the folder is complete or
     nothing is there; never a hidden temporary."""

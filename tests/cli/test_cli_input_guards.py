@@ -141,3 +141,30 @@ def test_large_cell_says_what_it_computes_and_memory_stays_bounded(tmp_path):
     assert "rhocat: ACS of Si64: 0.54 M G vectors, 108x108x108 grid, about" in p.stderr
     peak_kb = int(p.stdout.split("PEAK_KB")[1])
     assert peak_kb < 600 * 1024, f"peak RSS {peak_kb / 1024:.0f} MB"
+
+
+@pytest.mark.needs_upf
+def test_predict_on_a_large_cell_says_so_and_refuses_what_will_not_fit(
+    tmp_path, monkeypatch, capsys
+):
+    """The probe's `rhocat predict` on a large cell: a progress line, and a refusal up front
+    when it will not fit (16 Si atoms at 320 Ry: 0.21 M G vectors)."""
+    from rhocat.cli.main import main
+    from rhocat.models import RadialModel
+    from rhocat.train import save_checkpoint
+    from rhocat.train.checkpoint import checkpoint_dict
+
+    ckpt = save_checkpoint(tmp_path / "r.pt", checkpoint_dict(RadialModel({}, [14])))
+    path = tmp_path / "si16.cif"
+    (bulk("Si", "diamond", a=5.43, cubic=True) * (2, 1, 1)).write(path)
+    args = ["predict", str(ckpt), str(path), "--ecutwfc", "40"]
+    monkeypatch.setenv("RHOCAT_MEMORY_LIMIT", "300M")
+    assert main([*args, "-o", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err
+    assert "predict si16: needs about" in err and "0.3 GB available" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "a").exists()
+    monkeypatch.delenv("RHOCAT_MEMORY_LIMIT")
+    assert main([*args, "-o", str(tmp_path / "b")]) == 0
+    err = capsys.readouterr().err
+    assert "rhocat: predict si16: 0.21 M G vectors, " in err
+    assert (tmp_path / "b" / "charge-density.dat").is_file()

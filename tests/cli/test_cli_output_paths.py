@@ -73,15 +73,27 @@ def checkpoint(tmp_path):
     return save_checkpoint(tmp_path / "radial.pt", checkpoint_dict(RadialModel({}, [14, 6])))
 
 
-def test_read_only_location(si_file, checkpoint, mounts):
+def _fill(point):
+    """Fill a small tmpfs to the last block (a real full disk)."""
+    with open(point / "filler", "wb", buffering=0) as fh:
+        try:
+            while True:
+                fh.write(b"\0" * 4096)
+        except OSError:
+            pass
+
+
+def test_read_only_location(si_file, checkpoint, mounts, tmp_path):
     ro = mounts("ro", "ro,size=64k")
     for cmd in (
         ["predict", checkpoint, si_file, "-o", ro / "si.save"],
         ["acs", si_file, "-o", ro / "si.save"],
         ["scf", si_file, "--workdir", ro / "w"],
+        ["predict", checkpoint, si_file, "-o", tmp_path / "o", "--cube", ro / "si.cube"],
     ):
         err = one_line_exit_2(run(cmd))
         assert "Read-only file system" in err and str(ro) in err
+    assert not (tmp_path / "o").exists()  # --cube failed: no restart folder either
 
 
 def test_disk_full_leaves_nothing_half_written(si_file, checkpoint, mounts, tmp_path):
@@ -99,6 +111,16 @@ def test_disk_full_leaves_nothing_half_written(si_file, checkpoint, mounts, tmp_
     assert "No space left on device" in err
     assert not out.exists() and list(full.iterdir()) == []
     assert [q.name for q in tmp_path.iterdir() if q.name.startswith(".")] == []
+
+
+def test_scf_workdir_on_a_full_disk(si_file, mounts):
+    """`rhocat scf --workdir` where not even pw.in fits: one line, no half-written pw.in."""
+    full = mounts("full", "size=16k")
+    _fill(full)
+    err = one_line_exit_2(run(["scf", si_file, "--ecutwfc", "20", "--workdir", full / "w"]))
+    assert "No space left on device" in err and "pw.in" in err
+    assert not (full / "w" / "pw.in").exists()
+    assert [q.name for q in (full / "w").iterdir() if q.name.startswith(".")] == []
 
 
 @pytest.mark.needs_pw
@@ -144,19 +166,11 @@ def results(tmp_path):
     return res.path
 
 
-def _fill(point):
-    """Fill a small tmpfs to the last block (a real full disk)."""
-    with open(point / "filler", "wb", buffering=0) as fh:
-        try:
-            while True:
-                fh.write(b"\0" * 4096)
-        except OSError:
-            pass
-
-
-def test_report_output_that_cannot_be_written(results, mounts, tmp_path):
+def test_report_output_that_cannot_be_written(results, mounts, tmp_path, capsys):
     """`rhocat report -o` into a read-only mount, a full disk, under a file, onto a folder:
     one line naming the path, exit 2, no file and no hidden temporary left."""
+    from rhocat.cli.main import main
+
     ro = mounts("ro", "ro,size=64k")
     full = mounts("full", "size=16k")
     _fill(full)
@@ -169,7 +183,9 @@ def test_report_output_that_cannot_be_written(results, mounts, tmp_path):
         (tmp_path / "results", "is a folder"),
     ]
     for out, reason in cases:
-        err = one_line_exit_2(run(["report", results, "-o", out]))
+        assert main(["report", str(results), "-o", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
         assert reason in err and str(out.parent if "folder" not in reason else out) in err, err
     assert list(ro.iterdir()) == [] and [q.name for q in full.iterdir()] == ["filler"]
     assert (tmp_path / "afile").read_text() == "x"

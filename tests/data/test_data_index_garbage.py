@@ -41,3 +41,21 @@ def test_data_check_rebuilds_it_from_the_entries(garbage_index, capsys):
     with Dataset(garbage_index) as ds:
         assert ds.ids() == ["s0", "s1"] and ds.ids(split="val") == ["s1"]
     assert main(["data", "check", str(garbage_index)]) == 0
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate"])
+def test_train_and_evaluate_say_it_in_one_line(garbage_index, tmp_path, command, capsys):
+    """The probe's `train` and `evaluate` on a garbage index: no sqlite3 traceback."""
+    from rhocat.models import RadialModel
+    from rhocat.train import save_checkpoint
+    from rhocat.train.checkpoint import checkpoint_dict
+
+    if command == "train":
+        args = ["train", str(garbage_index), "-o", str(tmp_path / "m.pt")]
+    else:
+        ckpt = save_checkpoint(tmp_path / "r.pt", checkpoint_dict(RadialModel({}, [14])))
+        args = ["evaluate", str(ckpt), str(garbage_index), "-o", str(tmp_path / "res")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "rhocat data check" in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "m.pt").exists() and not (tmp_path / "res").exists()

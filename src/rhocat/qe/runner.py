@@ -32,6 +32,7 @@ from pathlib import Path
 
 from rhocat import interrupts
 from rhocat.errors import MissingToolError
+from rhocat.fileio import atomic_write_text
 
 INSTALL_HINT = (
     "install Quantum ESPRESSO: apt-get install quantum-espresso quantum-espresso-data "
@@ -99,7 +100,7 @@ def run_pw(
     """
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "pw.in").write_text(input_text)
+    atomic_write_text(workdir / "pw.in", input_text)  # a full disk leaves no half pw.in
     cmd = pw_command(ranks if ranks is not None else default_ranks(), "pw.in", executable)
     env = dict(os.environ, OMP_NUM_THREADS="1")
     t0 = time.perf_counter()
