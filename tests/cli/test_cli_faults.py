@@ -242,6 +242,23 @@ def test_predict_interrupt_after_the_folder_is_written_keeps_it(
     assert signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN  # in-process: restored
 
 
+def test_predict_of_several_structures_interrupted_while_printing(
+    si_file, tmp_path, checkpoint, monkeypatch, capsys
+):
+    """Two structures: every folder written, then SIGTERM at the summary: exit 0."""
+    folder = tmp_path / "structures"
+    folder.mkdir()
+    for name in ("a", "b"):
+        (folder / f"{name}.cif").write_bytes(si_file.read_bytes())
+    stdout = SignalOnFirstWrite(signal.SIGTERM)
+    monkeypatch.setattr(sys, "stdout", stdout)
+    rc, err = main_rc(["predict", checkpoint, folder, "-o", tmp_path / "out"], capsys)
+    assert stdout.sent and rc == 0, err
+    assert err.strip().endswith("rhocat: SIGTERM arrived after the work was complete: ignored")
+    heads = [line for line in stdout.getvalue().splitlines() if not line.startswith(" ")]
+    assert [line.split(":")[0] for line in heads] == ["a", "b"]  # both summaries printed
+
+
 @pytest.fixture
 def checkpoint(tmp_path):
     """A real checkpoint of an untrained radial model (Si, C): loads in milliseconds."""

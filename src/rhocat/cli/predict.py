@@ -164,6 +164,10 @@ def _run(args: argparse.Namespace) -> int:
             progress=True,
             **common,
         )
+        from rhocat import interrupts
+
+        with interrupts.one_step():  # every folder is written: an interrupt is ignored now
+            interrupts.complete()
     if args.json:
         print(json.dumps([r.to_dict() for r in results], indent=1))
     else:
