@@ -3,10 +3,13 @@ it) and conversion of numpy/path values to plain JSON data."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -76,29 +79,145 @@ def temporary_dir_for(path: str | os.PathLike) -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix, dir=path.parent))
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to a temporary name in ``path``'s folder, then ``os.replace`` it."""
+def _create_temporary(path: Path) -> Path:
+    """A new empty hidden file next to ``path`` (``.<name>.tmp-<pid>-<random>.tmp``), with
+    the permissions an ordinary ``open(path, "w")`` would give (0666 less the umask)."""
+    import secrets
+
+    while True:
+        tmp = path.parent / f".{path.name}.{TMP_TAG}-{os.getpid()}-{secrets.token_hex(4)}.tmp"
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return tmp
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike, *, fsync: bool = False) -> Iterator[Path]:
+    """A temporary file next to ``path`` to write the whole new file into.
+
+    On a clean exit of the ``with`` block the temporary replaces ``path``
+    (``os.replace``: a reader sees the old file or the whole new one, never half of
+    it); on an error it is removed and ``path`` is left as it was. An ``OSError`` that
+    names no file (numpy on a full disk) is raised naming ``path``. Hidden temporaries
+    of dead rhocat processes are removed first; missing parent folders are created.
+
+    Args:
+        path: the file to write.
+        fsync: flush the new file to disk before the rename (files that must survive
+            a power cut, such as a dataset's manifest and checksums).
+
+    Example::
+
+        with atomic_path("model.pt") as tmp:
+            torch.save(content, tmp)
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(path)
-    prefix = f".{path.name}.{TMP_TAG}-{os.getpid()}-"
-    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=path.parent)
+    tmp = _create_temporary(path)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+        yield tmp
+        if fsync:
+            _fsync(tmp)
         os.replace(tmp, path)
     except OSError as exc:
         named = named_os_error(exc, path)  # before freeing the space
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
+        if named is exc:
+            raise
         raise named from exc
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` (UTF-8) atomically, as :func:`atomic_write_bytes`."""
-    atomic_write_bytes(path, text.encode("utf-8"))
+@contextmanager
+def atomic_dir(
+    path: str | os.PathLike, *, replaces: Iterable[str] = (), inner: str = ".new"
+) -> Iterator[Path]:
+    """A temporary folder to build the folder ``path`` in, moved into place on a clean exit.
+
+    A new ``path`` is the renamed temporary: it appears complete or not at all. An
+    existing one (a folder, a symlink to one, a mount point) is never renamed away: each
+    file of the temporary replaces its namesake inside it atomically, the names in
+    ``replaces`` that the new files lack are removed, other files are left alone. The
+    temporary lies inside an existing ``path`` (same file system, even for a mount point
+    or a symlink's target; named ``<inner>.tmp-<pid>-<random>``), else next to it. On an
+    error it is removed and ``path`` is left as it was; an ``OSError`` that names no file
+    is raised naming ``path``.
+
+    Example::
+
+        with atomic_dir("si.save") as tmp:
+            (tmp / "charge-density.dat").write_bytes(data)
+    """
+    path = Path(path)
+    if path.is_dir():
+        tmp = temporary_dir_for(path.resolve() / inner)
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = temporary_dir_for(path)
+    try:
+        yield tmp
+        _install_dir(tmp, path, replaces)
+    except OSError as exc:
+        named = named_os_error(exc, path)  # before freeing the space
+        shutil.rmtree(tmp, ignore_errors=True)
+        if named is exc:
+            raise
+        raise named from exc
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _install_dir(tmp: Path, final: Path, replaces: Iterable[str]) -> None:
+    """Move the complete folder ``tmp`` into place as ``final`` (see :func:`atomic_dir`)."""
+    if not final.is_dir():
+        os.replace(tmp, final)
+        return
+    target = final.resolve()
+    new = {q.name for q in tmp.iterdir()}
+    for name in sorted(new):
+        os.replace(tmp / name, target / name)
+    for name in set(replaces) - new:
+        (target / name).unlink(missing_ok=True)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, fsync: bool = False) -> None:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_path`)."""
+    with atomic_path(path, fsync=fsync) as tmp, open(tmp, "wb") as fh:
+        fh.write(data)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str, *, fsync: bool = False) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically (see :func:`atomic_path`)."""
+    atomic_write_bytes(path, text.encode("utf-8"), fsync=fsync)
+
+
+def atomic_write_json(path: str | os.PathLike, obj: Any, *, indent: int = 1) -> None:
+    """Write ``obj`` as JSON (numpy values and paths as plain data, NaN allowed) atomically,
+    with a final newline."""
+    text = json.dumps(obj, indent=indent, allow_nan=True, default=_json_default) + "\n"
+    atomic_write_text(path, text)
+
+
+def _json_default(obj: Any) -> Any:
+    converted = to_jsonable(obj)
+    if converted is obj:
+        raise TypeError(f"{type(obj).__name__} is not JSON serializable")
+    return converted
 
 
 def to_jsonable(obj: Any) -> Any:

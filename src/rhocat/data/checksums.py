@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 
 from rhocat.errors import InputError
+from rhocat.fileio import atomic_write_text
 
 CHECKSUMS = "checksums.sha256"
 _LINE = re.compile(r"^([0-9a-f]{64}) [ *](.+)$")
@@ -74,11 +75,5 @@ def write_checksums(
     dataset_dir: str | os.PathLike, items: dict[str, str], entries: str = "entries"
 ) -> None:
     """Write the whole checksum file atomically (sorted by file name)."""
-    path = Path(dataset_dir) / CHECKSUMS
-    tmp = path.with_name(f".{CHECKSUMS}.{os.getpid()}.tmp")
-    with open(tmp, "w") as fh:
-        for name in sorted(items):
-            fh.write(checksum_line(name, items[name], entries))
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    text = "".join(checksum_line(name, items[name], entries) for name in sorted(items))
+    atomic_write_text(Path(dataset_dir) / CHECKSUMS, text, fsync=True)

@@ -42,6 +42,7 @@ from rhocat.data.index import Index, IndexRow
 from rhocat.data.manifest import MANIFEST_NAME, Manifest, read_manifest, write_manifest
 from rhocat.data.sample import DensitySample
 from rhocat.errors import InputError
+from rhocat.fileio import atomic_write_text
 
 ENTRIES = "entries"
 INDEX = "index.sqlite"
@@ -135,15 +136,6 @@ def acs_of_record(rec: EntryRecord, family) -> np.ndarray:
     return np.asarray(acs_rho_g(atoms, family, rec.miller))
 
 
-def _write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 class Dataset:
     """A dataset directory opened for reading (and for adding entries).
 
@@ -209,7 +201,7 @@ class Dataset:
             write_manifest(path, manifest)
         (path / ENTRIES).mkdir(exist_ok=True)
         if not (path / ".gitignore").exists():
-            _write_text_atomic(path / ".gitignore", GITIGNORE)
+            atomic_write_text(path / ".gitignore", GITIGNORE, fsync=True)
         if not (path / CHECKSUMS).exists():
             # new dataset, or one written before checksum files existed
             write_checksums(

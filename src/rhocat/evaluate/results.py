@@ -22,7 +22,7 @@ import re
 from pathlib import Path
 
 from rhocat.errors import InputError
-from rhocat.fileio import atomic_write_text
+from rhocat.fileio import atomic_write_json, atomic_write_text
 
 SCHEMA = "rhocat.evaluate/1"
 MANIFEST = "manifest.json"
@@ -43,26 +43,9 @@ def file_sha256(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
-def write_json_atomic(path: str | os.PathLike, obj: object) -> None:
-    """Write ``obj`` as JSON atomically (temporary name in the same folder, then rename)."""
-    text = json.dumps(obj, indent=1, allow_nan=True, default=_json_default) + "\n"
-    atomic_write_text(path, text)
-
-
-#: Text written atomically (kept under this name for the callers of this module).
+#: JSON and text written atomically (kept under these names for the callers of this module).
+write_json_atomic = atomic_write_json
 write_text_atomic = atomic_write_text
-
-
-def _json_default(obj: object) -> object:
-    import numpy as np
-
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"not JSON-serialisable: {type(obj).__name__}")
 
 
 def _safe_name(structure_id: str) -> str:

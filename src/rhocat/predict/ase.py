@@ -175,9 +175,9 @@ def espresso_warm_start(
         fft_grid=result.fft_grid,
         restart_dir=save,
     )
-    from rhocat.evaluate.results import write_json_atomic
+    from rhocat.fileio import atomic_write_json
 
-    write_json_atomic(save / "prediction.json", result.to_dict())
+    atomic_write_json(save / "prediction.json", result.to_dict())
 
     input_data = namelist  # nested now; flat keyword arguments stay where the user put them
     input_data["electrons"]["startingpot"] = "file"

@@ -111,9 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     result = json.dumps(measure(args.n), indent=2)
     if args.output:
-        tmp = f"{args.output}.tmp{os.getpid()}"
-        Path(tmp).write_text(result + "\n")
-        os.replace(tmp, args.output)
+        from rhocat.fileio import atomic_write_text
+
+        atomic_write_text(args.output, result + "\n")
     else:
         sys.stdout.write(result + "\n")
     return 0

@@ -159,6 +159,6 @@ def paw_txt_text(becsum: Becsum) -> str:
 
 def write_paw_txt(path: str | Path, becsum: Becsum) -> None:
     """Write ``becsum`` as pw.x's ``paw.txt`` (atomically, byte-compatible with QE 6.7)."""
-    from rhocat.qe.density import atomic_write_bytes
+    from rhocat.fileio import atomic_write_bytes
 
     atomic_write_bytes(Path(path), paw_txt_text(becsum).encode("ascii"))

@@ -31,6 +31,7 @@ from pathlib import Path
 from ase.data import atomic_numbers
 
 from rhocat.errors import PseudoError
+from rhocat.fileio import atomic_path
 
 DEBIAN_PSEUDO_DIR = Path("/usr/share/espresso/pseudo")
 DEBIAN_EXAMPLES_DIR = Path("/usr/share/doc/quantum-espresso/examples")
@@ -209,11 +210,8 @@ def debian_pbe_family() -> PseudoFamily:
             gz = DEBIAN_EXAMPLES_DIR / source
             path = target / filename
             if not path.exists() and gz.exists():
-                target.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(f".tmp{os.getpid()}")
-                with gzip.open(gz, "rb") as src, open(tmp, "wb") as dst:
+                with atomic_path(path) as tmp, gzip.open(gz, "rb") as src, open(tmp, "wb") as dst:
                     shutil.copyfileobj(src, dst)
-                os.replace(tmp, path)
         if path.exists():
             pseudos[element] = _describe(element, path, ecutwfc, dual * ecutwfc)
     if not pseudos:

@@ -15,19 +15,20 @@ set; with it set, a restart from rhocat's ACS reproduces
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
-from rhocat.fileio import named_os_error, temporary_dir_for
-from rhocat.qe.density import (
-    ChargeDensity,
-    atomic_write_bytes,
-    density_bytes,
-    read_charge_density,
-)
+from rhocat.fileio import atomic_dir
+from rhocat.qe.density import ChargeDensity, density_bytes, read_charge_density
 from rhocat.qe.paw import Becsum, paw_txt_text, read_paw_txt
 
-__all__ = ["read_restart", "write_restart", "DENSITY_FILE", "PAW_FILE", "RESTART_FILES"]
+__all__ = [
+    "read_restart",
+    "write_restart",
+    "write_restart_files",
+    "DENSITY_FILE",
+    "PAW_FILE",
+    "RESTART_FILES",
+]
 
 DENSITY_FILE = "charge-density.dat"
 PAW_FILE = "paw.txt"
@@ -57,7 +58,8 @@ def write_restart(
     ``directory`` is normally ``<outdir>/<prefix>.save`` of the run that will
     start from it. A new folder appears complete or not at all (it is written
     under a temporary name and renamed); in an existing folder each file is
-    replaced atomically and other files are left alone.
+    replaced atomically and other files are left alone
+    (:func:`rhocat.fileio.atomic_dir`).
 
     Args:
         directory: the restart folder.
@@ -67,7 +69,17 @@ def write_restart(
     Returns:
         The folder, as a Path.
     """
-    directory = Path(directory)
+    with atomic_dir(directory) as tmp:
+        write_restart_files(tmp, density, becsum)
+    return Path(directory)
+
+
+def write_restart_files(
+    folder: str | os.PathLike, density: ChargeDensity, becsum: Becsum | None = None
+) -> None:
+    """Write ``charge-density.dat`` (and ``paw.txt``) into ``folder`` as plain files: for a
+    folder being built under a temporary name (:func:`rhocat.fileio.atomic_dir`); a
+    restart folder in place is :func:`write_restart`'s job."""
     files = {DENSITY_FILE: density_bytes(density)}
     if becsum is not None:
         if becsum.nspin != density.nspin:
@@ -75,21 +87,5 @@ def write_restart(
                 f"becsum has {becsum.nspin} spin components, the density {density.nspin}"
             )
         files[PAW_FILE] = paw_txt_text(becsum).encode("ascii")
-    if directory.is_dir():
-        for name, data in files.items():
-            atomic_write_bytes(directory / name, data)
-        return directory
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_dir_for(directory)
-    try:
-        for name, data in files.items():
-            (tmp / name).write_bytes(data)
-        os.replace(tmp, directory)
-    except OSError as exc:
-        named = named_os_error(exc, directory)  # before freeing the space
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise named from exc
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return directory
+    for name, data in files.items():
+        (Path(folder) / name).write_bytes(data)

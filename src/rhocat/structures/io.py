@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from ase import Atoms
 
 from rhocat.errors import InputError
-from rhocat.fileio import atomic_write_text
+from rhocat.fileio import atomic_path, atomic_write_text
 from rhocat.structures.candidate import Candidate, make_candidate, sanitize_id
 from rhocat.structures.filters import (
     MAX_ATOMS,
@@ -37,18 +36,10 @@ def write_structure(path: Path, atoms: Atoms, info: dict | None = None) -> None:
     """Write one structure as extended XYZ (Å), atomically."""
     from ase.io import write
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     out = atoms.copy()
     out.info = dict(info or {})
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         write(tmp, out, format="extxyz")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def read_structure(path: Path) -> Atoms:

@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 from rhocat.errors import ModelError
+from rhocat.fileio import atomic_path
 from rhocat.models.base import DensityModel
 from rhocat.models.becsum import BecsumModel
 from rhocat.models.registry import build_model
@@ -58,14 +59,8 @@ def checkpoint_dict(
 def save_checkpoint(path: str | os.PathLike, content: dict) -> Path:
     """Write a checkpoint dict atomically; returns the path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
+    with atomic_path(path) as tmp:
         torch.save(content, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return path
 
 
