@@ -32,6 +32,7 @@ DEFAULT_IDS = (
 def transfer(atoms, workdir: Path) -> dict:
     from rhocat.qe.acs import acs_rho_g
     from rhocat.qe.density import ChargeDensity, read_charge_density
+    from rhocat.qe.gvectors import g_cartesian
     from rhocat.qe.paw import read_paw_txt
     from rhocat.qe.pseudo import load_family
     from rhocat.qe.save import write_restart
@@ -55,7 +56,7 @@ def transfer(atoms, workdir: Path) -> dict:
     for k, m in enumerate(d_low.miller):
         padded[index[tuple(m)]] = delta_low[k]
     cell_bohr = qe_cell_bohr(atoms)
-    g = d_high.miller @ (2 * np.pi * np.linalg.inv(cell_bohr).T)
+    g = g_cartesian(cell_bohr, d_high.miller)
     vol = abs(np.linalg.det(cell_bohr))
     e0 = hartree_energy_ry(delta_high, g, vol)
     captured = 100.0 * (1.0 - hartree_energy_ry(padded - delta_high, g, vol) / e0)

@@ -21,7 +21,7 @@ from rhocat.data.manifest import Manifest
 from rhocat.data.perturb import perturb
 from rhocat.data.store import Dataset
 from rhocat.errors import InputError
-from rhocat.qe.gvectors import fft_grid_shape, miller_indices
+from rhocat.qe.gvectors import fft_grid_shape, g_cartesian, miller_indices
 
 B = 1.0 / 0.529177210903
 
@@ -31,7 +31,7 @@ def gaussian_record(entry_id, atoms, split="train", n_el=8.0, width=1.5, nspin=1
     cell = atoms.cell.array * B
     pos = atoms.positions * B
     miller = miller_indices(cell, ecutrho)
-    g = miller @ (2 * np.pi * np.linalg.inv(cell).T)
+    g = g_cartesian(cell, miller)
     vol = abs(np.linalg.det(cell))
     sf = np.exp(-1j * g @ pos.T).sum(axis=1) / len(atoms)
     rho = n_el / vol * np.exp(-(g**2).sum(1) * width**2 / 4) * sf

@@ -7,6 +7,8 @@ import itertools
 import numpy as np
 import pytest
 
+from rhocat.qe.gvectors import g_cartesian
+
 
 @pytest.fixture
 def triclinic():
@@ -18,11 +20,7 @@ def triclinic():
     return numbers, positions, cell, miller
 
 
-def _g_of(cell, miller):
-    return miller @ (2 * np.pi * np.linalg.inv(cell).T)
-
-
 @pytest.fixture
 def g_of():
-    """Cartesian G vectors (1/bohr) of Miller indices in a cell."""
-    return _g_of
+    """Cartesian G vectors (1/bohr) of Miller indices in a cell: ``g_of(cell, miller)``."""
+    return g_cartesian

@@ -10,6 +10,7 @@ import torch
 from scipy import integrate, special
 
 from rhocat.models.basis import BasisSpec, evaluate_g, evaluate_real, norm_constants, radial_ft
+from rhocat.qe.gvectors import g_cartesian
 
 
 def _fft_of_periodic(spec, coeffs, positions, cell, n, images=2):
@@ -33,7 +34,7 @@ def test_g_space_equals_fft_of_real_space_values():
     n = 40
     fft = _fft_of_periodic(spec, coeffs, positions, cell, n)
     miller = np.array(list(itertools.product(range(-6, 7), repeat=3)))
-    g_cart = miller @ (2 * np.pi * np.linalg.inv(cell).T)
+    g_cart = g_cartesian(cell, miller)
     pred = evaluate_g(
         spec, coeffs, torch.as_tensor(positions), torch.as_tensor(g_cart), abs(np.linalg.det(cell))
     )

@@ -14,7 +14,7 @@ from rhocat.predict import PredictionResult, constrain_density, predict_many, pr
 from rhocat.qe.acs import acs_rho_g
 from rhocat.qe.density import read_charge_density, to_grid
 from rhocat.qe.gvectors import QE_BOHR_ANGSTROM as BOHR  # pw.x's bohr
-from rhocat.qe.gvectors import fft_grid_shape, miller_indices
+from rhocat.qe.gvectors import fft_grid_shape, g_cartesian, miller_indices
 from rhocat.qe.pseudo import load_family
 
 
@@ -81,7 +81,7 @@ def test_negative_density_is_clipped_and_renormalised(tmp_path, si):
         si.numbers,
         si.positions / BOHR,
         si.cell.array / BOHR,
-        dens.miller @ (2 * np.pi * np.linalg.inv(si.cell.array / BOHR).T),
+        g_cartesian(si.cell.array / BOHR, dens.miller),
     )
     raw_grid = to_grid(
         type(dens)(

@@ -50,9 +50,10 @@ class DensitySample:
 
     @property
     def g_cart(self) -> np.ndarray:
-        """(ngm, 3) Cartesian G vectors in 1/bohr: G = m · 2π (cell⁻¹)ᵀ."""
-        recip = 2.0 * np.pi * np.linalg.inv(self.cell_bohr).T
-        return self.miller @ recip
+        """(ngm, 3) Cartesian G vectors in 1/bohr: G = m · b (2π included)."""
+        from rhocat.qe.gvectors import g_cartesian
+
+        return g_cartesian(self.cell_bohr, self.miller)
 
     @property
     def delta_rho_g(self) -> np.ndarray:

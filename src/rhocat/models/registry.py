@@ -53,8 +53,10 @@ def predict_delta_rho_g(
     Returns:
         (ngm,) complex128 e/bohr³, with Δρ(G=0) = 0 exactly.
     """
+    from rhocat.qe.gvectors import g_cartesian
+
     cell = np.asarray(cell_bohr, dtype=np.float64)
-    g_cart = np.asarray(miller) @ (2.0 * np.pi * np.linalg.inv(cell).T)
+    g_cart = g_cartesian(cell, miller)
     if isinstance(model, PointwiseModel) and fft_grid is not None:
         import torch
 

@@ -32,7 +32,7 @@ import numpy as np
 from ase import Atoms
 
 from rhocat.errors import PseudoError
-from rhocat.qe.gvectors import QE_BOHR_ANGSTROM
+from rhocat.qe.gvectors import QE_BOHR_ANGSTROM, g_cartesian
 from rhocat.qe.paw import Becsum
 from rhocat.qe.upf import Upf, read_upf
 
@@ -230,8 +230,7 @@ def acs_rho_g(
     miller = np.asarray(miller, dtype=np.int64).reshape(-1, 3)
     cell = _cell_bohr(atoms)
     omega = abs(float(np.linalg.det(cell)))
-    b = 2 * np.pi * np.linalg.inv(cell).T
-    gc = miller @ b
+    gc = g_cartesian(cell, miller)
     g2 = (gc * gc).sum(axis=1)
     # shells of equal |G| (QE's gshells: equal within 1e-8 in (2π/alat)² units)
     alat = float(np.linalg.norm(cell[0]))
