@@ -1,4 +1,4 @@
-"""The benchmark dataset of issue 11, built with rhocat's own pipeline and kept in the repository.
+"""The benchmark dataset in the repository (README, "The dataset"), built by rhocat's pipeline.
 
 Recipe (deterministic; every stage is cached on disk and the DFT is resumable):
 
@@ -206,18 +206,9 @@ def dft(out: Path = OUT, workers: int = 2, ranks: int = 1, limit: int | None = N
     """Ground-truth SCF of every job (resumable), into ``out/dataset`` (compact storage)."""
     from rhocat.data.build import BuildConfig, build_dataset
     from rhocat.data.engines import make_engine
-    from rhocat.data.manifest import Manifest
+    from rhocat.data.manifest import dataset_manifest
 
-    manifest = Manifest(
-        protocol="fast",
-        family="debian-pbe",
-        relax=False,
-        perturb_ang=0.02,
-        strain=0.02,
-        seed=0,
-        overrides={"system": {"ecutwfc": ECUTWFC, "ecutrho": 8 * ECUTWFC}},
-        storage="compact",
-    )
+    manifest = dataset_manifest(ECUTWFC, perturb_ang=0.02, strain=0.02, storage="compact")
     jobs = make_jobs(out)[:limit]
     t0 = time.time()
     report = build_dataset(

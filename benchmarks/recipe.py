@@ -1,4 +1,6 @@
-"""The benchmark split and dataset of issue 7, built with rhocat's own pipeline.
+"""The first benchmark's split and dataset (README, "The benchmark against the paper").
+
+Built with rhocat's own pipeline.
 
 Recipe (deterministic, resumable: re-running reuses finished DFT):
 candidates from prototypes for the demo's elements (cells of at most 4 atoms, at
@@ -26,7 +28,7 @@ ECUTWFC = 25.0
 def build(out: Path, workers: int = 1, ranks: int = 2) -> Path:
     from rhocat.data.build import BuildConfig, build_dataset, jobs_from_split
     from rhocat.data.engines import make_engine
-    from rhocat.data.manifest import Manifest
+    from rhocat.data.manifest import dataset_manifest
     from rhocat.split import make_split, summary_table, write_split
     from rhocat.structures import generate_candidates, write_candidates
 
@@ -36,15 +38,7 @@ def build(out: Path, workers: int = 1, ranks: int = 2) -> Path:
     split = make_split(cands, seed=0, **SPLIT)
     split_path = write_split(split, out / "split.json")
     print(summary_table(split), file=sys.stderr, flush=True)
-    manifest = Manifest(
-        protocol="fast",
-        family="debian-pbe",
-        relax=False,
-        perturb_ang=0.02,
-        strain=0.02,
-        seed=0,
-        overrides={"system": {"ecutwfc": ECUTWFC, "ecutrho": 8 * ECUTWFC}},
-    )
+    manifest = dataset_manifest(ECUTWFC, perturb_ang=0.02, strain=0.02)
     report = build_dataset(
         jobs_from_split(split_path),
         out / "dataset",

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from rhocat.errors import InputError
+from rhocat.fileio import atomic_write_text
 
 MANIFEST_NAME = "manifest.json"
 FORMAT = "rhocat-dataset"
@@ -68,6 +69,37 @@ class Manifest:
         return [f"{k}: {a.get(k)!r} != {b.get(k)!r}" for k in sorted(a) if a.get(k) != b.get(k)]
 
 
+def dataset_manifest(
+    ecutwfc: float | None,
+    *,
+    perturb_ang: float = 0.0,
+    strain: float = 0.0,
+    seed: int = 0,
+    storage: str = "full",
+    family: str = "debian-pbe",
+    protocol: str = "fast",
+) -> Manifest:
+    """The manifest of a dataset computed at the wavefunction cutoff ``ecutwfc`` (Ry) without
+    relaxation: the settings of ``rhocat demo`` and of the benchmark datasets.
+
+    ``ecutrho`` follows rhocat's one cutoff rule (:func:`rhocat.qe.inputs.cutoff_overrides`:
+    8 × ``ecutwfc``; None: the family's cutoffs); ``perturb_ang`` (Å), ``strain`` and
+    ``seed`` perturb each structure (:class:`Manifest`).
+    """
+    from rhocat.qe.inputs import cutoff_overrides
+
+    return Manifest(
+        protocol=protocol,
+        family=family,
+        relax=False,
+        perturb_ang=perturb_ang,
+        strain=strain,
+        seed=seed,
+        overrides={"system": cutoff_overrides(ecutwfc)},
+        storage=storage,
+    )
+
+
 def read_manifest(directory: str | os.PathLike) -> Manifest:
     """Read ``directory/manifest.json``; :class:`InputError` when absent or foreign."""
     path = Path(directory) / MANIFEST_NAME
@@ -89,12 +121,6 @@ def read_manifest(directory: str | os.PathLike) -> Manifest:
 
 def write_manifest(directory: str | os.PathLike, manifest: Manifest) -> None:
     """Write the manifest atomically."""
-    path = Path(directory) / MANIFEST_NAME
-    tmp = path.with_name(f".{MANIFEST_NAME}.{os.getpid()}.tmp")
     data = {"format": FORMAT, "version": VERSION, **manifest.identity()}
-    with open(tmp, "w") as fh:
-        json.dump(data, fh, indent=2, sort_keys=True)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+    atomic_write_text(Path(directory) / MANIFEST_NAME, text, fsync=True)
