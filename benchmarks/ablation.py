@@ -1,4 +1,4 @@
-"""Ablation of the density model on a fixed snapshot of the benchmark dataset (issue 10).
+"""Ablation of the density model on a fixed snapshot of the benchmark dataset (docs/ablation.md).
 
 One row per change, each trained on the snapshot's train split, chosen on its val split,
 and reported on its unseen-combination test structures: Hartree share of Δρ captured
@@ -21,13 +21,14 @@ Rows already in the output file are kept (resumable); member checkpoints are cac
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
+from rhocat.data.snapshot import split_snapshot
+from rhocat.evaluate.density import density_rows, summarize_density_rows
+from rhocat.train.ensemble import train_member
 
 #: name -> (element_features, members, shrink)
 ROWS = {
@@ -37,73 +38,6 @@ ROWS = {
     "features-ensemble": (True, 5, False),
     "features-ensemble-shrink": (True, 5, True),
 }
-
-
-def snapshot(ds, path: Path) -> dict:
-    """Ids per split, fixed at the first call."""
-    if path.is_file():  # keys starting with "_" are notes (e.g. the rule that made it)
-        return {k: v for k, v in json.loads(path.read_text()).items() if not k.startswith("_")}
-    snap = {split: ds.ids(split=split) for split in ds.splits()}
-    path.write_text(json.dumps(snap, indent=0))
-    return snap
-
-
-def _member(samples, features: bool, seed: int, steps: int, workdir: Path, config: str):
-    from rhocat.train import load_model, train_model
-    from rhocat.train.config import resolve_config
-
-    path = workdir / f"{'features' if features else 'embed'}-s{seed}-{steps}.pt"
-    times_path = path.with_suffix(".json")
-    if path.is_file() and times_path.is_file():
-        return load_model(path), json.loads(times_path.read_text())["train_s"]
-    cfg = copy.deepcopy(resolve_config("basis", config))
-    cfg["model"]["element_features"] = features
-    cfg["train"]["seed"] = seed
-    t0 = time.perf_counter()
-    res = train_model(samples, "basis", cfg, steps=steps, out=path, progress=False)
-    train_s = time.perf_counter() - t0
-    times_path.write_text(json.dumps({"train_s": train_s, "val": res.val}))
-    return load_model(path), train_s
-
-
-def evaluate_rows(model, samples) -> list[dict]:
-    """Per-structure density metrics and inference seconds of ``model`` on ``samples``."""
-    from rhocat.models import predict_delta_rho_g
-    from rhocat.models.ensemble import EnsembleModel
-    from rhocat.train import density_metrics
-
-    rows = []
-    for s in samples:
-        t = time.perf_counter()
-        if isinstance(model, EnsembleModel):
-            p = model.predict(s.numbers, s.positions_bohr, s.cell_bohr, s.g_cart)
-            pred, extra = p.delta_rho_g.copy(), p.info()
-            pred[np.all(np.asarray(s.miller) == 0, axis=1)] = 0.0
-        else:
-            pred = predict_delta_rho_g(
-                model, s.numbers, s.positions_bohr, s.cell_bohr, s.miller, tuple(s.fft_grid)
-            )
-            extra = {}
-        dt = time.perf_counter() - t
-        rows.append({"id": s.id, "split": s.split, "inference_s": dt,
-                     **density_metrics(s, pred), **extra})  # fmt: skip
-    return rows
-
-
-def summarize(rows: list[dict]) -> dict:
-    cap = np.array([r["captured_pct"] for r in rows])
-    worst = int(np.argmin(cap))
-    return {
-        "n": len(rows),
-        "captured_mean_pct": float(cap.mean()),
-        "captured_median_pct": float(np.median(cap)),
-        "captured_worst_pct": float(cap[worst]),
-        "worst_id": rows[worst]["id"],
-        "negative": int((cap < 0).sum()),
-        "nmae_pct": float(np.mean([r["nmae_pct"] for r in rows])),
-        "nmae_acs_pct": float(np.mean([r["nmae_acs_pct"] for r in rows])),
-        "inference_median_s": float(np.median([r["inference_s"] for r in rows])),
-    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -126,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     ds = Dataset(args.dataset)
-    snap = snapshot(ds, Path(args.snapshot))
+    snap = split_snapshot(ds, args.snapshot)
     load = {split: [ds.load(i) for i in ids] for split, ids in snap.items()}
     data = load.get("train", []) + load.get("val", [])
     test = [s for split, ss in load.items() if split.startswith("test") for s in ss]
@@ -151,7 +85,15 @@ def main(argv: list[str] | None = None) -> int:
             features, k, shrink = ROWS[base]
             members, train_s = [], 0.0
             for seed in range(k):
-                m, dt = _member(data, features, seed, steps, workdir, args.config)
+                path = workdir / f"{'features' if features else 'embed'}-s{seed}-{steps}.pt"
+                m, dt = train_member(
+                    data,
+                    path,
+                    seed=seed,
+                    element_features=features,
+                    steps=steps,
+                    config=args.config,
+                )
                 members.append(m)
                 train_s += dt
             seeds = list(range(k))
@@ -164,18 +106,18 @@ def main(argv: list[str] | None = None) -> int:
                 save_checkpoint(workdir / f"{base}-{steps}.pt", checkpoint_dict(model))
         member_test = []
         if name != "radial" and len(seeds) > 1:  # each member alone, on the same test set
-            member_test = [summarize(evaluate_rows(m, test)) for m in members]
-        val_rows = evaluate_rows(model, load.get("val", []))
-        test_rows = evaluate_rows(model, test)
+            member_test = [summarize_density_rows(density_rows(m, test)) for m in members]
+        val_rows = density_rows(model, load.get("val", []))
+        test_rows = density_rows(model, test)
         report["rows"][name] = {
             "seeds": seeds,
             "steps": steps if name != "radial" else None,
             "shrink_c": getattr(model, "config", {}).get("shrink_c"),
             "train_s": train_s,
-            "val": summarize(val_rows) if val_rows else {},
-            "test": summarize(test_rows),
+            "val": summarize_density_rows(val_rows) if val_rows else {},
+            "test": summarize_density_rows(test_rows),
             "test_by_split": {
-                sp: summarize([r for r in test_rows if r["split"] == sp])
+                sp: summarize_density_rows([r for r in test_rows if r["split"] == sp])
                 for sp in sorted({r["split"] for r in test_rows})
             },
             "members_alone_test": member_test,

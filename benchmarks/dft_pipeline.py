@@ -32,7 +32,6 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -41,10 +40,8 @@ from rhocat.data.build import BuildConfig, Job, build_dataset
 from rhocat.data.engines import LocalEngine
 from rhocat.data.manifest import Manifest
 from rhocat.data.store import Dataset
+from rhocat.qe.runner import time_bare_pw
 from rhocat.structures import generate_candidates
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from qe_layer import bare_pw  # noqa: E402  (sibling benchmark script)
 
 
 def main() -> None:
@@ -82,7 +79,7 @@ def main() -> None:
                 reports.append(build_dataset([job], out, config, progress=False))
                 pipe.append(time.perf_counter() - t0)
                 (scf,) = (out / "work").glob(f"{job.id}-*/scf")
-                bare.append(bare_pw(scf, args.ranks, check=False))
+                bare.append(time_bare_pw(scf, args.ranks, check=False))
         else:
             t0 = time.perf_counter()
             reports.append(
@@ -91,7 +88,7 @@ def main() -> None:
             pipe.append(time.perf_counter() - t0)
             if args.workers == 1:
                 bare_total = sum(
-                    bare_pw(w, args.ranks, check=False) for w in (out / "work").glob("*/scf")
+                    time_bare_pw(w, args.ranks, check=False) for w in (out / "work").glob("*/scf")
                 )
                 bare.append(bare_total)
         with Dataset(out) as ds:

@@ -17,10 +17,11 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+from rhocat.data.snapshot import split_snapshot
+from rhocat.evaluate.density import density_rows, summarize_density_rows
+from rhocat.train.ensemble import train_member
 
-from ablation import _member, evaluate_rows, snapshot, summarize  # noqa: E402
+HERE = Path(__file__).resolve().parent
 
 
 def parent(entry_id: str) -> str:
@@ -41,7 +42,7 @@ def main() -> int:
     ap.add_argument("-o", "--output", default=str(HERE / "results_learning_curve.json"))
     args = ap.parse_args()
     ds = Dataset(args.data)
-    snap = snapshot(ds, Path(args.snapshot))
+    snap = split_snapshot(ds, args.snapshot)
     load = {split: [ds.load(i) for i in ids] for split, ids in snap.items()}
     val = load.get("val", [])
     test = [s for split, ss in load.items() if split.startswith("test") for s in ss]
@@ -57,19 +58,22 @@ def main() -> int:
         workdir = Path(args.workdir) / key
         workdir.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
-        members = [
-            _member(train + val, True, seed, args.steps, workdir, "small")[0]
-            for seed in range(args.members)
-        ]
+        members = []
+        for seed in range(args.members):
+            path = workdir / f"features-s{seed}-{args.steps}.pt"
+            member, _ = train_member(
+                train + val, path, seed=seed, element_features=True, steps=args.steps
+            )
+            members.append(member)
         model = EnsembleModel.from_members(members, shrink_c=0.0)
         model.config["shrink_c"], _ = calibrate_shrinkage(model, val)
-        rows = evaluate_rows(model, test)
+        rows = density_rows(model, test)
         report["rows"][key] = {
             "train_cells": len(keep),
             "train_structures": len(train),
             "shrink_c": model.config["shrink_c"],
             "train_s": time.perf_counter() - t0,
-            "test": summarize(rows),
+            "test": summarize_density_rows(rows),
         }
         out_path.write_text(json.dumps(report, indent=1))
         print(key, json.dumps(report["rows"][key]["test"]), file=sys.stderr, flush=True)

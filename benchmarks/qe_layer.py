@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -23,23 +22,8 @@ from pathlib import Path
 from ase.build import bulk
 
 from rhocat.qe.pseudo import load_family
-from rhocat.qe.runner import pw_command
+from rhocat.qe.runner import time_bare_pw
 from rhocat.qe.scf import run_scf
-
-
-def bare_pw(workdir: Path, ranks: int, check: bool = True) -> float:
-    """Rerun pw.x on the input rhocat wrote in ``workdir``; wall time in s."""
-    t0 = time.perf_counter()
-    with open(workdir / "bare.out", "w") as out:
-        subprocess.run(
-            pw_command(ranks),
-            cwd=workdir,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            check=check,
-            env=dict(os.environ, OMP_NUM_THREADS="1"),
-        )
-    return time.perf_counter() - t0
 
 
 def main() -> None:
@@ -57,7 +41,7 @@ def main() -> None:
             res = run_scf(atoms, workdir=wd, ranks=args.ranks)
             t_rhocat = time.perf_counter() - t0
             assert res.converged, res.reason
-            t_bare = bare_pw(wd, args.ranks)
+            t_bare = time_bare_pw(wd, args.ranks)
             own.append((t_rhocat - res.wall_s) / res.wall_s)
             rhocat_s.append(t_rhocat)
             bare_s.append(t_bare)

@@ -13,16 +13,12 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import sys
 from pathlib import Path
 
 from ase.data import chemical_symbols
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from ablation import evaluate_rows, summarize
-
 from rhocat.data.store import Dataset
+from rhocat.evaluate.density import density_rows, summarize_density_rows
 from rhocat.pretrained import DEFAULT_CARD, DEFAULT_CHECKPOINT
 from rhocat.train import load_model, read_checkpoint
 
@@ -62,7 +58,7 @@ def main() -> None:
         "structures_per_split": {s: len(v) for s, v in ids.items()},
         "snapshot": args.snapshot,
         "train_systems": train_systems,
-        "validation": summarize(evaluate_rows(model, val)) if val else {},
+        "validation": summarize_density_rows(density_rows(model, val)) if val else {},
         "training_metrics": model.metrics,
         "checkpoint_bytes": Path(args.checkpoint).stat().st_size,
         "recipe": args.recipe,

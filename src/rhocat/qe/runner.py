@@ -83,6 +83,25 @@ def pw_command(ranks: int, input_name: str = "pw.in", executable: str = "pw.x") 
     return cmd + ["-np", str(ranks), exe, "-in", input_name]
 
 
+def time_bare_pw(workdir: str | os.PathLike, ranks: int, check: bool = True) -> float:
+    """Wall seconds of pw.x run again, with nothing of rhocat around it, on the input
+    ``pw.in`` in ``workdir`` (output to ``bare.out``): the yardstick of rhocat's own
+    overhead in the QE-layer and DFT-pipeline benchmarks. ``check``: raise
+    ``subprocess.CalledProcessError`` when pw.x exits non-zero."""
+    workdir = Path(workdir)
+    t0 = time.perf_counter()
+    with open(workdir / "bare.out", "w") as out:
+        subprocess.run(
+            pw_command(ranks),
+            cwd=workdir,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            check=check,
+            env=dict(os.environ, OMP_NUM_THREADS="1"),
+        )
+    return time.perf_counter() - t0
+
+
 def run_pw(
     input_text: str,
     workdir: str | os.PathLike,

@@ -10,12 +10,14 @@ validation split (:func:`rhocat.models.ensemble.calibrate_shrinkage`), never on 
 from __future__ import annotations
 
 import copy
+import json
 import os
 import time
 from pathlib import Path
 from typing import Any
 
 from rhocat.errors import InputError
+from rhocat.fileio import atomic_write_text
 from rhocat.models.ensemble import EnsembleModel, calibrate_shrinkage
 from rhocat.train.checkpoint import checkpoint_dict, load_model, save_checkpoint
 from rhocat.train.config import resolve_config
@@ -92,3 +94,35 @@ def train_ensemble(
     }
     save_checkpoint(out, checkpoint_dict(ensemble, metrics))
     return ensemble, metrics
+
+
+def train_member(
+    samples: list,
+    path: str | os.PathLike,
+    *,
+    seed: int,
+    element_features: bool,
+    steps: int,
+    config: str | dict | os.PathLike | None = "small",
+) -> tuple[Any, float]:
+    """One basis model (seed ``seed``, element features or a free embedding) trained on
+    ``samples`` into ``path``, or read back when ``path`` and its ``.json`` record (training
+    seconds, validation figures) exist: benchmarks share members between ensembles.
+
+    Returns:
+        (the model, its training time in s, as recorded the first time).
+    """
+    from rhocat.train.loop import train_model
+
+    path = Path(path)
+    record = path.with_suffix(".json")
+    if path.is_file() and record.is_file():
+        return load_model(path), json.loads(record.read_text())["train_s"]
+    cfg = copy.deepcopy(resolve_config("basis", config))
+    cfg["model"]["element_features"] = element_features
+    cfg["train"]["seed"] = seed
+    t0 = time.perf_counter()
+    result = train_model(samples, "basis", cfg, steps=steps, out=path, progress=False)
+    train_s = time.perf_counter() - t0
+    atomic_write_text(record, json.dumps({"train_s": train_s, "val": result.val}))
+    return load_model(path), train_s
