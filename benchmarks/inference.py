@@ -79,16 +79,11 @@ def time_parts(model, atoms, ecutrho: float, family, workdir: Path) -> dict:
     import torch
 
     from rhocat.models.basis import evaluate_g
-    from rhocat.predict.core import (
-        _arrays,
-        _write_restart,
-        constrain_density,
-        model_becsum,
-        model_delta_rho_g,
-    )
+    from rhocat.predict.core import _arrays, constrain_density, model_becsum, model_delta_rho_g
     from rhocat.qe.acs import acs_rho_g
     from rhocat.qe.density import ChargeDensity
     from rhocat.qe.gvectors import fft_grid_shape, g_cartesian, miller_indices
+    from rhocat.qe.save import write_restart
     from rhocat.qe.start import cell_bohr, reciprocal_b
 
     t = {}
@@ -141,7 +136,7 @@ def time_parts(model, atoms, ecutrho: float, family, workdir: Path) -> dict:
     density = ChargeDensity(miller=miller, rho_g=rho_g[None, :], b=reciprocal_b(atoms))
     out = workdir / "parts"
     out.mkdir(parents=True, exist_ok=True)
-    _, *t["write_restart"] = _timed(_write_restart, out, density, becsum)
+    _, *t["write_restart"] = _timed(write_restart, out, density, becsum)
     t["_ngm"] = (float(len(miller)), 0.0)
     return t
 

@@ -12,8 +12,13 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
+
+from rhocat.fileio import atomic_write_text
 
 #: Elements of the default demo: covered by the built-in ``debian-pbe`` family,
 #: mostly ultrasoft/norm-conserving (Ga, As, Ge are PAW), cheap to converge.
@@ -68,45 +73,69 @@ QUICK = DemoConfig(
 )
 
 
-def _stage(title: str) -> float:
+@contextmanager
+def _stage(title: str, timings: dict[str, float], key: str) -> Iterator[None]:
+    """Print the stage's title, run it, record its seconds in ``timings[key]`` and print them."""
     print(f"\n== {title}", flush=True)
-    return time.perf_counter()
-
-
-def _done(t0: float) -> None:
-    print(f"   ({time.perf_counter() - t0:.1f} s)", flush=True)
+    t0 = time.perf_counter()
+    yield
+    timings[key] = time.perf_counter() - t0
+    print(f"   ({timings[key]:.1f} s)", flush=True)
 
 
 def run_demo(out: str | os.PathLike, config: DemoConfig | None = None) -> dict:
-    """Run every stage into ``out``; returns the evaluation summary (plain data)."""
-    from rhocat.data.build import BuildConfig, build_dataset, jobs_from_split
-    from rhocat.data.manifest import Manifest
-    from rhocat.data.store import Dataset
-    from rhocat.evaluate.runner import evaluate
-    from rhocat.evaluate.tables import to_markdown
-    from rhocat.qe.inputs import cutoff_overrides
-    from rhocat.qe.pseudo import load_family
-    from rhocat.report.html import build_report
-    from rhocat.split import make_split, summary_table, write_split
-    from rhocat.structures import generate_candidates, write_candidates
-    from rhocat.train import load_model, train_model
+    """Run every stage into ``out``; returns the evaluation summary (plain data).
 
+    Writes ``demo-config.json``, ``candidates/``, ``split.json``, ``data/`` (the DFT
+    dataset), ``model.pt``, ``results/`` and ``report.html`` (the demo's own model),
+    ``results-shipped/`` and ``report-shipped.html`` (rhocat's shipped model, when the
+    demo has test structures it may be judged on) and ``demo-timings.json`` (s per stage).
+    """
     cfg = config or DemoConfig()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "demo-config.json").write_text(json.dumps(asdict(cfg), indent=1))
+    atomic_write_text(out / "demo-config.json", json.dumps(asdict(cfg), indent=1))
     timings: dict[str, float] = {}
+    elements = ", ".join(cfg.elements)
+    with _stage(f"1/6 candidates from prototypes: {elements}", timings, "candidates_s"):
+        cands = _candidates(cfg, out)
+    title = "2/6 combinatorial split (no element combination of val/test in train)"
+    with _stage(title, timings, "split_s"):
+        split_path = _split(cfg, out, cands)
+    title = "3/6 ground-truth DFT with pw.x (resumable; finished structures are reused)"
+    with _stage(title, timings, "dft_s"):
+        manifest = _ground_truth(cfg, out, split_path)
+    with _stage(f"4/6 training the '{cfg.model}' model on the CPU", timings, "train_s"):
+        dataset, model_path = _train(cfg, out, manifest)
+    title = "5/6 warm-started SCF on unseen element combinations vs the ACS"
+    with _stage(title, timings, "evaluate_s"):
+        summary = _evaluate_own(cfg, out, dataset, model_path)
+    title = "5b/6 rhocat's shipped model on the unseen combinations it was not trained on"
+    with _stage(title, timings, "evaluate_shipped_s"):
+        shipped = evaluate_shipped(dataset, out / "results-shipped", cfg)
+    with _stage("6/6 report", timings, "report_s"):
+        html, shipped_html = _reports(out, shipped is not None)
+    _print_summaries(cfg, dataset, summary, html, shipped, shipped_html)
+    atomic_write_text(out / "demo-timings.json", json.dumps(timings, indent=1))
+    return summary
 
-    t0 = _stage(f"1/6 candidates from prototypes: {', '.join(cfg.elements)}")
+
+def _candidates(cfg: DemoConfig, out: Path) -> list:
+    """Stage 1: candidates of ``cfg.elements`` from the prototypes, into ``out/candidates``."""
+    from rhocat.structures import generate_candidates, write_candidates
+
     cands = generate_candidates(
         cfg.elements, max_atoms=cfg.max_atoms, max_per_system=cfg.max_per_system
     )
     write_candidates(cands, out / "candidates")
     print(f"   {len(cands)} candidates")
-    timings["candidates_s"] = time.perf_counter() - t0
-    _done(t0)
+    return cands
 
-    t0 = _stage("2/6 combinatorial split (no element combination of val/test in train)")
+
+def _split(cfg: DemoConfig, out: Path, cands: list) -> Path:
+    """Stage 2: the combinatorial split, written to ``out/split.json``."""
+    from rhocat.split import make_split, summary_table, write_split
+
     split = make_split(
         cands,
         seed=cfg.seed,
@@ -117,18 +146,17 @@ def run_demo(out: str | os.PathLike, config: DemoConfig | None = None) -> dict:
     )
     split_path = write_split(split, out / "split.json")
     print(summary_table(split))
-    timings["split_s"] = time.perf_counter() - t0
-    _done(t0)
+    return split_path
 
-    t0 = _stage("3/6 ground-truth DFT with pw.x (resumable; finished structures are reused)")
-    manifest = Manifest(
-        protocol="fast",
-        family="debian-pbe",
-        relax=False,
-        perturb_ang=cfg.perturb_ang,
-        strain=cfg.strain,
-        seed=cfg.seed,
-        overrides={"system": cutoff_overrides(cfg.ecutwfc)},
+
+def _ground_truth(cfg: DemoConfig, out: Path, split_path: Path):
+    """Stage 3: pw.x on every structure of the split into the dataset ``out/data``
+    (resumable); returns its manifest."""
+    from rhocat.data.build import BuildConfig, build_dataset, jobs_from_split
+    from rhocat.data.manifest import dataset_manifest
+
+    manifest = dataset_manifest(
+        cfg.ecutwfc, perturb_ang=cfg.perturb_ang, strain=cfg.strain, seed=cfg.seed
     )
     report = build_dataset(
         jobs_from_split(split_path),
@@ -140,34 +168,44 @@ def run_demo(out: str | os.PathLike, config: DemoConfig | None = None) -> dict:
         f"   {report.done} computed, {report.skipped} reused, {report.failed} failed "
         f"(failures are recorded and left out of training)"
     )
-    timings["dft_s"] = time.perf_counter() - t0
-    _done(t0)
+    return manifest
 
-    t0 = _stage(f"4/6 training the '{cfg.model}' model on the CPU")
+
+def _train(cfg: DemoConfig, out: Path, manifest) -> tuple[Any, Path]:
+    """Stage 4: the demo's model trained on ``out/data`` into ``out/model.pt`` (reused
+    when present); returns (the dataset, the checkpoint path)."""
+    from rhocat.data.store import Dataset
+    from rhocat.qe.pseudo import load_family
+    from rhocat.train import train_model
+
     family = load_family("debian-pbe")
     dataset = Dataset(out / "data")
     model_path = out / "model.pt"
-    if not model_path.exists():
-        train_model(
-            dataset,
-            model=cfg.model,
-            config=cfg.config,
-            steps=cfg.steps,
-            out=model_path,
-            metadata={
-                "family": family.name,
-                "pseudo_md5": family.md5s(),
-                "protocol": "fast",
-                "overrides": manifest.overrides,
-            },
-        )
-    else:
+    if model_path.exists():
         print(f"   reusing {model_path}")
-    timings["train_s"] = time.perf_counter() - t0
-    _done(t0)
+        return dataset, model_path
+    train_model(
+        dataset,
+        model=cfg.model,
+        config=cfg.config,
+        steps=cfg.steps,
+        out=model_path,
+        metadata={
+            "family": family.name,
+            "pseudo_md5": family.md5s(),
+            "protocol": "fast",
+            "overrides": manifest.overrides,
+        },
+    )
+    return dataset, model_path
 
-    t0 = _stage("5/6 warm-started SCF on unseen element combinations vs the ACS")
-    summary = evaluate(
+
+def _evaluate_own(cfg: DemoConfig, out: Path, dataset, model_path: Path) -> dict:
+    """Stage 5: the demo's model on its test splits, into ``out/results``; the summary."""
+    from rhocat.evaluate.runner import evaluate
+    from rhocat.train import load_model
+
+    return evaluate(
         load_model(model_path),
         dataset,
         out / "results",
@@ -176,21 +214,22 @@ def run_demo(out: str | os.PathLike, config: DemoConfig | None = None) -> dict:
         ranks=cfg.ranks,
         timeout_s=cfg.timeout_s,
     )
-    timings["evaluate_s"] = time.perf_counter() - t0
-    _done(t0)
 
-    t0 = _stage("5b/6 rhocat's shipped model on the unseen combinations it was not trained on")
-    shipped = evaluate_shipped(dataset, out / "results-shipped", cfg)
-    timings["evaluate_shipped_s"] = time.perf_counter() - t0
-    _done(t0)
 
-    t0 = _stage("6/6 report")
+def _reports(out: Path, shipped: bool) -> tuple[Path, Path | None]:
+    """Stage 6: ``report.html`` (and ``report-shipped.html``); returns their paths."""
+    from rhocat.report.html import build_report
+
     html = build_report(out / "results", out / "report.html")
     shipped_html = None
-    if shipped is not None:
+    if shipped:
         shipped_html = build_report(out / "results-shipped", out / "report-shipped.html")
-    timings["report_s"] = time.perf_counter() - t0
-    _done(t0)
+    return html, shipped_html
+
+
+def _print_summaries(cfg, dataset, summary, html, shipped, shipped_html) -> None:
+    """The tables of both models and where their reports are."""
+    from rhocat.evaluate.tables import to_markdown
 
     print()
     print(f"the demo's own model ({cfg.steps} steps on {len(dataset.ids(split='train'))} "
@@ -202,8 +241,6 @@ def run_demo(out: str | os.PathLike, config: DemoConfig | None = None) -> dict:
               "absent from its training card):")  # fmt: skip
         print(to_markdown(shipped))
         print(f"\nreport: {shipped_html.resolve()}")
-    (out / "demo-timings.json").write_text(json.dumps(timings, indent=1))
-    return summary
 
 
 def shipped_test_ids(dataset) -> tuple[list[str], str]:

@@ -193,9 +193,7 @@ def evaluate_entry(
             (default: it; :class:`rhocat.evaluate.aiida_engine.AiidaScf` for AiiDA).
     """
     from rhocat.predict import predict_restart
-    from rhocat.qe.scf import ATOMIC_DIAGO_THR_INIT, run_scf
-
-    scf = scf or run_scf
+    from rhocat.qe.scf import run_scf
 
     meta = sample.meta
     problems = reproduction_problems(meta, family)
@@ -203,7 +201,6 @@ def evaluate_entry(
         raise InputError(f"entry {sample.id} cannot be reproduced: {'; '.join(problems)}")
     params = meta["parameters"]
     atoms = sample_atoms(sample)
-    ecutrho = float(params["system"]["ecutrho"])
 
     # 1. prediction (structure + pseudopotentials + cutoff + model only)
     pred = predict_restart(
@@ -212,46 +209,80 @@ def evaluate_entry(
         family=family,
         out_dir=work / "start",
         allow_unseen=allow_unseen,
-        ecutrho_ry=ecutrho,
+        ecutrho_ry=float(params["system"]["ecutrho"]),
         name=sample.id,
         overwrite=True,  # rhocat's own scratch folder (kept with --keep-work, then retried)
     )
     # 2. both SCFs, same parameters, same process: baseline first, then the warm start
-    base = scf(
-        atoms,
-        family=family,
-        start="atomic",
-        parameters=params,
-        workdir=work / "acs",
-        ranks=ranks,
-        timeout_s=timeout_s,
-    )
-    # pw.x's first diagonalization threshold depends on the start (1e-2 atomic, 1e-5 file):
-    # by default pw.x chooses, as in a user's restart; optionally the baseline's value.
+    runs = _PairedRuns(scf or run_scf, atoms, family, params, work, ranks, timeout_s)
+    base = runs.baseline()
+    warm_thr = _warm_first_threshold(params, same_first_threshold)
+    warm = runs.warm(pred.restart_dir, warm_thr)
+    # 3. density errors against the ground truth, on the reference FFT grid
+    grids = _density_grids(sample, pred.restart_dir, len(atoms))
+    return _entry_row(sample, atoms, pred, base, warm, grids, ranks, warm_thr).to_dict()
+
+
+def _warm_first_threshold(params: dict, same_first_threshold: bool) -> float | None:
+    """pw.x's first diagonalization threshold for the warm run, or None (pw.x's choice).
+
+    It depends on the start (1e-2 atomic, 1e-5 from file): by default pw.x chooses, as in
+    a user's restart; with ``same_first_threshold`` the baseline's atomic-start value.
+    A threshold stored in the entry's parameters is used as it is.
+    """
+    from rhocat.qe.scf import ATOMIC_DIAGO_THR_INIT
+
     warm_thr = params.get("electrons", {}).get("diago_thr_init")
     if warm_thr is None and same_first_threshold:
         warm_thr = ATOMIC_DIAGO_THR_INIT
-    warm = scf(
-        atoms,
-        family=family,
-        start=pred.restart_dir,
-        parameters=params,
-        workdir=work / "warm",
-        ranks=ranks,
-        timeout_s=timeout_s,
-        overrides={"electrons": {"diago_thr_init": warm_thr}} if warm_thr is not None else None,
-    )
+    return warm_thr
 
-    # 3. density errors against the ground truth, on the reference FFT grid
+
+class _PairedRuns:
+    """The two pw.x SCFs of one structure, with the same parameters and run options:
+    from pw.x's atomic start (``work/acs``) and from a restart folder (``work/warm``)."""
+
+    def __init__(self, scf: Callable, atoms: Atoms, family, params: dict, work: Path,
+                 ranks: int | None, timeout_s: float | None):  # fmt: skip
+        self.scf, self.atoms, self.work = scf, atoms, work
+        self.options = {"family": family, "parameters": params, "ranks": ranks,
+                        "timeout_s": timeout_s}  # fmt: skip
+
+    def baseline(self):
+        """pw.x from its own atomic start (the ACS)."""
+        return self.scf(self.atoms, start="atomic", workdir=self.work / "acs", **self.options)
+
+    def warm(self, restart_dir, diago_thr_init: float | None):
+        """pw.x from the predicted restart folder (``diago_thr_init``: None for pw.x's)."""
+        overrides = {"electrons": {"diago_thr_init": diago_thr_init}}
+        return self.scf(
+            self.atoms,
+            start=restart_dir,
+            workdir=self.work / "warm",
+            overrides=overrides if diago_thr_init is not None else None,
+            **self.options,
+        )
+
+
+def _density_grids(sample, restart_dir, nat: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(true, predicted, ACS) ρ(r) in e/bohr³ on the reference run's FFT grid."""
     from rhocat.qe.save import read_restart
 
-    predicted, _ = read_restart(pred.restart_dir, nat=len(atoms))
+    predicted, _ = read_restart(restart_dir, nat=nat)
     shape = tuple(int(n) for n in sample.fft_grid)
     true_r = _grid_from(sample.miller, np.asarray(sample.rho_g)[0], shape)
     pred_r = _grid_from(predicted.miller, predicted.rho_g[0], shape)
     acs_r = _grid_from(sample.miller, np.asarray(sample.rho_acs_g), shape)
+    return true_r, pred_r, acs_r
 
-    ref_acc = list(meta.get("scf_accuracy_ry") or [])
+
+def _entry_row(
+    sample, atoms: Atoms, pred, base, warm, grids, ranks: int | None, warm_thr: float | None
+) -> EvalRow:
+    """The row of one structure from its prediction, its two SCFs (with ``ranks`` each,
+    the warm one with first threshold ``warm_thr``) and its density grids."""
+    meta = sample.meta
+    true_r, pred_r, acs_r = grids
     both = base.converged and warm.converged
     row = EvalRow(
         id=sample.id,
@@ -260,13 +291,7 @@ def evaluate_entry(
         n_atoms=len(atoms),
         status="ok",
         converged=both,
-        s_auc=s_auc(base.scf_accuracy_ry, warm.scf_accuracy_ry)
-        if base.scf_accuracy_ry and warm.scf_accuracy_ry
-        else None,
-        iterations_saved=iterations_saved(base.iterations, warm.iterations) if both else None,
-        energy_diff_ry=_diff(warm.energy_ry, base.energy_ry) if both else None,
-        band_gap_diff_ev=_diff(warm.band_gap_ev, base.band_gap_ev) if both else None,
-        energy_diff_vs_reference_ry=_diff(warm.energy_ry, meta.get("energy_ry")),
+        **_scf_comparison(base, warm, pred, meta),
         mae=mae(pred_r, true_r),
         nmae=nmae(pred_r, true_r),
         mae_acs=mae(acs_r, true_r),
@@ -275,9 +300,6 @@ def evaluate_entry(
         model_s=pred.inference_s,
         scf_s=warm.wall_s,
         baseline_scf_s=base.wall_s,
-        wall_clock_saving=wall_clock_saving(base.wall_s, pred.total_s, warm.wall_s)
-        if both and base.wall_s > 0
-        else None,
         becsum_source=pred.becsum_source,
         uncertainty=pred.uncertainty,
         shrink=pred.shrink,
@@ -287,14 +309,7 @@ def evaluate_entry(
         warm_diago_thr_init=warm_thr,
         baseline=_scf_summary(base),
         learned=_scf_summary(warm),
-        reference={
-            "iterations": meta.get("iterations"),
-            "scf_accuracy_ry": ref_acc,
-            "energy_ry": meta.get("energy_ry"),
-            "band_gap_ev": meta.get("band_gap_ev"),
-            "scf_s": (meta.get("timings") or {}).get("scf_s"),
-            "qe_version": meta.get("qe_version"),
-        },
+        reference=_reference(meta),
         baseline_matches_reference=bool(base.iterations == meta.get("iterations")),
         projection={
             "axis": 2,
@@ -308,7 +323,37 @@ def evaluate_entry(
             for name, r in (("ACS start", base), ("learned start", warm))
             if not r.converged
         )
-    return row.to_dict()
+    return row
+
+
+def _scf_comparison(base, warm, pred, meta: dict) -> dict:
+    """The row's figures that compare the warm run with the baseline (None where a run
+    did not converge): s-AUC, iterations saved, energy (Ry) and gap (eV) differences,
+    the energy against the reference run and the net wall-clock saving."""
+    both = base.converged and warm.converged
+    has_history = bool(base.scf_accuracy_ry and warm.scf_accuracy_ry)
+    return {
+        "s_auc": s_auc(base.scf_accuracy_ry, warm.scf_accuracy_ry) if has_history else None,
+        "iterations_saved": iterations_saved(base.iterations, warm.iterations) if both else None,
+        "energy_diff_ry": _diff(warm.energy_ry, base.energy_ry) if both else None,
+        "band_gap_diff_ev": _diff(warm.band_gap_ev, base.band_gap_ev) if both else None,
+        "energy_diff_vs_reference_ry": _diff(warm.energy_ry, meta.get("energy_ry")),
+        "wall_clock_saving": wall_clock_saving(base.wall_s, pred.total_s, warm.wall_s)
+        if both and base.wall_s > 0
+        else None,
+    }
+
+
+def _reference(meta: dict) -> dict:
+    """The dataset's ground-truth run, as the row records it."""
+    return {
+        "iterations": meta.get("iterations"),
+        "scf_accuracy_ry": list(meta.get("scf_accuracy_ry") or []),
+        "energy_ry": meta.get("energy_ry"),
+        "band_gap_ev": meta.get("band_gap_ev"),
+        "scf_s": (meta.get("timings") or {}).get("scf_s"),
+        "qe_version": meta.get("qe_version"),
+    }
 
 
 def _failed_row(sample_id: str, split: str, exc: BaseException) -> dict:
@@ -405,45 +450,22 @@ def evaluate(
     """
     from rhocat.data.store import Dataset
     from rhocat.qe.pseudo import load_family
-    from rhocat.qe.scf import check_run_options
 
-    if engine not in ("local", "aiida"):
-        raise InputError(f"engine must be local or aiida, not {engine!r}")
-    if engine == "aiida" and workers > 1:
-        raise InputError("the aiida engine evaluates one structure at a time: use workers=1")
-    check_run_options(ranks, timeout_s)
-    if int(workers) != workers or workers < 1:
-        raise InputError(f"workers must be a whole number >= 1, not {workers}")
+    _check_options(engine, workers, ranks, timeout_s)
     ds = dataset if isinstance(dataset, Dataset) else Dataset(dataset)
     family = load_family(ds.manifest.family)
-    if ids is None:
-        ids = ds.ids(split=list(splits) if splits else None)
-        if not ids:
-            have = ", ".join(ds.splits()) or "none"
-            raise InputError(
-                f"{ds.path}: no converged entry in split(s) {', '.join(splits or [])} "
-                f"(splits present: {have})"
-            )
-    else:
-        ids = list(ids)
-        missing = [i for i in ids if i not in ds]
-        if missing:
-            raise InputError(f"{ds.path}: no entry {', '.join(missing[:5])}")
-    sha = model_checksum(model, model_path)
+    ids = _selected_ids(ds, ids, splits)
     new_folder = not Path(out_dir).exists()
-    results = ResultsDir(
-        out_dir,
-        sha,
-        {
-            "model": str(model_path) if model_path else type(model).__name__,
-            "dataset": str(ds.path),
-            "family": family.name,
-            "workers": workers,
-            "ranks": ranks,
-            "engine": engine,
-        },
-        settings={"same_first_threshold": same_first_threshold, "dataset": str(ds.path.resolve())},
-    )
+    info = {
+        "model": str(model_path) if model_path else type(model).__name__,
+        "dataset": str(ds.path),
+        "family": family.name,
+        "workers": workers,
+        "ranks": ranks,
+        "engine": engine,
+    }
+    settings = {"same_first_threshold": same_first_threshold, "dataset": str(ds.path.resolve())}
+    results = ResultsDir(out_dir, model_checksum(model, model_path), info, settings=settings)
     todo = [i for i in ids if not results.has(i, ok_only=retry_failed)]
 
     # check every selected entry before any pw.x run: clear errors, nothing half done
@@ -464,66 +486,118 @@ def evaluate(
         from rhocat.evaluate.aiida_engine import AiidaScf
 
         kwargs["scf"] = AiidaScf(**(aiida or {}))
-    bar = None
-    if progress:
-        from tqdm import tqdm
+    record = _RowRecorder(results, len(todo), progress, on_row)
+    work_root = results.path / WORK
+    try:
+        if workers <= 1:
+            _evaluate_here(model, ds, family, todo, results, kwargs, keep_work, record)
+        else:
+            _evaluate_in_pool(model, ds, todo, results, workers, kwargs, keep_work, record)
+    finally:
+        record.close()
+        if work_root.is_dir() and not keep_work and not any(work_root.iterdir()):
+            work_root.rmdir()
+    return write_summary(results.path)
 
-        bar = tqdm(total=len(todo), desc="evaluate", unit="structure")
 
-    def done(row: dict) -> None:
-        results.write_row(row)
-        if bar is not None:
+def _check_options(engine: str, workers: int, ranks: int | None, timeout_s: float | None) -> None:
+    """InputError for an unknown engine, workers that are not a whole number >= 1 (or > 1
+    with AiiDA), and bad pw.x run options."""
+    from rhocat.qe.scf import check_run_options
+
+    if engine not in ("local", "aiida"):
+        raise InputError(f"engine must be local or aiida, not {engine!r}")
+    if engine == "aiida" and workers > 1:
+        raise InputError("the aiida engine evaluates one structure at a time: use workers=1")
+    check_run_options(ranks, timeout_s)
+    if int(workers) != workers or workers < 1:
+        raise InputError(f"workers must be a whole number >= 1, not {workers}")
+
+
+def _selected_ids(ds, ids: Sequence[str] | None, splits: Sequence[str] | None) -> list[str]:
+    """``ids`` (each must be in the dataset), else the converged entries of ``splits``
+    (None: all); InputError when that selects nothing."""
+    if ids is not None:
+        ids = list(ids)
+        missing = [i for i in ids if i not in ds]
+        if missing:
+            raise InputError(f"{ds.path}: no entry {', '.join(missing[:5])}")
+        return ids
+    ids = ds.ids(split=list(splits) if splits else None)
+    if not ids:
+        have = ", ".join(ds.splits()) or "none"
+        raise InputError(
+            f"{ds.path}: no converged entry in split(s) {', '.join(splits or [])} "
+            f"(splits present: {have})"
+        )
+    return ids
+
+
+class _RowRecorder:
+    """Writes each finished row to the results folder, advances the progress bar (with the
+    row's s-AUC or status) and hands the row to ``on_row``."""
+
+    def __init__(self, results: ResultsDir, total: int, progress: bool, on_row):
+        self.results, self.on_row, self.bar = results, on_row, None
+        if progress:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc="evaluate", unit="structure")
+
+    def __call__(self, row: dict) -> None:
+        self.results.write_row(row)
+        if self.bar is not None:
             ok = row.get("status") == "ok"
-            bar.set_postfix_str(
+            self.bar.set_postfix_str(
                 f"{row['id']}: s-AUC {row.get('s_auc'):.2f}"
                 if ok and row.get("s_auc") is not None
                 else f"{row['id']}: {row.get('status')}"
             )
-            bar.update(1)
-        if on_row is not None:
-            on_row(row)
+            self.bar.update(1)
+        if self.on_row is not None:
+            self.on_row(row)
 
-    work_root = results.path / WORK
-    try:
-        if workers <= 1:
-            for entry_id in todo:
-                work = work_root / results.row_path(entry_id).stem
-                try:
-                    sample = ds.load(entry_id)
-                    row = evaluate_entry(model, sample, family, work, **kwargs)
-                except Exception as exc:  # recorded; a bug must not lose the other structures
-                    row = _failed_row(entry_id, ds.row(entry_id).split, exc)
-                finally:
-                    if not keep_work:
-                        shutil.rmtree(work, ignore_errors=True)
-                done(row)
-        else:
-            from concurrent.futures import ProcessPoolExecutor, as_completed
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
-            jobs = [
-                (
-                    model,
-                    str(ds.path),
-                    i,
-                    str(work_root / results.row_path(i).stem),
-                    {**kwargs, "keep_work": keep_work},
-                )
-                for i in todo
-            ]
-            import multiprocessing
 
-            # forkserver: no fork of a process holding torch/tqdm threads
-            ctx = multiprocessing.get_context("forkserver")
-            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-                futures = [pool.submit(_worker, j) for j in jobs]
-                for fut in as_completed(futures):
-                    done(fut.result())
-    finally:
-        if bar is not None:
-            bar.close()
-        if work_root.is_dir() and not keep_work and not any(work_root.iterdir()):
-            work_root.rmdir()
-    return write_summary(results.path)
+def _evaluate_here(model, ds, family, todo, results, kwargs, keep_work, record) -> None:
+    """Evaluate ``todo`` one after the other in this process; a failure becomes a row."""
+    for entry_id in todo:
+        work = results.path / WORK / results.row_path(entry_id).stem
+        try:
+            sample = ds.load(entry_id)
+            row = evaluate_entry(model, sample, family, work, **kwargs)
+        except Exception as exc:  # recorded; a bug must not lose the other structures
+            row = _failed_row(entry_id, ds.row(entry_id).split, exc)
+        finally:
+            if not keep_work:
+                shutil.rmtree(work, ignore_errors=True)
+        record(row)
+
+
+def _evaluate_in_pool(model, ds, todo, results, workers, kwargs, keep_work, record) -> None:
+    """Evaluate ``todo`` in ``workers`` processes (forkserver: no fork of a process holding
+    torch/tqdm threads); rows are recorded as they finish."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    jobs = [
+        (
+            model,
+            str(ds.path),
+            i,
+            str(results.path / WORK / results.row_path(i).stem),
+            {**kwargs, "keep_work": keep_work},
+        )
+        for i in todo
+    ]
+    ctx = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        futures = [pool.submit(_worker, j) for j in jobs]
+        for fut in as_completed(futures):
+            record(fut.result())
 
 
 def write_summary(out_dir: str | os.PathLike) -> dict:

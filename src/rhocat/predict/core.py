@@ -18,8 +18,6 @@ dataset.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import time
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
@@ -33,11 +31,11 @@ from ase import Atoms
 from rhocat import interrupts
 from rhocat.errors import InputError, ModelError
 from rhocat.fileio import (
-    TMP_TAG,
+    atomic_dir,
+    atomic_path,
+    atomic_write_json,
     check_output_dir,
-    named_os_error,
     remove_stale_temporaries,
-    temporary_dir_for,
 )
 from rhocat.qe.resources import check_density_memory
 from rhocat.structure_checks import MIN_DISTANCE_RATIO, check_bulk
@@ -133,11 +131,7 @@ def model_prediction(
         delta, info = model_delta_rho_g(model, atoms, miller, fft_grid), {}
     else:
         pred = model.predict(numbers, pos, cell, g)
-        delta = np.asarray(pred.delta_rho_g, dtype=np.complex128).reshape(-1)
-        if not np.all(np.isfinite(delta)):
-            raise ModelError("the model returned non-finite density values")
-        delta[~np.asarray(miller).any(axis=1)] = 0.0
-        info = pred.info()
+        delta, info = _checked_delta(pred.delta_rho_g, miller), pred.info()
     trained = (getattr(model, "metadata", None) or {}).get("train_ecutrho_ry")
     if trained:  # beyond the sphere it was trained on, a model is unconstrained: keep the ACS
         beyond = np.einsum("ij,ij->i", g, g) > float(trained) * (1.0 + 1e-9)
@@ -156,16 +150,21 @@ def model_delta_rho_g(
     pointwise model); any other object must offer
     ``delta_rho_g(numbers, positions_bohr, cell_bohr, g_cart)``. Δρ(G=0) is set to 0.
     """
+    from rhocat.models import DensityModel, predict_delta_rho_g
     from rhocat.qe.gvectors import g_cartesian
 
     numbers, pos, cell = _arrays(atoms)
-    from rhocat.models import DensityModel, predict_delta_rho_g
-
     if isinstance(model, DensityModel):
         grid = tuple(int(n) for n in fft_grid) if fft_grid is not None else None
         delta = predict_delta_rho_g(model, numbers, pos, cell, miller, fft_grid=grid)
     else:
         delta = model.delta_rho_g(numbers, pos, cell, g_cartesian(cell, miller))
+    return _checked_delta(delta, miller)
+
+
+def _checked_delta(delta, miller: np.ndarray) -> np.ndarray:
+    """A model's Δρ(G) as (ngm,) complex128 e/bohr³ with Δρ(G=0) = 0 (charge conserved);
+    ModelError when it has not one value per G vector or holds non-finite values."""
     delta = np.asarray(delta, dtype=np.complex128).reshape(-1)
     if delta.shape[0] != len(miller):
         raise ModelError(f"the model returned {delta.shape[0]} values for {len(miller)} G vectors")
@@ -217,7 +216,7 @@ def model_becsum(model, atoms: Atoms, family):
     warnings.warn(
         "the model predicts no PAW on-site occupations: using atomic ones "
         "(becsum_source = atomic-fallback); a PAW warm start may then need more iterations",
-        stacklevel=3,
+        stacklevel=4,  # the caller of predict_restart
     )
     return atomic, "atomic-fallback"
 
@@ -323,45 +322,13 @@ def _grid(rho_g: np.ndarray, miller: np.ndarray, shape: tuple[int, int, int]) ->
 
 
 # -- files ------------------------------------------------------------------------------
-def _write_restart(directory: Path, density, becsum) -> None:
-    """``charge-density.dat`` (+ ``paw.txt``) in ``directory`` through rhocat.qe."""
-    from rhocat.qe.save import write_restart
-
-    write_restart(directory, density, becsum)
-
-
-def _replace_dir(tmp: Path, final: Path) -> None:
-    """Move a complete folder into place.
-
-    A new ``final`` is the renamed ``tmp``. An existing one (a folder, a symlink to
-    one, a mount point) is never renamed away: each file of ``tmp`` replaces its
-    namesake inside it atomically, and rhocat's own files that the new prediction
-    lacks (``paw.txt`` of an earlier PAW structure) are removed.
-    """
-    if not final.is_dir():
-        os.replace(tmp, final)
-        return
-    target = final.resolve()
-    new = {q.name for q in tmp.iterdir()}
-    for name in sorted(new):
-        os.replace(tmp / name, target / name)
-    for name in KNOWN_FILES - new:
-        (target / name).unlink(missing_ok=True)
-    shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _temporary_for(out_dir: Path) -> Path:
-    """Where to build the prediction: inside an existing output folder (same file system,
-    even for a mount point or a symlink's target), else next to the new one."""
-    if out_dir.is_dir():
-        return temporary_dir_for(out_dir.resolve() / ".prediction")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    return temporary_dir_for(out_dir)
+#: Name of the temporary folder a prediction is built in inside an existing output folder.
+_INNER_TMP = ".prediction"
 
 
 def _check_out_dir(out_dir: Path, overwrite: bool = False) -> None:
     if out_dir.is_dir():
-        remove_stale_temporaries(out_dir / ".prediction")
+        remove_stale_temporaries(out_dir / _INNER_TMP)
     check_output_dir(out_dir, force=overwrite, replaced=", ".join(sorted(KNOWN_FILES)))
 
 
@@ -383,23 +350,8 @@ def export_grid(
     if fmt not in ("cube", "xsf"):
         raise InputError(f"{path}: export format must be cube or xsf, not {fmt!r}")
     data = rho_r if fmt == "cube" else rho_r * BOHR_PER_ANGSTROM**3
-    path.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(path)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{path.name}.{TMP_TAG}-{os.getpid()}-", suffix=".tmp", dir=path.parent
-    )
-    os.close(fd)
-    try:
-        with open(tmp, "w") as fh:
-            ase.io.write(fh, atoms, format=fmt, data=data)
-        os.replace(tmp, path)
-    except OSError as exc:
-        named = named_os_error(exc, path)  # before freeing the space
-        Path(tmp).unlink(missing_ok=True)
-        raise named from exc
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "w") as fh:
+        ase.io.write(fh, atoms, format=fmt, data=data)
     return path
 
 
@@ -453,18 +405,84 @@ def predict_restart(
         PseudoError: the family lacks an element.
         InputError: ``out_dir`` holds foreign files; a non-periodic structure.
     """
+    from rhocat.qe.acs import acs_rho_g
     from rhocat.qe.density import ChargeDensity
     from rhocat.qe.gvectors import fft_grid_shape, miller_indices
-    from rhocat.qe.pseudo import load_family
+    from rhocat.qe.save import write_restart_files
     from rhocat.qe.start import cell_bohr as qe_cell_bohr
     from rhocat.qe.start import reciprocal_b
 
     t0 = time.perf_counter()
+    out_dir = Path(out_dir)
+    atoms, family = _checked_inputs(
+        model,
+        atoms,
+        family,
+        out_dir,
+        overwrite=overwrite,
+        allow_unseen=allow_unseen,
+        min_distance_ratio=min_distance_ratio,
+    )
+    ecutrho_ry, ecutwfc_ry = _cutoffs(atoms, family, protocol, overrides, ecutrho_ry)
+    cell = qe_cell_bohr(atoms)  # pw.x's bohr: the G list must be exactly pw.x's
+    what = f"predict {name or atoms.get_chemical_formula()}"
+    check_density_memory(cell, ecutrho_ry, len(atoms), what, progress=progress)
+    miller = miller_indices(cell, ecutrho_ry)
+    shape = tuple(int(n) for n in fft_grid_shape(cell, ecutrho_ry))
+    rho_acs = np.asarray(acs_rho_g(atoms, family, miller), dtype=np.complex128).reshape(-1)
+    t_model = time.perf_counter()
+    model_part = _model_start(model, atoms, family, miller, shape, float(ecutrho_ry))
+    delta, info, becsum, becsum_source = model_part
+    inference_s = time.perf_counter() - t_model
+    n_el = float(sum(family[s].z_valence for s in atoms.get_chemical_symbols()))
+    rho_g, stats = constrain_density(rho_acs, delta, miller, cell, shape, n_el)
+    result = PredictionResult(
+        name=name or atoms.get_chemical_formula(),
+        restart_dir=str(out_dir),
+        formula=atoms.get_chemical_formula(),
+        n_electrons=n_el,
+        **stats,
+        becsum_source=becsum_source,
+        ecutrho_ry=float(ecutrho_ry),
+        ngm=int(len(miller)),
+        fft_grid=shape,
+        inference_s=inference_s,
+        total_s=0.0,  # set once the files are written
+        uncertainty=info.get("uncertainty"),
+        shrink=info.get("shrink"),
+        fallback=info.get("fallback"),
+    )
+    density = ChargeDensity(miller=miller, rho_g=rho_g[None, :], b=reciprocal_b(atoms))
+    with atomic_dir(out_dir, replaces=KNOWN_FILES, inner=_INNER_TMP) as tmp:
+        write_restart_files(tmp, density, becsum)
+        result.cube, result.xsf = _exports(atoms, rho_g, miller, shape, cube, xsf)
+        result.total_s = time.perf_counter() - t0
+        result.requirements = _requirements(atoms, family, ecutrho_ry, ecutwfc_ry, shape, out_dir)
+        atomic_write_json(tmp / PREDICTION_JSON, result.to_dict())
+        interrupts.complete()  # an interrupt from here on does not undo the prediction
+    return result
+
+
+def _checked_inputs(
+    model,
+    atoms,
+    family,
+    out_dir: Path,
+    *,
+    overwrite: bool,
+    allow_unseen: bool,
+    min_distance_ratio: float,
+) -> tuple[Atoms, Any]:
+    """(ASE Atoms, loaded family) once every check a prediction needs has passed: the
+    output folder (:func:`rhocat.fileio.check_output_dir`), a 3-D periodic cell without
+    atoms too close, the family's files for each element, the model's elements and
+    pseudopotential md5s."""
+    from rhocat.qe.pseudo import load_family
+
     if not isinstance(atoms, Atoms):  # pymatgen Structure, AiiDA StructureData, a file
         from rhocat.structures.convert import to_atoms
 
         atoms = to_atoms(atoms)
-    out_dir = Path(out_dir)
     _check_out_dir(out_dir, overwrite)
     if not all(atoms.pbc) or atoms.cell.rank != 3:
         raise InputError("predict needs a 3-D periodic structure (bulk cell)")
@@ -478,92 +496,67 @@ def predict_restart(
     check_pseudos = getattr(model, "check_pseudos", None)
     if check_pseudos is not None:
         check_pseudos(family.md5s(symbols))
-    ecutwfc_ry = None
-    if ecutrho_ry is None:
-        from rhocat.qe.inputs import pw_parameters
+    return atoms, family
 
-        params = pw_parameters(atoms, family, protocol, overrides=overrides)
-        ecutrho_ry = float(params["system"]["ecutrho"])
-        ecutwfc_ry = float(params["system"]["ecutwfc"])
-    cell = qe_cell_bohr(atoms)  # pw.x's bohr: the G list must be exactly pw.x's
-    what = f"predict {name or atoms.get_chemical_formula()}"
-    check_density_memory(cell, ecutrho_ry, len(atoms), what, progress=progress)
-    miller = miller_indices(cell, ecutrho_ry)
-    shape = fft_grid_shape(cell, ecutrho_ry)
 
-    from rhocat.qe.acs import acs_rho_g
+def _cutoffs(
+    atoms: Atoms, family, protocol, overrides: Mapping | None, ecutrho_ry: float | None
+) -> tuple[float, float | None]:
+    """(ecutrho, ecutwfc) in Ry: ``ecutrho_ry`` when given (ecutwfc then None), else those
+    :func:`rhocat.qe.scf.run_scf` will use for this family, protocol and overrides."""
+    if ecutrho_ry is not None:
+        return ecutrho_ry, None
+    from rhocat.qe.inputs import pw_parameters
 
-    rho_acs = np.asarray(acs_rho_g(atoms, family, miller), dtype=np.complex128).reshape(-1)
-    t_model = time.perf_counter()
+    params = pw_parameters(atoms, family, protocol, overrides=overrides)
+    return float(params["system"]["ecutrho"]), float(params["system"]["ecutwfc"])
+
+
+def _model_start(model, atoms: Atoms, family, miller: np.ndarray, shape, ecutrho_ry: float):
+    """The model's part of the start: (Δρ(G) e/bohr³, info, PAW occupations or None, their
+    source). An ensemble's shrink factor also pulls predicted occupations toward the
+    atomic ones; where :func:`cutoff_fallback` says the correction does not transfer to
+    ``ecutrho_ry``, Δρ is 0 and the occupations are atomic (the start pw.x makes itself).
+    """
     delta, info = model_prediction(model, atoms, miller, shape)
     becsum, becsum_source = model_becsum(model, atoms, family)
     if becsum is not None and becsum_source == "model" and "shrink" in info:
         becsum = shrink_becsum(becsum, atoms, family, info["shrink"])
-    why_not = cutoff_fallback(model, symbols, family, float(ecutrho_ry))
+    why_not = cutoff_fallback(model, atoms.get_chemical_symbols(), family, ecutrho_ry)
     if why_not:  # the start pw.x would make itself: ACS density, atomic occupations
-        warnings.warn(f"{why_not}: the start is the ACS", stacklevel=2)
+        warnings.warn(f"{why_not}: the start is the ACS", stacklevel=3)
         delta = np.zeros_like(delta)
         info.update(shrink=0.0, fallback=why_not)
         if becsum is not None:
             from rhocat.qe.acs import atomic_becsum
 
             becsum, becsum_source = atomic_becsum(atoms, family), "atomic-fallback"
-    inference_s = time.perf_counter() - t_model
+    return delta, info, becsum, becsum_source
 
-    n_el = float(sum(family[s].z_valence for s in symbols))
-    rho_g, stats = constrain_density(rho_acs, delta, miller, cell, shape, n_el)
-    density = ChargeDensity(miller=miller, rho_g=rho_g[None, :], b=reciprocal_b(atoms))
 
-    tmp = _temporary_for(out_dir)
-    try:
-        _write_restart(tmp, density, becsum)
-        cube_path = xsf_path = None
-        if cube is not None or xsf is not None:
-            rho_r = _grid(rho_g, miller, shape)
-            if cube is not None:
-                cube_path = str(export_grid(cube, atoms, rho_r, "cube"))
-            if xsf is not None:
-                xsf_path = str(export_grid(xsf, atoms, rho_r, "xsf"))
-        result = PredictionResult(
-            name=name or atoms.get_chemical_formula(),
-            restart_dir=str(out_dir),
-            formula=atoms.get_chemical_formula(),
-            n_electrons=n_el,
-            n_electrons_raw=stats["n_electrons_raw"],
-            negative_fraction=stats["negative_fraction"],
-            clipped_fraction=stats["clipped_fraction"],
-            clipped_charge=stats["clipped_charge"],
-            becsum_source=becsum_source,
-            ecutrho_ry=float(ecutrho_ry),
-            ngm=int(len(miller)),
-            fft_grid=tuple(int(n) for n in shape),
-            inference_s=inference_s,
-            total_s=time.perf_counter() - t0,
-            cube=cube_path,
-            xsf=xsf_path,
-            uncertainty=info.get("uncertainty"),
-            shrink=info.get("shrink"),
-            fallback=info.get("fallback"),
-        )
-        from rhocat.predict.pwinput import run_requirements
+def _exports(atoms: Atoms, rho_g, miller, shape, cube, xsf) -> tuple[str | None, str | None]:
+    """Write ρ(r) to the ``cube`` and ``xsf`` paths asked for; returns (cube, xsf) paths."""
+    if cube is None and xsf is None:
+        return None, None
+    rho_r = _grid(rho_g, miller, shape)
+    cube_path = str(export_grid(cube, atoms, rho_r, "cube")) if cube is not None else None
+    xsf_path = str(export_grid(xsf, atoms, rho_r, "xsf")) if xsf is not None else None
+    return cube_path, xsf_path
 
-        result.requirements = run_requirements(
-            atoms,
-            family,
-            ecutrho_ry=ecutrho_ry,
-            ecutwfc_ry=ecutwfc_ry,
-            fft_grid=shape,
-            restart_dir=out_dir,
-        )
-        from rhocat.evaluate.results import write_json_atomic
 
-        write_json_atomic(tmp / PREDICTION_JSON, result.to_dict())
-        interrupts.complete()  # an interrupt from here on does not undo the prediction
-        _replace_dir(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return result
+def _requirements(atoms, family, ecutrho_ry, ecutwfc_ry, shape, out_dir: Path) -> dict:
+    """What the density was built for and the pw.x lines that must match
+    (:func:`rhocat.predict.pwinput.run_requirements`)."""
+    from rhocat.predict.pwinput import run_requirements
+
+    return run_requirements(
+        atoms,
+        family,
+        ecutrho_ry=ecutrho_ry,
+        ecutwfc_ry=ecutwfc_ry,
+        fft_grid=shape,
+        restart_dir=out_dir,
+    )
 
 
 def predict_many(

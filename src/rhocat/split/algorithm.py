@@ -164,6 +164,44 @@ def make_split(
             that matches no candidate, or (with ``require_ternary``) an element set
             too small to give a ternary test split.
     """
+    _check_split_arguments(candidates, n_val, test_binary_frac,
+                           n_test_binary, n_train_binary, n_test_ternary)  # fmt: skip
+    held = _check_holdout(candidates, holdout)
+    rng = random.Random(seed)  # one stream, drawn in this order: coverage, binaries, ternaries
+    placer = _Placer(candidates, set(held))
+    placer.place_unaries()
+    placer.cover_oxidation_states(rng)
+    placer.drop_uncovered()
+    warnings = placer.place_binaries(rng, n_val, test_binary_frac, n_test_binary, n_train_binary)
+    placer.place_ternaries(rng, n_test_ternary)
+    result = Split(
+        assignments=[_assignment(c, *placer.placed[c.id]) for c in candidates],
+        parameters={
+            "seed": seed,
+            "n_val": n_val,
+            "test_binary_frac": test_binary_frac,
+            "n_test_binary": n_test_binary,
+            "n_train_binary": n_train_binary,
+            "n_test_ternary": n_test_ternary,
+            "holdout": ["-".join(h) for h in held],
+            "require_ternary": require_ternary,
+        },
+        warnings=warnings,
+    )
+    _check_evaluation_splits(result, candidates, len(placer.ternaries), require_ternary)
+    check_disjoint(result)
+    return result
+
+
+def _check_split_arguments(
+    candidates: Sequence[Candidate],
+    n_val: int,
+    test_binary_frac: float,
+    n_test_binary: int | None,
+    n_train_binary: int | None,
+    n_test_ternary: int | None,
+) -> None:
+    """InputError for an empty or ambiguous candidate set and for impossible sizes."""
     if not candidates:
         raise InputError("no candidates to split")
     ids = [c.id for c in candidates]
@@ -181,6 +219,13 @@ def make_split(
     ):
         if value is not None and value < 0:
             raise InputError(f"{name} must be >= 0, got {value}")
+
+
+def _check_holdout(
+    candidates: Sequence[Candidate], holdout: Iterable[str | Sequence[str]] | None
+) -> list[tuple[str, ...]]:
+    """The held-out combinations (sorted tuples); InputError for 4+ element candidates
+    and for a held-out combination that matches no candidate."""
     held = parse_holdout(holdout)
     bad = [c for c in candidates if not 1 <= len(c.elements) <= 3]
     if bad:
@@ -193,138 +238,145 @@ def make_split(
         raise InputError(
             "held-out combination(s) match no candidate: " + ", ".join("-".join(m) for m in missing)
         )
-    held_set = set(held)
+    return held
 
-    rng = random.Random(seed)
-    placed: dict[str, tuple[str, str]] = {}  # id -> (split, reason)
 
-    kept, rare = rare_oxidation_states(candidates)
-    for c, reason in rare:
-        placed[c.id] = ("dropped", reason)
+class _Placer:
+    """The steps 1-5 of the module docstring, one method each, on one shared state:
+    ``placed`` (candidate id -> (split, reason)), the candidates per element
+    combination, the oxidation states ``train`` covers and the combinations it holds."""
 
-    by_system: dict[tuple[str, ...], list[Candidate]] = defaultdict(list)
-    for c in kept:
-        by_system[c.elements].append(c)
+    def __init__(self, candidates: Sequence[Candidate], held: set[tuple[str, ...]]):
+        self.held = held
+        self.placed: dict[str, tuple[str, str]] = {}
+        kept, rare = rare_oxidation_states(candidates)  # step 1
+        for c, reason in rare:
+            self.placed[c.id] = ("dropped", reason)
+        self.by_system: dict[tuple[str, ...], list[Candidate]] = defaultdict(list)
+        for c in kept:
+            self.by_system[c.elements].append(c)
+        self.binaries = [s for s in self.by_system if len(s) == 2]
+        self.ternaries = [s for s in self.by_system if len(s) == 3]
+        self.covered: set[str] = set()
+        self.train_systems: set[tuple[str, ...]] = set()
 
-    covered: set[str] = set()
-    train_systems: set[tuple[str, ...]] = set()
-    for system, cands in by_system.items():
-        if len(system) == 1:
-            train_systems.add(system)
-            for c in cands:
-                placed[c.id] = ("train", "unary")
-                covered.update(c.species)
+    def assign(self, system: tuple[str, ...], split: str, reason: str) -> None:
+        """Every (surviving) candidate of ``system`` to ``split``."""
+        for c in self.by_system[system]:
+            self.placed[c.id] = (split, reason)
 
-    binaries = [s for s in by_system if len(s) == 2]
-    ternaries = [s for s in by_system if len(s) == 3]
+    def _species(self, system: tuple[str, ...]) -> set[str]:
+        return {sp for c in self.by_system[system] for sp in c.species}
 
-    # coverage: sample binaries that bring oxidation states train lacks
-    for system in _shuffled([s for s in binaries if s not in held_set], rng):
-        new = sorted({sp for c in by_system[system] for sp in c.species} - covered)
-        if new:
-            train_systems.add(system)
-            for c in by_system[system]:
-                placed[c.id] = (
-                    "train",
-                    f"binary sampled to cover oxidation states {', '.join(new)}",
-                )
-            covered.update(sp for c in by_system[system] for sp in c.species)
+    def place_unaries(self) -> None:
+        """Step 2: every unary to ``train``."""
+        for system in [s for s in self.by_system if len(s) == 1]:
+            self.train_systems.add(system)
+            self.assign(system, "train", "unary")
+            self.covered |= self._species(system)
 
-    # drop binaries/ternaries whose oxidation states train lacks
-    for system in binaries + ternaries:
-        if system in train_systems:
-            continue
-        survivors = []
-        for c in by_system[system]:
-            absent = sorted(set(c.species) - covered)
-            if absent:
-                placed[c.id] = (
-                    "dropped",
-                    f"oxidation state {', '.join(absent)} absent from training",
-                )
-            else:
-                survivors.append(c)
-        by_system[system] = survivors
+    def cover_oxidation_states(self, rng: random.Random) -> None:
+        """Step 3: binaries, in a seeded order, to ``train`` when they bring an oxidation
+        state it lacks (held-out combinations never)."""
+        for system in _shuffled([s for s in self.binaries if s not in self.held], rng):
+            new = sorted(self._species(system) - self.covered)
+            if new:
+                self.train_systems.add(system)
+                self.assign(system, "train", f"binary sampled to cover oxidation states "
+                                             f"{', '.join(new)}")  # fmt: skip
+                self.covered |= self._species(system)
 
-    def assign(system: tuple[str, ...], split: str, reason: str) -> None:
-        for c in by_system[system]:
-            placed[c.id] = (split, reason)
+    def drop_uncovered(self) -> None:
+        """Step 4: drop binary and ternary candidates with an oxidation state ``train`` lacks."""
+        for system in self.binaries + self.ternaries:
+            if system in self.train_systems:
+                continue
+            survivors = []
+            for c in self.by_system[system]:
+                absent = sorted(set(c.species) - self.covered)
+                if absent:
+                    reason = f"oxidation state {', '.join(absent)} absent from training"
+                    self.placed[c.id] = ("dropped", reason)
+                else:
+                    survivors.append(c)
+            self.by_system[system] = survivors
 
-    remaining = [s for s in binaries if s not in train_systems and by_system[s]]
-    held_bin = [s for s in remaining if s in held_set]
-    free = _shuffled([s for s in remaining if s not in held_set], rng)
-    warnings: list[str] = []
-    val_systems, free = free[:n_val], free[n_val:]
-    if len(val_systems) < n_val:
-        warnings.append(
-            f"only {len(val_systems)} binary combination(s) left for validation (asked {n_val})"
-        )
-    for s in val_systems:
-        assign(s, "val", "binary chosen for validation")
-    n_test = round(test_binary_frac * len(free)) if n_test_binary is None else n_test_binary
-    n_test = min(n_test, len(free))
-    for s in held_bin:
-        assign(s, "test_binary", "binary held out by the user")
-    for s in free[:n_test]:
-        assign(s, "test_binary", "binary chosen for testing")
-    extra_train = free[n_test:]
-    for i, s in enumerate(extra_train):
-        if n_train_binary is not None and i >= n_train_binary:
-            assign(s, "dropped", f"binary not sampled (n_train_binary={n_train_binary})")
-        else:
-            train_systems.add(s)
-            assign(s, "train", "binary sampled for training")
-
-    tern = [s for s in ternaries if by_system[s]]
-    held_tern = [s for s in tern if s in held_set]
-    free_tern = _shuffled([s for s in tern if s not in held_set], rng)
-    if n_test_ternary is not None:
-        free_tern, not_sampled = free_tern[:n_test_ternary], free_tern[n_test_ternary:]
-        for s in not_sampled:
-            assign(s, "dropped", f"ternary not sampled (n_test_ternary={n_test_ternary})")
-    for s in held_tern:
-        assign(s, "test_ternary", "ternary held out by the user")
-    for s in free_tern:
-        assign(s, "test_ternary", "ternary")
-
-    assignments = []
-    for c in candidates:
-        split, reason = placed[c.id]
-        assignments.append(
-            Assignment(
-                id=c.id,
-                split=split,
-                reason=reason,
-                prototype=c.prototype,
-                formula=c.formula,
-                elements=tuple(c.elements),
-                oxidation_states=dict(c.oxidation_states),
-                species=c.species,
-                n_atoms=c.n_atoms,
-                structure_path=Path(c.path).resolve() if c.path else None,
-                atoms=c.atoms,
+    def place_binaries(
+        self,
+        rng: random.Random,
+        n_val: int,
+        test_binary_frac: float,
+        n_test_binary: int | None,
+        n_train_binary: int | None,
+    ) -> list[str]:
+        """Step 5 for binaries: ``val``, ``test_binary``, then ``train`` (or dropped beyond
+        ``n_train_binary``). Returns warnings (too few left for validation)."""
+        remaining = [s for s in self.binaries if s not in self.train_systems and self.by_system[s]]
+        free = _shuffled([s for s in remaining if s not in self.held], rng)
+        warnings: list[str] = []
+        val_systems, free = free[:n_val], free[n_val:]
+        if len(val_systems) < n_val:
+            warnings.append(
+                f"only {len(val_systems)} binary combination(s) left for validation (asked {n_val})"
             )
-        )
-    result = Split(
-        assignments=assignments,
-        parameters={
-            "seed": seed,
-            "n_val": n_val,
-            "test_binary_frac": test_binary_frac,
-            "n_test_binary": n_test_binary,
-            "n_train_binary": n_train_binary,
-            "n_test_ternary": n_test_ternary,
-            "holdout": ["-".join(h) for h in held],
-            "require_ternary": require_ternary,
-        },
-        warnings=warnings,
+        for s in val_systems:
+            self.assign(s, "val", "binary chosen for validation")
+        n_test = round(test_binary_frac * len(free)) if n_test_binary is None else n_test_binary
+        n_test = min(n_test, len(free))
+        for s in [s for s in remaining if s in self.held]:
+            self.assign(s, "test_binary", "binary held out by the user")
+        for s in free[:n_test]:
+            self.assign(s, "test_binary", "binary chosen for testing")
+        for i, s in enumerate(free[n_test:]):
+            if n_train_binary is not None and i >= n_train_binary:
+                self.assign(s, "dropped", f"binary not sampled (n_train_binary={n_train_binary})")
+            else:
+                self.train_systems.add(s)
+                self.assign(s, "train", "binary sampled for training")
+        return warnings
+
+    def place_ternaries(self, rng: random.Random, n_test_ternary: int | None) -> None:
+        """Step 5 for ternaries: all to ``test_ternary`` (or a seeded sample of
+        ``n_test_ternary`` combinations plus the held-out ones; the others dropped)."""
+        tern = [s for s in self.ternaries if self.by_system[s]]
+        free = _shuffled([s for s in tern if s not in self.held], rng)
+        if n_test_ternary is not None:
+            free, not_sampled = free[:n_test_ternary], free[n_test_ternary:]
+            for s in not_sampled:
+                self.assign(s, "dropped", f"ternary not sampled (n_test_ternary={n_test_ternary})")
+        for s in [s for s in tern if s in self.held]:
+            self.assign(s, "test_ternary", "ternary held out by the user")
+        for s in free:
+            self.assign(s, "test_ternary", "ternary")
+
+
+def _assignment(c: Candidate, split: str, reason: str) -> Assignment:
+    return Assignment(
+        id=c.id,
+        split=split,
+        reason=reason,
+        prototype=c.prototype,
+        formula=c.formula,
+        elements=tuple(c.elements),
+        oxidation_states=dict(c.oxidation_states),
+        species=c.species,
+        n_atoms=c.n_atoms,
+        structure_path=Path(c.path).resolve() if c.path else None,
+        atoms=c.atoms,
     )
+
+
+def _check_evaluation_splits(
+    result: Split, candidates: Sequence[Candidate], n_ternaries: int, require_ternary: bool
+) -> None:
+    """InputError when the element set is too small for a ternary test split (with
+    ``require_ternary``) or for any validation/test structure at all."""
     if require_ternary and not result.ids("test_ternary"):
         elements = sorted({e for c in candidates for e in c.elements})
         raise InputError(
             f"element set too small for a ternary split: no ternary candidate reached "
             f"test_ternary (elements: {', '.join(elements)}; "
-            f"{len(ternaries)} ternary combination(s) among the candidates). Add elements "
+            f"{n_ternaries} ternary combination(s) among the candidates). Add elements "
             "(at least 3 that form ternary prototypes) or split binaries only "
             "(require_ternary=False, CLI --no-ternary)."
         )
@@ -334,8 +386,6 @@ def make_split(
             "(a combinatorial split needs binary or ternary candidates beyond those "
             "needed for training)"
         )
-    check_disjoint(result)
-    return result
 
 
 def check_disjoint(split: Split) -> None:

@@ -26,6 +26,7 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from rhocat.errors import InputError, ModelError
+from rhocat.fileio import atomic_path
 from rhocat.models.base import DensityModel
 from rhocat.models.becsum_fit import fit_occupation_model
 from rhocat.models.equivariant import BOHR_PER_ANGSTROM, EquivariantBasisModel
@@ -198,6 +199,37 @@ def train_model(
         progress: show a tqdm bar (rank 0).
         stop_after: stop after this many steps of this run (then ``resume=True`` continues).
     """
+    cfg = _train_config(model, config, steps, val_every, loss)
+    dev = _device(device)
+    rank, world = _dist_setup(device)
+    best_path, last_path, csv_path = output_paths(out) if out is not None else (None, None, None)
+    train, val = split_samples(data)
+    meta = {**dataset_metadata(data), **_metadata_from_samples(train), **dict(metadata or {})}
+    t0 = time.perf_counter()
+    content = _resume_content(model, last_path) if resume else None
+    net = _initial_model(model, cfg, train, val, dev, meta, content)
+    if isinstance(net, RadialModel):
+        net.fit(train)
+        metrics = {"val": _validate(net, val) if val else {}, "train_s": time.perf_counter() - t0}
+        for path in (best_path, last_path):
+            _save(net, path, rank, metrics, None)
+        return TrainResult(net, best_path, last_path, None, [], metrics["val"], metrics["train_s"])
+    trainer = _Trainer(net, cfg["train"], train, val, dev, rank=rank, world=world,
+                       paths=(best_path, last_path, csv_path), t0=t0)  # fmt: skip
+    trainer.restore(content)
+    losses, last_val = trainer.run(stop_after, progress, f"train {model}")
+    if world > 1:
+        dist.barrier()
+    return TrainResult(
+        net, best_path, last_path, csv_path, losses, last_val, time.perf_counter() - t0
+    )
+
+
+def _train_config(
+    model: str, config: Any, steps: int | None, val_every: int | None, loss: str | None
+) -> dict:
+    """The resolved ``{model, train}`` config with the call's overrides; InputError when
+    ``steps`` or ``val_every`` is not positive."""
     cfg = resolve_config(model, config)
     tcfg = cfg["train"]
     if steps is not None:
@@ -210,141 +242,195 @@ def train_model(
         tcfg = cfg["train"]
     if tcfg["steps"] < 1 or tcfg["val_every"] < 1:
         raise InputError("steps and val_every must be positive")
+    return cfg
+
+
+def _device(device: str) -> torch.device:
+    """``device`` as a torch device; InputError when unknown or when CUDA is absent."""
     try:
         dev = torch.device(device)
     except RuntimeError as exc:
         raise InputError(f"unknown device {device!r}") from exc
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise InputError("device cuda requested but no CUDA GPU is available")
-    rank, world = _dist_setup(device)
-    best_path, last_path, csv_path = output_paths(out) if out is not None else (None, None, None)
-    train, val = split_samples(data)
-    elements = elements_of(train)
-    meta = {**dataset_metadata(data), **_metadata_from_samples(train), **dict(metadata or {})}
-    t0 = time.perf_counter()
+    return dev
 
-    # ---- the model ----------------------------------------------------------------------
-    content = None
-    if resume:
-        if last_path is None or not last_path.is_file():
-            raise ModelError(f"nothing to resume: {last_path} does not exist")
-        content = read_checkpoint(last_path)
-        if content["kind"] != model:
-            raise ModelError(f"{last_path} holds a {content['kind']} model, not {model}")
+
+def _resume_content(model: str, last_path: Path | None) -> dict:
+    """The last checkpoint to resume from; ModelError when absent or of another kind."""
+    if last_path is None or not last_path.is_file():
+        raise ModelError(f"nothing to resume: {last_path} does not exist")
+    content = read_checkpoint(last_path)
+    if content["kind"] != model:
+        raise ModelError(f"{last_path} holds a {content['kind']} model, not {model}")
+    return content
+
+
+def _initial_model(
+    model: str, cfg: dict, train: list, val: list, dev: torch.device, meta: dict, content
+) -> DensityModel:
+    """The model to optimise: the resumed one, or a new one (seeded weights, identical
+    on every rank) with its PAW occupation model and, for 'basis', its radial baseline."""
+    if content is not None:
         net = model_from_checkpoint(content)
         net.to(dev)
     else:
         mcfg = dict(cfg["model"])
         if model == "basis" and "avg_neighbours" not in mcfg:
             mcfg["avg_neighbours"] = _avg_neighbours(train, float(mcfg.get("cutoff_ang", 4.5)))
-        torch.manual_seed(tcfg["seed"])  # identical initial weights on every rank
-        net = build_model(model, mcfg, elements).to(dev)
-    net.metadata = {**net.metadata, **meta, "train_config": tcfg}
+        torch.manual_seed(cfg["train"]["seed"])  # identical initial weights on every rank
+        net = build_model(model, mcfg, elements_of(train)).to(dev)
+    net.metadata = {**net.metadata, **meta, "train_config": cfg["train"]}
     if content is None:
         occ = fit_occupation_model(train, net.metadata.get("pseudo_family"), val)
         if occ is not None:
             net.becsum_model = occ
+        if isinstance(net, EquivariantBasisModel):
+            ridge = net.config["baseline_ridge_lambda"]
+            net.set_baseline(fit_radial_table(train, net.spec, net.elements, ridge))
+    return net
 
-    def write(path: Path | None, metrics: dict, state: dict | None) -> None:
-        if path is not None and rank == 0:
-            save_checkpoint(path, checkpoint_dict(net, metrics, state))
 
-    if isinstance(net, RadialModel):
-        net.fit(train)
-        metrics = {"val": _validate(net, val) if val else {}, "train_s": time.perf_counter() - t0}
-        write(best_path, metrics, None)
-        write(last_path, metrics, None)
-        return TrainResult(net, best_path, last_path, None, [], metrics["val"], metrics["train_s"])
+def _save(net: DensityModel, path: Path | None, rank: int, metrics: dict, state) -> None:
+    """A checkpoint of ``net`` (rank 0 only; nothing when ``path`` is None)."""
+    if path is not None and rank == 0:
+        save_checkpoint(path, checkpoint_dict(net, metrics, state))
 
-    if isinstance(net, EquivariantBasisModel) and content is None:
-        table = fit_radial_table(train, net.spec, net.elements, net.config["baseline_ridge_lambda"])
-        net.set_baseline(table)
 
-    # ---- optimisation -------------------------------------------------------------------
-    need_grid = tcfg["loss"] in ("l2_real", "l1_real")
-    prepared = [_Prepared(s, net, dev, need_grid) for s in train]
-    step_loss = _StepLoss(net, tcfg["loss"], int(tcfg["probes_per_step"]), int(tcfg["seed"]))
-    runner: torch.nn.Module = step_loss
-    if world > 1:
-        runner = torch.nn.parallel.DistributedDataParallel(step_loss, find_unused_parameters=True)
-    opt = torch.optim.Adam(net.parameters(), lr=tcfg["lr"])
-    n_steps = int(tcfg["steps"])
-    gamma = tcfg["lr_final_factor"] ** (1.0 / max(n_steps - 1, 1))
-    start, best_val, history = 0, math.inf, []
-    if content is not None:
-        state = content.get("train_state") or {}
-        opt.load_state_dict(state["optimizer"])
-        start, best_val = int(state["step"]), float(state["best_val"])
-        history = json.loads(content.get("metrics", "{}")).get("history", [])
-    rows = _read_csv(csv_path, start) if (csv_path is not None and rank == 0) else []
+class _Trainer:
+    """The optimisation of one model: :meth:`run` loops over steps, :meth:`take_step`
+    makes one, :meth:`validate_and_save` validates and writes the checkpoints.
 
-    bsz = int(tcfg["batch_size"])
-    n = len(prepared)
-    losses: list[float] = []
-    last_val: dict[str, float] = {}
-    end = n_steps if stop_after is None else min(n_steps, start + int(stop_after))
-    bar = tqdm(
-        range(start, end), disable=not progress or rank != 0, desc=f"train {model}", unit="step"
-    )
-    t_run = time.perf_counter()
-    from rhocat.train.tensorboard import MetricsLog
+    Args:
+        net: the model; tcfg: the ``train`` config (lr, schedule, batch, loss, seed).
+        train, val: samples; dev: their device.
+        rank, world: this process's rank and the number of processes (DDP).
+        paths: (best checkpoint, last checkpoint, metrics CSV), each None for no file.
+        t0: ``time.perf_counter()`` when :func:`train_model` started (``train_s`` counts
+            the model's set-up too).
+    """
 
-    board = MetricsLog(csv_path if rank == 0 else None)  # beside the CSV, if installed
-    net.train()
-    for step in bar:
-        for g in opt.param_groups:
-            g["lr"] = tcfg["lr"] * gamma**step
-        batch = [prepared[i] for i in _batch_indices(step, bsz, world, rank, n, int(tcfg["seed"]))]
-        opt.zero_grad(set_to_none=False)
-        value = runner(batch, step, rank)
+    def __init__(self, net, tcfg: dict, train: list, val: list, dev, *, rank, world, paths, t0):
+        self.net, self.tcfg, self.val, self.t0 = net, tcfg, val, t0
+        self.rank, self.world, self.paths = rank, world, paths
+        need_grid = tcfg["loss"] in ("l2_real", "l1_real")
+        self.prepared = [_Prepared(s, net, dev, need_grid) for s in train]
+        step_loss = _StepLoss(net, tcfg["loss"], int(tcfg["probes_per_step"]), int(tcfg["seed"]))
+        self.runner: torch.nn.Module = step_loss
+        if self.world > 1:
+            self.runner = torch.nn.parallel.DistributedDataParallel(
+                step_loss, find_unused_parameters=True
+            )
+        self.opt = torch.optim.Adam(net.parameters(), lr=tcfg["lr"])
+        self.n_steps = int(tcfg["steps"])
+        self.gamma = tcfg["lr_final_factor"] ** (1.0 / max(self.n_steps - 1, 1))
+        self.bsz = int(tcfg["batch_size"])
+        self.start, self.best_val, self.history = 0, math.inf, []
+        self.rows: list[dict] = []
+        self.t_run = self.t0
+
+    def restore(self, content: dict | None) -> None:
+        """Optimizer state, next step, best score and history of a resumed run, and the
+        metrics CSV rows before that step (rank 0)."""
+        if content is not None:
+            state = content.get("train_state") or {}
+            self.opt.load_state_dict(state["optimizer"])
+            self.start, self.best_val = int(state["step"]), float(state["best_val"])
+            self.history = json.loads(content.get("metrics", "{}")).get("history", [])
+        csv_path = self.paths[2]
+        self.rows = (
+            _read_csv(csv_path, self.start) if csv_path is not None and self.rank == 0 else []
+        )
+
+    def run(self, stop_after: int | None, progress: bool, desc: str):
+        """Steps from the start (or resumed) step to the end, or ``stop_after`` of them.
+
+        Returns:
+            (the training loss of every step, the last validation metrics).
+        """
+        from rhocat.train.tensorboard import MetricsLog
+
+        end = (
+            self.n_steps if stop_after is None else min(self.n_steps, self.start + int(stop_after))
+        )
+        hide = not progress or self.rank != 0
+        bar = tqdm(range(self.start, end), disable=hide, desc=desc, unit="step")
+        self.t_run = time.perf_counter()
+        csv_path = self.paths[2] if self.rank == 0 else None
+        board = MetricsLog(csv_path)  # beside the CSV, if installed
+        self.net.train()
+        losses: list[float] = []
+        last_val: dict[str, float] = {}
+        for step in bar:
+            loss_value = self.take_step(step)
+            losses.append(loss_value)
+            row = self._progress_row(step, loss_value, bar)
+            due = (step + 1) % self.tcfg["val_every"] == 0 or step + 1 == end
+            if due and self.rank == 0:
+                last_val = self.validate_and_save(step, loss_value, row)
+            self.rows.append(row)
+            board.log(row)
+            if due and csv_path is not None:
+                _write_csv(csv_path, self.rows)
+                board.flush()
+        bar.close()
+        board.close()
+        return losses, last_val
+
+    def take_step(self, step: int) -> float:
+        """One optimiser step on this step's batch; returns the loss averaged over ranks
+        (ModelError when it is not finite)."""
+        tcfg = self.tcfg
+        for g in self.opt.param_groups:
+            g["lr"] = tcfg["lr"] * self.gamma**step
+        n, seed = len(self.prepared), int(tcfg["seed"])
+        indices = _batch_indices(step, self.bsz, self.world, self.rank, n, seed)
+        self.opt.zero_grad(set_to_none=False)
+        value = self.runner([self.prepared[i] for i in indices], step, self.rank)
         value.backward()
         if tcfg["grad_clip"]:
-            torch.nn.utils.clip_grad_norm_(net.parameters(), tcfg["grad_clip"])
-        opt.step()
+            torch.nn.utils.clip_grad_norm_(self.net.parameters(), tcfg["grad_clip"])
+        self.opt.step()
         logged = value.detach().clone()
-        if world > 1:
+        if self.world > 1:
             dist.all_reduce(logged)
-            logged /= world
+            logged /= self.world
         loss_value = float(logged)
         if not math.isfinite(loss_value):
             raise ModelError(
                 f"training diverged at step {step} (loss {loss_value}); lower the learning rate"
             )
-        losses.append(loss_value)
-        elapsed = time.perf_counter() - t_run
-        rate = (step + 1 - start) * bsz * world / max(elapsed, 1e-9)
+        return loss_value
+
+    def _progress_row(self, step: int, loss_value: float, bar) -> dict:
+        """The metrics CSV row of ``step`` (seconds, structures/s); updates the bar."""
+        elapsed = time.perf_counter() - self.t_run
+        rate = (step + 1 - self.start) * self.bsz * self.world / max(elapsed, 1e-9)
         bar.set_postfix(loss=f"{loss_value:.3e}", structs_per_s=f"{rate:.1f}")
-        row = {"step": step, "loss": loss_value, "lr": opt.param_groups[0]["lr"],
-               "elapsed_s": round(elapsed, 3), "structures_per_s": round(rate, 3)}  # fmt: skip
-        if (step + 1) % tcfg["val_every"] == 0 or step + 1 == end:
-            if rank == 0:
-                last_val = _validate(net, val) if val else {}
-                row.update({f"val_{k}": v for k, v in last_val.items()})
-                score = last_val.get("hartree_ry", loss_value)
-                history.append({"step": step, "loss": loss_value, **last_val})
-                metrics = {"val": last_val, "history": history, "train_s": time.perf_counter() - t0}
-                state = {"step": step + 1, "optimizer": opt.state_dict(),
-                         "best_val": min(best_val, score)}  # fmt: skip
-                if score <= best_val:
-                    best_val = score
-                    write(best_path, metrics, state)
-                write(last_path, metrics, state)
-        rows.append(row)
-        board.log(row)
-        if (
-            csv_path is not None
-            and rank == 0
-            and ((step + 1) % tcfg["val_every"] == 0 or step + 1 == end)
-        ):
-            _write_csv(csv_path, rows)
-            board.flush()
-    bar.close()
-    board.close()
-    if world > 1:
-        dist.barrier()
-    return TrainResult(
-        net, best_path, last_path, csv_path, losses, last_val, time.perf_counter() - t0
-    )
+        return {"step": step, "loss": loss_value, "lr": self.opt.param_groups[0]["lr"],
+                "elapsed_s": round(elapsed, 3), "structures_per_s": round(rate, 3)}  # fmt: skip
+
+    def validate_and_save(self, step: int, loss_value: float, row: dict) -> dict[str, float]:
+        """Validate (rank 0), add the metrics to ``row`` and the history, write the last
+        checkpoint and, when the validation Hartree error (else the loss) is the best so
+        far, the best one. Returns the validation metrics."""
+        last_val = _validate(self.net, self.val) if self.val else {}
+        row.update({f"val_{k}": v for k, v in last_val.items()})
+        score = last_val.get("hartree_ry", loss_value)
+        self.history.append({"step": step, "loss": loss_value, **last_val})
+        metrics = {
+            "val": last_val,
+            "history": self.history,
+            "train_s": time.perf_counter() - self.t0,
+        }
+        state = {"step": step + 1, "optimizer": self.opt.state_dict(),
+                 "best_val": min(self.best_val, score)}  # fmt: skip
+        best_path, last_path, _ = self.paths
+        if score <= self.best_val:
+            self.best_val = score
+            _save(self.net, best_path, self.rank, metrics, state)
+        _save(self.net, last_path, self.rank, metrics, state)
+        return last_val
 
 
 def dataset_metadata(data: Any) -> dict:
@@ -408,9 +494,8 @@ def _read_csv(path: Path, start: int) -> list[dict]:
 
 
 def _write_csv(path: Path, rows: list[dict]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with tmp.open("w", newline="") as fh:
+    """The metrics CSV (one row per logged step), written atomically."""
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=CSV_FIELDS, extrasaction="ignore")
         w.writeheader()
         w.writerows(rows)
-    os.replace(tmp, path)
