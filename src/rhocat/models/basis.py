@@ -363,25 +363,7 @@ def evaluate_g_reference(
     chunk: int = 32768,
 ) -> torch.Tensor:
     """:func:`evaluate_g` the plain way (full design matrix per G): the reference for tests."""
-    out_re, out_im = [], []
-    for start in range(0, len(g_cart), chunk):
-        g = g_cart[start : start + chunk]
-        a, odd = design_real(spec, g)
-        na = coeffs.shape[0]
-        c_split = torch.cat([coeffs * (~odd), coeffs * odd], dim=0)  # (2na, size)
-        s_all = a @ c_split.T  # (ng, 2na)
-        s_e, s_o = s_all[:, :na], s_all[:, na:]
-        c, s = structure_phases(g, positions_bohr)
-        re = (c * s_e - s * s_o).sum(dim=1)
-        im = (c * s_o + s * s_e).sum(dim=1)
-        out_re.append(re)
-        out_im.append(im)
-    re = torch.cat(out_re) / volume_bohr3
-    im = torch.cat(out_im) / volume_bohr3
-    zero = torch.linalg.norm(g_cart, dim=-1) < G_ZERO_TOL
-    re = torch.where(zero, torch.zeros_like(re), re)
-    im = torch.where(zero, torch.zeros_like(im), im)
-    return torch.complex(re, im)
+    return evaluate_g_many(spec, coeffs[None], positions_bohr, g_cart, volume_bohr3, chunk)[0]
 
 
 def evaluate_g_many(
@@ -390,22 +372,31 @@ def evaluate_g_many(
     positions_bohr: torch.Tensor,
     g_cart: torch.Tensor,
     volume_bohr3: float,
+    chunk: int = 32768,
 ) -> torch.Tensor:
-    """Δρ_k(G) of K coefficient sets on a few G vectors at once: (K, ngm) complex, e/bohr³.
+    """Δρ_k(G) of K coefficient sets at once, the plain way: (K, ngm) complex, e/bohr³.
 
-    ``coeffs`` is (K, n_atoms, spec.size), e.g. the members of an ensemble. The design
-    matrix is built once and contracted with all K sets in one product, so this is meant
-    for short G lists (an ensemble's uncertainty on its ~500 shortest G); each row equals
-    :func:`evaluate_g` of that set to round-off. Δρ_k(G=0) = 0.
+    ``coeffs`` is (K, n_atoms, spec.size), e.g. the members of an ensemble. Per block of
+    ``chunk`` G vectors the full design matrix is built once and contracted with all K
+    sets in one product: for short G lists (an ensemble's uncertainty on its ~500
+    shortest G) and as the reference of :func:`evaluate_g` (K = 1), which each row
+    equals to round-off. Δρ_k(G=0) = 0.
     """
     k, na, size = coeffs.shape
-    a, odd = design_real(spec, g_cart)  # (ng, size)
     flat = coeffs.reshape(k * na, size)
-    s_e = (a @ (flat * (~odd)).T).reshape(len(g_cart), k, na)
-    s_o = (a @ (flat * odd).T).reshape(len(g_cart), k, na)
-    c, s = structure_phases(g_cart, positions_bohr)  # (ng, na)
-    re = (c[:, None, :] * s_e - s[:, None, :] * s_o).sum(dim=2).T / volume_bohr3
-    im = (c[:, None, :] * s_o + s[:, None, :] * s_e).sum(dim=2).T / volume_bohr3
+    out_re, out_im = [], []
+    for start in range(0, len(g_cart), chunk):
+        g = g_cart[start : start + chunk]
+        a, odd = design_real(spec, g)  # (ng, size)
+        s_e = (a @ (flat * (~odd)).T).reshape(len(g), k, na)
+        s_o = (a @ (flat * odd).T).reshape(len(g), k, na)
+        c, s = structure_phases(g, positions_bohr)  # (ng, na)
+        out_re.append((c[:, None, :] * s_e - s[:, None, :] * s_o).sum(dim=2))
+        out_im.append((c[:, None, :] * s_o + s[:, None, :] * s_e).sum(dim=2))
+    dtype, dev = g_cart.dtype, g_cart.device
+    empty = torch.zeros(0, k, dtype=dtype, device=dev)
+    re = (torch.cat(out_re) if out_re else empty).T / volume_bohr3
+    im = (torch.cat(out_im) if out_im else empty).T / volume_bohr3
     zero = (torch.linalg.norm(g_cart, dim=-1) < G_ZERO_TOL)[None, :]
     re = torch.where(zero, torch.zeros_like(re), re)
     im = torch.where(zero, torch.zeros_like(im), im)
