@@ -43,6 +43,8 @@ COPY_SCALES = (0.97, 1.03, 1.0)
 COPY_RATTLE_A = 0.04
 MAX_E_HULL = 0.5
 ECUTWFC = 25.0
+#: wall-clock limit of one pw.x run (s): 300 s timed out two 4-atom delafossites at load 5-9
+TIMEOUT_S = 1800.0
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "dataset"
 
@@ -202,8 +204,19 @@ def make_jobs(out: Path = OUT):
     return jobs
 
 
-def dft(out: Path = OUT, workers: int = 2, ranks: int = 1, limit: int | None = None) -> None:
-    """Ground-truth SCF of every job (resumable), into ``out/dataset`` (compact storage)."""
+def dft(
+    out: Path = OUT,
+    workers: int = 2,
+    ranks: int = 1,
+    limit: int | None = None,
+    timeout_s: float = TIMEOUT_S,
+    retry_failed: bool = False,
+) -> None:
+    """Ground-truth SCF of every job (resumable), into ``out/dataset`` (compact storage).
+
+    ``timeout_s`` is the wall-clock limit of one pw.x run (s); ``retry_failed`` runs again
+    the jobs recorded as failed (e.g. timed out under a shorter limit).
+    """
     from rhocat.data.build import BuildConfig, build_dataset
     from rhocat.data.engines import make_engine
     from rhocat.data.manifest import dataset_manifest
@@ -214,8 +227,9 @@ def dft(out: Path = OUT, workers: int = 2, ranks: int = 1, limit: int | None = N
     report = build_dataset(
         jobs,
         out / "dataset",
-        BuildConfig(manifest=manifest, ranks=ranks, timeout_s=300),
+        BuildConfig(manifest=manifest, ranks=ranks, timeout_s=timeout_s),
         engine=make_engine("local", workers=workers),
+        retry_failed=retry_failed,
     )
     summary = {"done": report.done, "skipped": report.skipped, "failed": report.failed}
     summary.update(wall_s=time.time() - t0, failures=report.failures)
@@ -229,6 +243,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--ranks", type=int, default=1)
     ap.add_argument("--limit", type=int, default=None, help="first N jobs only")
+    ap.add_argument("--timeout", type=float, default=TIMEOUT_S, help="limit of one pw.x run, s")
+    ap.add_argument("--retry-failed", action="store_true", help="run failed jobs again")
     ap.add_argument("--shard", type=int, default=0, help="relax every SHARDS-th cell from this")
     ap.add_argument("--shards", type=int, default=1)
     args = ap.parse_args()
@@ -237,7 +253,7 @@ def main() -> None:
         if prepare(out, args.shard, args.shards) is None:
             return
     if args.stage in ("all", "dft"):
-        dft(out, args.workers, args.ranks, args.limit)
+        dft(out, args.workers, args.ranks, args.limit, args.timeout, args.retry_failed)
 
 
 if __name__ == "__main__":
