@@ -58,6 +58,32 @@ def test_ensemble_mean_is_the_mean_of_its_members(triclinic, g_of):
     np.testing.assert_allclose(pred.delta_rho_g, expected, rtol=0, atol=tol)
 
 
+def test_batched_members_follow_changed_weights(triclinic, g_of):
+    """The stacked weights of the batched path are cached; a change must reach them."""
+    numbers, positions, cell, miller = triclinic
+    g = g_of(cell, miller)
+    ens = EnsembleModel.from_members([_random_member(s) for s in (1, 2)], shrink_c=0.0)
+    before = ens.predict(numbers, positions, cell, g).delta_rho_g
+    np.testing.assert_array_equal(ens.predict(numbers, positions, cell, g).delta_rho_g, before)
+    with torch.no_grad():  # in place, as an optimizer step or load_state_dict does
+        for p in ens.members[0].parameters():
+            p.mul_(1.5)
+    changed = ens.predict(numbers, positions, cell, g).delta_rho_g
+    members = list(ens.members)
+    expected = np.mean([m.delta_rho_g(numbers, positions, cell, g) for m in members], axis=0)
+    assert np.abs(changed - before).max() > 1e-6
+    np.testing.assert_allclose(changed, expected, rtol=0, atol=1e-12 * np.abs(expected).max())
+    ens.float().double()  # new storage, weights rounded to float32 on the way
+    expected = np.mean([m.delta_rho_g(numbers, positions, cell, g) for m in ens.members], axis=0)
+    assert np.abs(expected - changed).max() > 1e-10
+    rounded = ens.predict(numbers, positions, cell, g).delta_rho_g
+    np.testing.assert_allclose(rounded, expected, rtol=0, atol=1e-12 * np.abs(expected).max())
+    ens.members[1] = _random_member(5)  # a member replaced by another module
+    expected = np.mean([m.delta_rho_g(numbers, positions, cell, g) for m in ens.members], axis=0)
+    replaced = ens.predict(numbers, positions, cell, g).delta_rho_g
+    np.testing.assert_allclose(replaced, expected, rtol=0, atol=1e-12 * np.abs(expected).max())
+
+
 def test_identical_members_are_certain_and_different_ones_shrink(triclinic, g_of):
     numbers, positions, cell, miller = triclinic
     g = g_of(cell, miller)

@@ -407,7 +407,7 @@ def predict_restart(
     """
     from rhocat.qe.acs import acs_rho_g
     from rhocat.qe.density import ChargeDensity
-    from rhocat.qe.gvectors import fft_grid_shape, miller_indices
+    from rhocat.qe.gvectors import miller_indices
     from rhocat.qe.save import write_restart_files
     from rhocat.qe.start import cell_bohr as qe_cell_bohr
     from rhocat.qe.start import reciprocal_b
@@ -426,9 +426,9 @@ def predict_restart(
     ecutrho_ry, ecutwfc_ry = _cutoffs(atoms, family, protocol, overrides, ecutrho_ry)
     cell = qe_cell_bohr(atoms)  # pw.x's bohr: the G list must be exactly pw.x's
     what = f"predict {name or atoms.get_chemical_formula()}"
-    check_density_memory(cell, ecutrho_ry, len(atoms), what, progress=progress)
+    cost = check_density_memory(cell, ecutrho_ry, len(atoms), what, progress=progress)
     miller = miller_indices(cell, ecutrho_ry)
-    shape = tuple(int(n) for n in fft_grid_shape(cell, ecutrho_ry))
+    shape = cost.fft_grid  # fft_grid_shape(cell, ecutrho_ry), computed once
     rho_acs = np.asarray(acs_rho_g(atoms, family, miller), dtype=np.complex128).reshape(-1)
     t_model = time.perf_counter()
     model_part = _model_start(model, atoms, family, miller, shape, float(ecutrho_ry))
