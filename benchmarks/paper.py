@@ -106,6 +106,23 @@ def summarize_rows(rows: list[dict]) -> dict:
     return out
 
 
+def per_structure(rows: list[dict], ids: list[str]) -> list[dict]:
+    """Each cell's SCF iterations from the ACS and from the model, s-AUC and NMAE (%)."""
+    keep = []
+    for r in rows:
+        if r.get("id") not in set(ids):
+            continue
+        keep.append({
+            "id": r["id"],
+            "iterations_acs": (r.get("baseline") or {}).get("iterations"),
+            "iterations_model": (r.get("learned") or {}).get("iterations"),
+            "s_auc": r.get("s_auc"),
+            "nmae_percent": None if r.get("nmae") is None else 100.0 * r["nmae"],
+            "inference_s": r.get("inference_s"),
+        })  # fmt: skip
+    return keep
+
+
 def scf_subset(snap: dict, per_split: int, seed: int = 0) -> list[str]:
     """A seeded sample of at most ``per_split`` ids of each test split (fixed before tuning)."""
     ids = []
@@ -185,6 +202,7 @@ def main() -> None:
             "evaluate_s": time.perf_counter() - t0,
             "checkpoint_bytes": ckpt.stat().st_size,
             "splits": summarize_rows([r for r in rows if r.get("id") in set(ids)]),
+            "per_structure": per_structure(rows, ids),
         }
         result_path.write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps(result, indent=1))
