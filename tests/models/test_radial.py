@@ -73,3 +73,37 @@ def test_hartree_weights():
     w = hartree_weights(g, 100.0, 2)
     assert w[0] == 0
     np.testing.assert_allclose(w[1:], [4 * np.pi * 100 / 2, 4 * np.pi * 100 / 8])
+
+
+def test_fit_uses_only_each_samples_elements_and_matches_the_dense_normal_equations(
+    triclinic, g_of
+):
+    """Samples holding a subset of the elements: the block-wise fit is the dense one."""
+    from rhocat.models.basis import per_element_design
+    from rhocat.models.radial import fit_radial_table
+
+    numbers, pos, cell, miller = triclinic
+    elements = [1, 6, 8, 14]  # H and O appear in no sample: their rows stay ridge-only
+    rng = np.random.default_rng(3)
+    samples = []
+    for scale, species in ((1.0, (6, 14)), (0.95, (6, 6)), (1.05, (14, 14))):
+        c = cell * scale
+        nums = np.array([species[i % 2] for i in range(len(numbers))])
+        g = g_of(c, miller)
+        delta = rng.normal(size=len(g)) + 1j * rng.normal(size=len(g))
+        delta[np.all(miller == 0, axis=1)] = 0.0
+        samples.append(_Sample(nums, pos * scale, c, g, delta * 1e-3))
+    spec = RadialModel({}, elements).spec
+    got = fit_radial_table(samples, spec, elements, ridge_lambda=2.0)
+    nc = len(elements) * spec.n_alpha
+    mat, vec = np.zeros((nc, nc)), np.zeros(nc)
+    for s in samples:  # the textbook form: every column, one complex product
+        d = per_element_design(spec, s.numbers, elements, s.positions_bohr, s.g_cart,
+                               s.volume_bohr3)  # fmt: skip
+        dw = d * hartree_weights(s.g_cart, s.volume_bohr3, len(s.numbers))[:, None]
+        mat += np.real(dw.conj().T @ d)
+        vec += np.real(dw.conj().T @ s.delta_rho_g)
+    scale = np.diag(mat)[np.diag(mat) > 0].mean()
+    want = np.linalg.solve(mat + 2.0 * scale * np.eye(nc), vec).reshape(len(elements), -1)
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-14)
+    assert np.all(got[[0, 2]] == 0.0) and np.abs(got[[1, 3]]).max() > 0.0

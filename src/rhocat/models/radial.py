@@ -49,11 +49,18 @@ def fit_radial_table(
     vec = np.zeros(nc)
     for s in samples:
         g = np.asarray(s.g_cart)
-        d = per_element_design(spec, s.numbers, elements, s.positions_bohr, g, s.volume_bohr3)
+        # only the elements of this sample have non-zero columns: fit their block
+        present = [z for z in elements if np.any(np.asarray(s.numbers) == z)]
+        cols = np.concatenate([
+            np.arange(spec.n_alpha) + spec.n_alpha * elements.index(z) for z in present
+        ])  # fmt: skip
+        d = per_element_design(spec, s.numbers, present, s.positions_bohr, g, s.volume_bohr3)
         w = hartree_weights(g, s.volume_bohr3, len(s.numbers))
         dw = d * w[:, None]
-        mat += np.real(dw.conj().T @ d)
-        vec += np.real(dw.conj().T @ np.asarray(s.delta_rho_g))
+        # Re(A^H B) = Re(A)^T Re(B) + Im(A)^T Im(B): two real products, not a complex one
+        mat[np.ix_(cols, cols)] += dw.real.T @ d.real + dw.imag.T @ d.imag
+        rho = np.asarray(s.delta_rho_g)
+        vec[cols] += dw.real.T @ rho.real + dw.imag.T @ rho.imag
     diag = np.diag(mat)
     scale = diag[diag > 0].mean() if np.any(diag > 0) else 1.0
     coef = np.linalg.solve(mat + ridge_lambda * scale * np.eye(nc), vec)
