@@ -55,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--config", default="small")
     ap.add_argument("--workdir", default="/tmp/rhocat-ablation")
+    ap.add_argument(
+        "--first-seed", type=int, default=0, help="members use seeds FIRST .. FIRST+K-1"
+    )
     ap.add_argument("-o", "--output", required=True)
     args = ap.parse_args(argv)
     workdir = Path(args.workdir)
@@ -84,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             features, k, shrink = ROWS[base]
             members, train_s = [], 0.0
-            for seed in range(k):
+            for seed in range(args.first_seed, args.first_seed + k):
                 path = workdir / f"{'features' if features else 'embed'}-s{seed}-{steps}.pt"
                 m, dt = train_member(
                     data,
@@ -96,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 members.append(m)
                 train_s += dt
-            seeds = list(range(k))
+            seeds = list(range(args.first_seed, args.first_seed + k))
             model = members[0]
             if k > 1:
                 model = EnsembleModel.from_members(members, shrink_c=0.0)
