@@ -45,3 +45,12 @@ def test_c_equals_python_port_on_a_large_list():
 def test_rejects_a_buffer_that_is_not_float64():
     with pytest.raises(ValueError, match="float64"):
         gvectors._hpsort_c.hpsort_eps(b"12345", 1e-8)
+
+
+def test_without_the_compiled_sort_a_large_list_warns_and_still_sorts(monkeypatch):
+    values = _near_ties(3, gvectors.SLOW_SORT_WARN_SIZE + 500, 3e-8)
+    want = gvectors._hpsort_eps_python(values, 1e-8)
+    monkeypatch.setattr(gvectors, "_hpsort_c", None)
+    with pytest.warns(RuntimeWarning, match="make setup"):
+        got = gvectors._hpsort_eps(values, 1e-8)
+    np.testing.assert_array_equal(got, want)

@@ -17,12 +17,16 @@ is the default here.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
 
 from rhocat.errors import DensityFileError
 from rhocat.units import BOHR_ANGSTROM
+
+#: a G list longer than this, sorted without the compiled heapsort, gets a warning
+SLOW_SORT_WARN_SIZE = 2000
 
 try:  # QE's hpsort_eps in C, built at install when a C compiler is there (setup.py)
     from rhocat.qe import _hpsort as _hpsort_c
@@ -209,6 +213,14 @@ def _hpsort_eps(values: np.ndarray, eps: float) -> np.ndarray:
     """
     values = np.ascontiguousarray(values, dtype=np.float64)
     if _hpsort_c is None:
+        if len(values) > SLOW_SORT_WARN_SIZE:
+            warnings.warn(
+                "rhocat's compiled G-vector sort (rhocat.qe._hpsort) is not built: the "
+                "Python one adds up to a second per density of this size; reinstall with a "
+                "C compiler present (`make setup`, or `pip install -e .`)",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         return _hpsort_eps_python(values, eps)
     return np.frombuffer(_hpsort_c.hpsort_eps(values, float(eps)), dtype=np.int64).copy()
 
