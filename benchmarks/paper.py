@@ -108,9 +108,9 @@ def summarize_rows(rows: list[dict]) -> dict:
 
 def per_structure(rows: list[dict], ids: list[str]) -> list[dict]:
     """Each cell's SCF iterations from the ACS and from the model, s-AUC and NMAE (%)."""
-    keep = []
+    wanted, keep = set(ids), []
     for r in rows:
-        if r.get("id") not in set(ids):
+        if r.get("id") not in wanted:
             continue
         keep.append({
             "id": r["id"],
