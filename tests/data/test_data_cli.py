@@ -190,3 +190,37 @@ def test_resume_after_sigkill(tmp_path, workers):
     assert final.clean and final.ok == n and not final.notes
     with Dataset(out) as ds:
         assert ds.ids() == [f"s{i}" for i in range(n)] and ds.count() == n
+
+
+# A worker whose driver is gone, holding a pw.x-like child that no Popen object
+# answers for (an interrupt that landed inside subprocess.Popen), and whose main
+# thread swallows the interrupt (as the process pool's loop does).
+ORPHAN_WORKER = r"""
+import subprocess, sys, time
+from rhocat.data.engines import _worker_init
+
+gone = subprocess.Popen(["true"]); gone.wait()
+_worker_init(gone.pid)
+child = subprocess.Popen(["sleep", "60"], start_new_session=True)
+print(child.pid, flush=True)
+while True:
+    try:
+        time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+"""
+
+
+def test_orphaned_worker_kills_an_unheld_run_and_exits():
+    t0 = time.time()
+    p = subprocess.run(
+        [sys.executable, "-c", ORPHAN_WORKER], capture_output=True, text=True, timeout=60
+    )
+    assert p.returncode == 1, p.stderr
+    assert time.time() - t0 < 15
+    child = int(p.stdout.split()[0])
+    try:
+        state = Path(f"/proc/{child}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        state = "gone"
+    assert state in ("gone", "Z")

@@ -41,6 +41,7 @@ from rhocat.data.pipeline import (
 )
 from rhocat.data.store import WORK, write_entry_file
 from rhocat.errors import InputError, RhocatError
+from rhocat.qe.runner import kill_child_sessions
 
 
 class Engine(Protocol):
@@ -54,8 +55,13 @@ class Engine(Protocol):
 # --------------------------------------------------------------------- local
 
 
+#: Seconds a worker whose driver is gone gives its main thread to stop its pw.x run
+#: and clean up, before it kills what is left and exits.
+ORPHAN_GRACE_S = 2.0
+
+
 def _watch_parent(parent_pid: int) -> None:
-    """In a worker: interrupt the main thread when the driving process is gone."""
+    """In a worker: stop the work and exit when the driving process is gone."""
     while True:
         time.sleep(0.5)
         try:
@@ -64,9 +70,12 @@ def _watch_parent(parent_pid: int) -> None:
             break
         except PermissionError:
             pass
-    # KeyboardInterrupt in the main thread makes the pw.x runner kill its process group.
+    # KeyboardInterrupt in the main thread makes the pw.x runner kill its process group
+    # and the pipeline remove what it half wrote.
     os.kill(os.getpid(), signal.SIGINT)
-    time.sleep(20)
+    time.sleep(ORPHAN_GRACE_S)
+    # An interrupt that landed inside subprocess.Popen leaves a pw.x nobody holds.
+    kill_child_sessions()
     os._exit(1)
 
 

@@ -243,6 +243,41 @@ def session_pids(sid: int) -> list[int]:
     return pids
 
 
+def child_pids(pid: int) -> list[int]:
+    """Pids of the live children of process ``pid`` (Linux /proc; [] elsewhere)."""
+    children = []
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return children
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            # the command name (field 2) may hold spaces or ')': the ppid follows the last ')'
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if len(fields) > 1 and fields[1] == str(pid):
+            children.append(int(entry.name))
+    return children
+
+
+def kill_child_sessions() -> None:
+    """SIGKILL every child of this process and the session each one leads.
+
+    pw.x (or mpirun and its ranks) runs in a session of its own, led by a
+    child of rhocat; this stops such runs even when their ``Popen`` object was
+    never returned (an interrupt inside ``subprocess.Popen``).
+    """
+    for child in child_pids(os.getpid()):
+        for pid in [child, *session_pids(child)]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
 def _kill_group(proc: subprocess.Popen) -> None:
     """SIGKILL pw.x's whole session: mpirun's group and each rank's own group."""
     try:
