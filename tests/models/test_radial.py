@@ -107,3 +107,41 @@ def test_fit_uses_only_each_samples_elements_and_matches_the_dense_normal_equati
     want = np.linalg.solve(mat + 2.0 * scale * np.eye(nc), vec).reshape(len(elements), -1)
     np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-14)
     assert np.all(got[[0, 2]] == 0.0) and np.abs(got[[1, 3]]).max() > 0.0
+
+
+def test_element_ridge_scale_keeps_an_elements_fit_to_its_own_data(triclinic, g_of):
+    """Structures of one element change another element's fit under the global ridge scale,
+    not under the per-element one (the structures share no element)."""
+    from rhocat.models.radial import fit_radial_table
+
+    numbers, pos, cell, miller = triclinic
+    rng = np.random.default_rng(5)
+
+    def unary(z, scale, amplitude):
+        c = cell * scale
+        g = g_of(c, miller)
+        delta = (rng.normal(size=len(g)) + 1j * rng.normal(size=len(g))) * amplitude
+        delta[np.all(miller == 0, axis=1)] = 0.0
+        return _Sample(np.full(len(numbers), z), pos * scale, c, g, delta)
+
+    silicon = [unary(14, s, 1e-3) for s in (0.97, 1.0, 1.03)]
+    # many dense carbon cells: a large carbon block on the normal matrix's diagonal
+    carbon = [unary(6, s, 1e-2) for s in np.linspace(0.6, 0.8, 8)]
+    spec = RadialModel({}, [6, 14]).spec
+    fits = {}
+    for ridge_scale in ("global", "element"):
+        alone = fit_radial_table(silicon, spec, [6, 14], 10.0, ridge_scale)[1]
+        both = fit_radial_table(silicon + carbon, spec, [6, 14], 10.0, ridge_scale)[1]
+        fits[ridge_scale] = np.abs(both - alone).max() / np.abs(alone).max()
+    assert fits["element"] < 1e-12
+    assert fits["global"] > 1e-3
+
+
+def test_unknown_ridge_scale_is_refused():
+    import pytest
+
+    from rhocat.models.radial import fit_radial_table
+
+    spec = RadialModel({}, [14]).spec
+    with pytest.raises(ValueError, match="ridge_scale"):
+        fit_radial_table([], spec, [14], 10.0, "per-atom")

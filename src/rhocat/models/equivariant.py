@@ -104,6 +104,7 @@ class EquivariantBasisModel(DensityModel):
     Config keys: ``basis`` (BasisSpec dict), ``cutoff_ang``, ``n_layers``, ``hidden_muls``
     (multiplicities of l = 0, 1, 2, ... hidden features), ``sh_lmax`` (edge harmonics of the
     hidden layers), ``n_rbf``, ``radial_hidden``, ``avg_neighbours``, ``baseline_ridge_lambda``,
+    ``baseline_ridge_scale`` (see :func:`rhocat.models.radial.fit_radial_table`),
     ``element_features`` (True: atoms enter through :class:`ElementFeatures`, tabulated
     element properties; False: a free embedding per atomic number).
     """
@@ -123,6 +124,7 @@ class EquivariantBasisModel(DensityModel):
         c.setdefault("radial_hidden", 32)
         c.setdefault("avg_neighbours", 12.0)
         c.setdefault("baseline_ridge_lambda", 10.0)
+        c.setdefault("baseline_ridge_scale", "global")
         c.setdefault("element_features", False)
         self.cutoff = float(c["cutoff_ang"]) * BOHR_PER_ANGSTROM
         hidden = _natural(c["hidden_muls"])

@@ -38,12 +38,19 @@ def fit_radial_table(
     spec: BasisSpec,
     elements: list[int],
     ridge_lambda: float = 10.0,
+    ridge_scale: str = "global",
 ) -> np.ndarray:
     """Ridge fit of per-element l = 0 coefficients; returns (len(elements), spec.n_alpha).
 
     ``samples``: objects with ``numbers, positions_bohr, cell_bohr, g_cart, volume_bohr3,
     delta_rho_g`` (e.g. :class:`rhocat.data.sample.DensitySample`).
+    ``ridge_scale``: what λ is relative to: ``"global"``, the mean diagonal of the whole
+    normal matrix (every element is damped alike, so adding structures of one element
+    changes every element's fit); ``"element"``, the mean diagonal of each element's block
+    (each element's damping depends on its own data only).
     """
+    if ridge_scale not in ("global", "element"):
+        raise ValueError(f"ridge_scale must be 'global' or 'element', not {ridge_scale!r}")
     nc = len(elements) * spec.n_alpha
     mat = np.zeros((nc, nc))
     vec = np.zeros(nc)
@@ -62,8 +69,12 @@ def fit_radial_table(
         rho = np.asarray(s.delta_rho_g)
         vec[cols] += dw.real.T @ rho.real + dw.imag.T @ rho.imag
     diag = np.diag(mat)
-    scale = diag[diag > 0].mean() if np.any(diag > 0) else 1.0
-    coef = np.linalg.solve(mat + ridge_lambda * scale * np.eye(nc), vec)
+    scale = np.full(nc, diag[diag > 0].mean() if np.any(diag > 0) else 1.0)
+    if ridge_scale == "element":
+        blocks = diag.reshape(len(elements), spec.n_alpha)
+        own = np.array([b[b > 0].mean() if np.any(b > 0) else 1.0 for b in blocks])
+        scale = np.repeat(own, spec.n_alpha)
+    coef = np.linalg.solve(mat + ridge_lambda * np.diag(scale), vec)
     return coef.reshape(len(elements), spec.n_alpha)
 
 
@@ -83,13 +94,20 @@ class RadialModel(DensityModel):
         )
         self.config["basis"] = self.spec.to_dict()
         self.config.setdefault("ridge_lambda", 10.0)
+        self.config.setdefault("ridge_scale", "global")
         self.register_buffer(
             "table", torch.zeros(Z_MAX + 1, self.spec.n_alpha, dtype=torch.float64)
         )
 
     def fit(self, samples: Iterable) -> None:
         """Fit the table on ``samples`` (closed form; seconds)."""
-        coef = fit_radial_table(samples, self.spec, self.elements, self.config["ridge_lambda"])
+        coef = fit_radial_table(
+            samples,
+            self.spec,
+            self.elements,
+            self.config["ridge_lambda"],
+            self.config["ridge_scale"],
+        )
         with torch.no_grad():
             self.table.zero_()
             for i, z in enumerate(self.elements):

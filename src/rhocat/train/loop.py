@@ -286,8 +286,8 @@ def _initial_model(
         if occ is not None:
             net.becsum_model = occ
         if isinstance(net, EquivariantBasisModel):
-            ridge = net.config["baseline_ridge_lambda"]
-            net.set_baseline(fit_radial_table(train, net.spec, net.elements, ridge))
+            ridge, scale = net.config["baseline_ridge_lambda"], net.config["baseline_ridge_scale"]
+            net.set_baseline(fit_radial_table(train, net.spec, net.elements, ridge, scale))
     return net
 
 
