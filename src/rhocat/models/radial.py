@@ -33,6 +33,12 @@ def hartree_weights(g_cart: np.ndarray, volume_bohr3: float, n_atoms: int) -> np
     return w
 
 
+def _positive_mean(diagonal: np.ndarray) -> float:
+    """Mean of the positive entries of a normal matrix's diagonal (1 when there are none)."""
+    positive = diagonal[diagonal > 0]
+    return float(positive.mean()) if positive.size else 1.0
+
+
 def fit_radial_table(
     samples: Iterable,
     spec: BasisSpec,
@@ -69,11 +75,11 @@ def fit_radial_table(
         rho = np.asarray(s.delta_rho_g)
         vec[cols] += dw.real.T @ rho.real + dw.imag.T @ rho.imag
     diag = np.diag(mat)
-    scale = np.full(nc, diag[diag > 0].mean() if np.any(diag > 0) else 1.0)
     if ridge_scale == "element":
         blocks = diag.reshape(len(elements), spec.n_alpha)
-        own = np.array([b[b > 0].mean() if np.any(b > 0) else 1.0 for b in blocks])
-        scale = np.repeat(own, spec.n_alpha)
+        scale = np.repeat([_positive_mean(b) for b in blocks], spec.n_alpha)
+    else:
+        scale = np.full(nc, _positive_mean(diag))
     coef = np.linalg.solve(mat + ridge_lambda * np.diag(scale), vec)
     return coef.reshape(len(elements), spec.n_alpha)
 

@@ -226,18 +226,21 @@ def _die_with_parent(parent_pid: int):
     return preexec
 
 
+def _live_pids() -> list[int]:
+    """Pids of the live processes (Linux /proc; [] elsewhere)."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return []
+    return [int(entry.name) for entry in proc.iterdir() if entry.name.isdigit()]
+
+
 def session_pids(sid: int) -> list[int]:
     """Pids of the live processes of session ``sid`` (Linux /proc; [] elsewhere)."""
     pids = []
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return pids
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
+    for pid in _live_pids():
         try:
-            if os.getsid(int(entry.name)) == sid:
-                pids.append(int(entry.name))
+            if os.getsid(pid) == sid:
+                pids.append(pid)
         except (ProcessLookupError, PermissionError, OSError):
             continue
     return pids
@@ -246,21 +249,25 @@ def session_pids(sid: int) -> list[int]:
 def child_pids(pid: int) -> list[int]:
     """Pids of the live children of process ``pid`` (Linux /proc; [] elsewhere)."""
     children = []
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return children
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
+    for candidate in _live_pids():
         try:
-            # the command name (field 2) may hold spaces or ')': the ppid follows the last ')'
-            stat = (entry / "stat").read_text()
+            stat = Path(f"/proc/{candidate}/stat").read_text()
         except OSError:
             continue
+        # the command name (field 2) may hold spaces or ')': the ppid follows the last ')'
         fields = stat[stat.rfind(")") + 2 :].split()
         if len(fields) > 1 and fields[1] == str(pid):
-            children.append(int(entry.name))
+            children.append(candidate)
     return children
+
+
+def _sigkill(pids: list[int]) -> None:
+    """SIGKILL each of ``pids`` that still exists and may be signalled."""
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 def kill_child_sessions() -> None:
@@ -271,11 +278,7 @@ def kill_child_sessions() -> None:
     never returned (an interrupt inside ``subprocess.Popen``).
     """
     for child in child_pids(os.getpid()):
-        for pid in [child, *session_pids(child)]:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+        _sigkill([child, *session_pids(child)])
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
@@ -284,8 +287,4 @@ def _kill_group(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGKILL)  # mpirun first: it starts no rank after this
     except (ProcessLookupError, PermissionError):
         proc.kill()
-    for pid in session_pids(proc.pid):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+    _sigkill(session_pids(proc.pid))
