@@ -34,6 +34,27 @@ def test_ensemble_trains_calibrates_on_val_and_resumes(real_samples, tiny_basis,
     assert [member_path(out, k).stat().st_mtime_ns for k in range(2)] == stamps
 
 
+def test_an_interrupted_member_is_continued_not_taken_as_finished(
+    real_samples, tiny_basis, tmp_path
+):
+    """Its best checkpoint exists after the first validation; the rerun still completes it."""
+    from rhocat.train.checkpoint import read_checkpoint
+    from rhocat.train.loop import output_paths
+
+    out = tmp_path / "ens.pt"
+    tiny_basis["train"]["val_every"] = 1
+    kw = dict(n_members=2, config=tiny_basis, steps=4, out=out, progress=False)
+    train_ensemble(real_samples, stop_after=2, **kw)  # both members stop at step 2 of 4
+    assert member_path(out, 0).is_file()  # the best checkpoint of an unfinished member
+    _, last, csv = output_paths(member_path(out, 1))
+    assert read_checkpoint(last)["train_state"]["step"] == 2
+    train_ensemble(real_samples, **kw)
+    for k in range(2):
+        _, last, csv = output_paths(member_path(out, k))
+        assert read_checkpoint(last)["train_state"]["step"] == 4
+        assert [int(r.split(",")[0]) for r in csv.read_text().splitlines()[1:]] == [0, 1, 2, 3]
+
+
 def test_ensemble_needs_two_members(real_samples, tiny_basis, tmp_path):
     with pytest.raises(InputError, match="at least 2 members"):
         train_ensemble(real_samples, n_members=1, config=tiny_basis, out=tmp_path / "e.pt")

@@ -1,10 +1,12 @@
 """Train an ensemble of basis models (consecutive seeds) and calibrate its shrinkage.
 
 Each member is an ordinary :func:`rhocat.train.train_model` run written next to the
-ensemble (``model.member0.pt``, ...; a member whose checkpoint exists is loaded, not
-retrained, so an interrupted ensemble resumes member by member). The ensemble checkpoint
-(``model.pt``, kind ``ensemble``) holds all members; its ``shrink_c`` is chosen on the
-validation split (:func:`rhocat.models.ensemble.calibrate_shrinkage`), never on test.
+ensemble (``model.member0.pt``, ...). A rerun loads the members that finished, continues
+an interrupted member from its last checkpoint (``model.member0.last.pt``) and trains the
+rest, so an ensemble trained for CPU-hours survives being stopped at any step. The
+ensemble checkpoint (``model.pt``, kind ``ensemble``) holds all members; its ``shrink_c``
+is chosen on the validation split (:func:`rhocat.models.ensemble.calibrate_shrinkage`),
+never on test.
 """
 
 from __future__ import annotations
@@ -27,6 +29,21 @@ def member_path(out: str | os.PathLike, k: int) -> Path:
     """Checkpoint path of member ``k`` of the ensemble written to ``out``."""
     out = Path(out)
     return out.with_name(f"{out.stem}.member{k}{out.suffix or '.pt'}")
+
+
+def _steps_done(path: Path) -> int | None:
+    """Steps a member has taken, from its last checkpoint beside ``path``; None without one.
+
+    The best checkpoint (``path``) is written during training whenever validation improves,
+    so its presence alone does not say that the member finished.
+    """
+    from rhocat.train.checkpoint import read_checkpoint
+    from rhocat.train.loop import output_paths
+
+    last = output_paths(path)[1]
+    if not last.is_file():
+        return None
+    return int((read_checkpoint(last).get("train_state") or {}).get("step", 0))
 
 
 def train_ensemble(
@@ -66,10 +83,12 @@ def train_ensemble(
     # the members train on samples: the dataset's family and protocol are passed on
     train_kwargs["metadata"] = {**dataset_metadata(data), **(train_kwargs.get("metadata") or {})}
     samples = train + val
+    total = int(steps if steps is not None else cfg["train"]["steps"])
     members, member_metrics = [], []
     for k in range(n_members):
         path = member_path(out, k)
-        if path.is_file():
+        done = _steps_done(path)
+        if path.is_file() and (done is None or done >= total):
             members.append(load_model(path))
             member_metrics.append(getattr(members[-1], "metrics", {}).get("val", {}))
             continue
@@ -77,7 +96,7 @@ def train_ensemble(
         cfg_k["train"]["seed"] = seed0 + k
         result = train_model(
             samples, model="basis", config=cfg_k, steps=steps, out=path, progress=progress,
-            **train_kwargs,
+            resume=done is not None, **train_kwargs,
         )  # fmt: skip
         members.append(load_model(result.best_path))
         member_metrics.append(result.val)
