@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ("radial", "basis", "default-600", "default-304", "default", "pointwise")
+ORDER = ("radial", "basis", "default-600", "default-304", "default-3000", "default", "pointwise")
 
 
 def _f(x, fmt="{:.1f}"):
