@@ -182,7 +182,8 @@ def main() -> None:
     }
     if result_path.is_file():  # keep the other models' figures of the same snapshot and subset
         old = json.loads(result_path.read_text())
-        if old.get("snapshot") == result["snapshot"] and old.get("scf_subset") == ids:
+        same = Path(old.get("snapshot", "")).resolve() == Path(args.snapshot).resolve()
+        if same and old.get("scf_subset") == ids:  # absolute or relative, the same file
             result["models"] = old.get("models", {})
     samples = None
     for name in [m for m in args.models.split(",") if m]:
