@@ -374,3 +374,19 @@ def test_coverage_counts_elements_pairs_and_uncovered_test_structures(ds):
     assert "gesi-test not covered (Ge in 1 train structures)" in text
     assert any(line.split() == ["C-Si", "3", "0", "0", "3"] for line in text.splitlines())
     assert coverage(ds.path, min_train=1)["outside_train"]["test_binary"]["covered"] == 2
+
+
+def test_an_entry_killed_before_its_checksum_line_is_a_note_the_resume_repairs(ds):
+    """Renamed into entries/ but killed before its line in checksums.sha256: an interrupted
+    run, not damage; reconciling (what `rhocat dft run` does first) appends the line."""
+    from rhocat.data.checksums import read_checksums, write_checksums
+    from rhocat.data.store import write_entry_file
+
+    write_entry_file(ds.path, gaussian_record("b-Si", bulk("Si", "diamond", a=5.43)))
+    write_checksums(ds.path, {})  # as if killed between the rename and the append
+    report = check_dataset(ds.path)
+    assert report.clean and any("no line in checksums.sha256 yet" in n for n in report.notes)
+    assert ds.reconcile()["checksummed"] == 1
+    assert "b-Si.h5" in read_checksums(ds.path)[0]
+    final = check_dataset(ds.path)
+    assert final.clean and final.ok == 1 and not final.notes
