@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import argparse
 import copy
+import fcntl
 import json
+import os
 import random
 import statistics
 import time
@@ -132,6 +134,31 @@ def scf_subset(snap: dict, per_split: int, seed: int = 0) -> list[str]:
     return ids
 
 
+def record_model(path: Path, result: dict, name: str, entry: dict) -> dict:
+    """Write ``entry`` as model ``name`` into the result file at ``path``; return the file's content.
+
+    The file is re-read under a lock just before writing, so that runs of other models on the
+    same snapshot and subset (in parallel or before) keep their figures; a file of another
+    snapshot or subset is replaced.
+    """
+    from rhocat.fileio import atomic_write_json
+
+    folder = os.open(path.parent, os.O_RDONLY)  # the lock: the result file's folder
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        merged = copy.deepcopy(result)
+        if path.is_file():
+            old = json.loads(path.read_text())
+            same = Path(old.get("snapshot", "")).resolve() == Path(result["snapshot"]).resolve()
+            if same and old.get("scf_subset") == result["scf_subset"]:
+                merged["models"] = {**result["models"], **old.get("models", {})}  # file wins
+        merged["models"][name] = entry
+        atomic_write_json(path, merged)
+    finally:
+        os.close(folder)  # releases the lock
+    return merged
+
+
 def train(name: str, samples: list, out: Path) -> Path:
     """Train model ``name`` on ``samples`` (train + val labelled) into ``out``."""
     from rhocat.train import train_model
@@ -180,11 +207,6 @@ def main() -> None:
         "scf_subset": ids,
         "models": {},
     }
-    if result_path.is_file():  # keep the other models' figures of the same snapshot and subset
-        old = json.loads(result_path.read_text())
-        same = Path(old.get("snapshot", "")).resolve() == Path(args.snapshot).resolve()
-        if same and old.get("scf_subset") == ids:  # absolute or relative, the same file
-            result["models"] = old.get("models", {})
     samples = None
     for name in [m for m in args.models.split(",") if m]:
         ckpt = Path(given.get(name, out / f"{name}.pt"))
@@ -198,14 +220,13 @@ def main() -> None:
         evaluate(load_model(ckpt), ds, out / f"results-{name}", model_path=ckpt, ids=ids,
                  ranks=args.ranks, workers=args.workers, timeout_s=600)  # fmt: skip
         rows = load_rows(out / f"results-{name}")
-        result["models"][name] = {
+        result = record_model(result_path, result, name, {
             "train_s": train_s,
             "evaluate_s": time.perf_counter() - t0,
             "checkpoint_bytes": ckpt.stat().st_size,
             "splits": summarize_rows([r for r in rows if r.get("id") in set(ids)]),
             "per_structure": per_structure(rows, ids),
-        }
-        result_path.write_text(json.dumps(result, indent=1) + "\n")
+        })  # fmt: skip
     print(json.dumps(result, indent=1))
 
 
