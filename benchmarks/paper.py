@@ -135,7 +135,7 @@ def scf_subset(snap: dict, per_split: int, seed: int = 0) -> list[str]:
 
 
 def record_model(path: Path, result: dict, name: str, entry: dict) -> dict:
-    """Write ``entry`` as model ``name`` into the result file at ``path``; return the file's content.
+    """Write ``entry`` as model ``name`` into the result file at ``path``; return its content.
 
     The file is re-read under a lock just before writing, so that runs of other models on the
     same snapshot and subset (in parallel or before) keep their figures; a file of another
