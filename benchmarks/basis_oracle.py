@@ -28,8 +28,8 @@ import torch
 from rhocat.models.basis import (
     G_ZERO_TOL,
     BasisSpec,
-    _half_list,
     design_real,
+    half_list,
     inversion_partners,
     structure_phases,
 )
@@ -53,7 +53,7 @@ def oracle_capture(sample, spec: BasisSpec, chunk: int = 2048) -> float:
     if partners is None:
         keep, mult = np.arange(len(g_all)), np.ones(len(g_all))
     else:
-        keep = _half_list(partners)[0]
+        keep = half_list(partners)[0]
         mult = np.where(partners[keep] == keep, 1.0, 2.0)
     g2 = (g_all[keep] ** 2).sum(axis=1)
     nonzero = g2 > G_ZERO_TOL**2

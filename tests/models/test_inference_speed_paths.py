@@ -8,10 +8,10 @@ import torch
 
 from rhocat.models.basis import (
     BasisSpec,
-    _half_list,
     evaluate_g,
     evaluate_g_many,
     evaluate_g_reference,
+    half_list,
     inversion_partners,
 )
 from rhocat.models.equivariant import EquivariantBasisModel
@@ -46,7 +46,7 @@ def test_fast_evaluation_equals_reference(n_atoms):
     assert _rel(half, ref) < 1e-12
     assert half[0] == 0  # G = 0 is pw.x's first vector: exactly zero
     # the half path really evaluates each (G, -G) pair once
-    reps, _, conj = _half_list(partners)
+    reps, _, conj = half_list(partners)
     assert len(reps) == (len(miller) + 1) // 2
     assert conj.sum() == len(miller) // 2
 

@@ -221,7 +221,7 @@ def inversion_partners(g_cart: np.ndarray, cell_bohr: np.ndarray) -> np.ndarray 
     return table[table.size - 1 - key]
 
 
-def _half_list(partners: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def half_list(partners: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(representatives, where each G reads its value, conjugate mask) from inversion partners."""
     idx = np.arange(len(partners))
     rep = (partners < 0) | (idx <= partners)
@@ -324,7 +324,7 @@ def evaluate_g(
     """
     dtype, dev = g_cart.dtype, g_cart.device
     if partners is not None:
-        reps, source, conj = _half_list(np.asarray(partners))
+        reps, source, conj = half_list(np.asarray(partners))
         g_eval = g_cart[torch.as_tensor(reps, device=dev)]
     else:
         g_eval = g_cart
