@@ -137,22 +137,23 @@ def scf_subset(snap: dict, per_split: int, seed: int = 0) -> list[str]:
 def record_model(path: Path, result: dict, name: str, entry: dict) -> dict:
     """Write ``entry`` as model ``name`` into the result file at ``path``; return its content.
 
-    The file is re-read under a lock just before writing, so that runs of other models on the
-    same snapshot and subset (in parallel or before) keep their figures; a file of another
-    snapshot or subset is replaced.
+    The file holds the models: it is re-read under a lock just before writing, so that runs
+    of other models on the same snapshot and subset (in parallel or before) keep their
+    figures; a file of another snapshot or subset is replaced. ``result``'s own ``models``
+    are not used.
     """
     from rhocat.fileio import atomic_write_json
 
     folder = os.open(path.parent, os.O_RDONLY)  # the lock: the result file's folder
     try:
         fcntl.flock(folder, fcntl.LOCK_EX)
-        merged = copy.deepcopy(result)
+        models = {}
         if path.is_file():
             old = json.loads(path.read_text())
             same = Path(old.get("snapshot", "")).resolve() == Path(result["snapshot"]).resolve()
             if same and old.get("scf_subset") == result["scf_subset"]:
-                merged["models"] = {**result["models"], **old.get("models", {})}  # file wins
-        merged["models"][name] = entry
+                models = old.get("models", {})
+        merged = {**result, "models": {**models, name: entry}}
         atomic_write_json(path, merged)
     finally:
         os.close(folder)  # releases the lock
