@@ -5,7 +5,8 @@ start with 1e-2. For each structure, rhocat's warm start (``predict_restart``: d
 for PAW species, occupations) is run with pw.x's file default and with each threshold
 given; the ACS iterations are the dataset entry's own ground-truth run (pw.x from its
 atomic start, same parameters: iteration counts are deterministic for one binary and one
-MPI layout). Prints JSON: iterations per threshold and structure, and a summary.
+MPI layout). Prints JSON: iterations per threshold and structure, and a summary. Resumable: a
+structure's thresholds already in the output file are not run again.
 
     python benchmarks/first_threshold.py MODEL --ids L10-CuAg,CsCl-GaNi \
         [--thresholds file,0.01] [-o benchmarks/results_first_threshold.json]
@@ -26,10 +27,14 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 
 
-def warm_iterations(model, sample, family, work: Path, thresholds, ranks: int) -> dict:
+def warm_iterations(
+    model, sample, family, work: Path, thresholds, ranks: int, done: dict | None = None
+) -> dict:
+    """Iterations from the prediction per threshold (``done``: thresholds measured before)."""
+    done = dict(done or {})
     from rhocat.evaluate.runner import sample_atoms
     from rhocat.predict import predict_restart
-    from rhocat.qe.scf import run_scf
+    from rhocat.qe.scf import FILE_DIAGO_THR_INIT, run_scf
 
     atoms = sample_atoms(sample)
     params = sample.meta["parameters"]
@@ -37,13 +42,14 @@ def warm_iterations(model, sample, family, work: Path, thresholds, ranks: int) -
     pred = predict_restart(model, atoms, family=family, out_dir=work / "pred",
                            ecutrho_ry=ecutrho, name=sample.id)  # fmt: skip
     out = {"acs": int(sample.meta["iterations"])}
-    for thr in thresholds:
-        over = None if thr == "file" else {"electrons": {"diago_thr_init": float(thr)}}
+    for thr in [t for t in thresholds if t not in done]:
+        value = FILE_DIAGO_THR_INIT if thr == "file" else float(thr)  # run_scf's own is 1e-2
+        over = {"electrons": {"diago_thr_init": value}}
         res = run_scf(atoms, family=family, start=pred.restart_dir, parameters=params,
                       overrides=over, workdir=work / f"warm-{thr}", ranks=ranks)  # fmt: skip
         out[thr] = res.iterations if res.converged else None
         print(sample.id, thr, out[thr], "acs", out["acs"], file=sys.stderr, flush=True)
-    return out
+    return {**done, **out}
 
 
 def summary(rows: dict, thresholds) -> dict:
@@ -85,13 +91,15 @@ def main() -> int:
     family = load_family(ds.manifest.family)
     out_path = Path(args.output)
     result = json.loads(out_path.read_text()) if out_path.is_file() else {"rows": {}}
+    thresholds = list(dict.fromkeys([*result.get("thresholds", []), *thresholds]))
     result.update(model=args.model, thresholds=thresholds)
     for i in ids:
-        if i in result["rows"]:
+        done = result["rows"].get(i, {})
+        if all(t in done for t in thresholds):
             continue
         with tempfile.TemporaryDirectory(prefix="rhocat-thr-") as tmp:
             result["rows"][i] = warm_iterations(
-                model, ds.load(i), family, Path(tmp), thresholds, args.ranks
+                model, ds.load(i), family, Path(tmp), thresholds, args.ranks, done
             )
         result["summary"] = summary(result["rows"], thresholds)
         out_path.write_text(json.dumps(result, indent=1))

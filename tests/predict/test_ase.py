@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 
 import pytest
 from ase.build import bulk
@@ -60,6 +61,9 @@ def test_espresso_calculator_starts_from_the_prediction(tmp_path):
     out = (tmp_path / "warm" / "espresso.pwo").read_text()
     assert "startingpot" in (tmp_path / "warm" / "espresso.pwi").read_text()
     assert "The initial density is read from file" in out
+    # rhocat's warm-start threshold: the first diagonalization at 1e-2, not pw.x's 1e-5
+    assert calc.parameters["input_data"]["electrons"]["diago_thr_init"] == 1e-2
+    assert re.findall(r"ethr =\s+([\d.E+-]+)", out)[0] == "1.00E-02"
     assert "convergence has been achieved" in out
     assert e_warm == pytest.approx(e_cold, abs=1e-4)  # eV
 
@@ -67,6 +71,7 @@ def test_espresso_calculator_starts_from_the_prediction(tmp_path):
 def test_paw_with_the_users_outdir_and_prefix(tmp_path):
     atoms = bulk("Ge", "diamond", a=5.66)
     calc = _calc(tmp_path / "ge", "Ge", outdir="scratch", prefix="ge")
+    calc.parameters["input_data"]["electrons"]["DIAGO_THR_INIT"] = 1e-4  # the user's, kept
     assert load_family("debian-pbe")["Ge"].kind == "PAW"
     result = espresso_warm_start(calc, atoms)
     save = tmp_path / "ge" / "scratch" / "ge.save"
@@ -75,6 +80,7 @@ def test_paw_with_the_users_outdir_and_prefix(tmp_path):
     atoms.get_potential_energy()
     out = (tmp_path / "ge" / "espresso.pwo").read_text()
     assert "The initial density is read from file" in out
+    assert re.findall(r"ethr =\s+([\d.E+-]+)", out)[0] == "1.00E-04"
     assert "convergence has been achieved" in out
 
 

@@ -42,6 +42,7 @@ def _hand_input(lines: list[str], atoms, startingpot: str, outdir: str | None = 
     outdir_m, prefix = re.search(r"outdir = '([^']+)', prefix = '([^']+)'", text).groups()
     wfc, rho = re.search(r"ecutwfc = ([\d.]+), ecutrho = ([\d.]+)", text).groups()
     assert re.search(r"startingpot = 'file'", text)
+    thr = re.search(r"diago_thr_init = ([\d.e+-]+)", text).group(1)
     pseudo_dir = re.search(r"pseudo_dir = '([^']+)'", text).group(1)
     i = next(n for n, line in enumerate(lines) if "ATOMIC_SPECIES" in line)
     j = next(n for n, line in enumerate(lines) if "CELL_PARAMETERS" in line)
@@ -67,6 +68,7 @@ def _hand_input(lines: list[str], atoms, startingpot: str, outdir: str | None = 
             "&ELECTRONS",
             "  conv_thr = 1.0d-9",
             f"  startingpot = '{startingpot}'",
+            f"  diago_thr_init = {thr}",
             "/",
             "ATOMIC_SPECIES",
             *species,
@@ -137,3 +139,17 @@ def test_a_folder_not_named_save_says_to_copy_it(tmp_path, capsys):
     meta = json.loads((tmp_path / "pred" / "prediction.json").read_text())
     assert meta["requirements"]["pw_input"]["control"] == {"outdir": None, "prefix": None}
     assert meta["requirements"]["pw_input"]["system"]["ecutrho"] == 240.0  # debian-pbe Si
+
+
+def test_warm_start_electrons_sets_the_threshold_unless_the_user_did():
+    from rhocat.predict.pwinput import warm_start_electrons
+
+    assert warm_start_electrons() == {"startingpot": "file", "diago_thr_init": 1e-2}
+    given = {"conv_thr": 1e-9, "startingpot": "atomic"}
+    out = warm_start_electrons(given)
+    assert out == {"conv_thr": 1e-9, "startingpot": "file", "diago_thr_init": 1e-2}
+    assert given["startingpot"] == "atomic"  # a copy: the caller's dict is left alone
+    assert warm_start_electrons({"DIAGO_THR_INIT": 1e-4}) == {
+        "DIAGO_THR_INIT": 1e-4,
+        "startingpot": "file",
+    }

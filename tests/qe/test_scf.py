@@ -39,6 +39,37 @@ def test_converged_density_restarts_in_at_most_3_iterations(si_reference, tmp_pa
     assert warm.energy_ry == pytest.approx(si_reference.energy_ry, abs=1e-6)
 
 
+def _first_ethr(workdir) -> str:
+    import re
+
+    return re.findall(r"ethr =\s+([\d.E+-]+)", (workdir / "pw.out").read_text())[0]
+
+
+def test_a_predicted_folder_gets_the_warm_start_threshold(si_reference, tmp_path, si_atoms):
+    """A folder with rhocat's prediction record starts at diago_thr_init 1e-2; a converged
+    run's folder (no record) at pw.x's own 1e-5; a threshold the user gives wins."""
+    import shutil
+    from pathlib import Path
+
+    from rhocat.qe.save import PREDICTION_RECORD, RESTART_FILES
+    from tests.conftest import LOW_CUTOFF
+
+    start = tmp_path / "start"
+    start.mkdir()
+    for name in RESTART_FILES:
+        if (Path(si_reference.save_dir) / name).is_file():
+            shutil.copy(Path(si_reference.save_dir) / name, start / name)
+    run_scf(si_atoms, start=start, workdir=tmp_path / "plain", overrides=LOW_CUTOFF)
+    assert _first_ethr(tmp_path / "plain") == "1.00E-05"
+    (start / PREDICTION_RECORD).write_text("{}")
+    warm = run_scf(si_atoms, start=start, workdir=tmp_path / "pred", overrides=LOW_CUTOFF)
+    assert warm.converged and _first_ethr(tmp_path / "pred") == "1.00E-02"
+    assert warm.parameters["electrons"]["diago_thr_init"] == 1e-2
+    own = {**LOW_CUTOFF, "electrons": {"diago_thr_init": 1e-4}}
+    run_scf(si_atoms, start=start, workdir=tmp_path / "own", overrides=own)
+    assert _first_ethr(tmp_path / "own") == "1.00E-04"
+
+
 def test_rerun_with_stored_parameters_is_identical(si_reference, tmp_path, si_atoms):
     again = run_scf(si_atoms, parameters=si_reference.parameters, workdir=tmp_path)
     assert again.iterations == si_reference.iterations

@@ -171,7 +171,7 @@ def evaluate_entry(
     ranks: int | None = 1,
     timeout_s: float | None = None,
     allow_unseen: bool = False,
-    same_first_threshold: bool = False,
+    same_first_threshold: bool = True,
     scf: Callable | None = None,
 ) -> dict:
     """Evaluate one structure; returns its row (:meth:`EvalRow.to_dict`, JSON-ready).
@@ -183,12 +183,13 @@ def evaluate_entry(
         family: the dataset's pseudopotential family.
         work: scratch folder for this structure (pw.x runs, the restart).
         ranks, timeout_s: for each pw.x run.
-        same_first_threshold: False (default): the warm run keeps pw.x's own first
-            diagonalization threshold for a density read from file (1e-5), as a
-            user's restart (and the paper's) does. True: it gets the threshold of
-            pw.x's atomic start (``diago_thr_init`` 1e-2), so that the two runs
-            differ by the start density alone (a zero model then replays the
-            baseline exactly; a near-perfect density needs a few more iterations).
+        same_first_threshold: True (default): the warm run gets the first
+            diagonalization threshold of pw.x's atomic start (``diago_thr_init``
+            1e-2), rhocat's warm-start default
+            (:data:`rhocat.qe.scf.WARM_DIAGO_THR_INIT`): the two runs differ by the
+            start density alone (a zero model replays the baseline exactly). False:
+            pw.x's own threshold for a density read from file (1e-5), as a plain
+            pw.x restart (and the paper's evaluation) has it.
         scf: what runs each pw.x SCF, with :func:`rhocat.qe.scf.run_scf`'s arguments
             (default: it; :class:`rhocat.evaluate.aiida_engine.AiidaScf` for AiiDA).
     """
@@ -223,19 +224,20 @@ def evaluate_entry(
     return _entry_row(sample, atoms, pred, base, warm, grids, ranks, warm_thr).to_dict()
 
 
-def _warm_first_threshold(params: dict, same_first_threshold: bool) -> float | None:
-    """pw.x's first diagonalization threshold for the warm run, or None (pw.x's choice).
+def _warm_first_threshold(params: dict, same_first_threshold: bool) -> float:
+    """pw.x's first diagonalization threshold for the warm run.
 
-    It depends on the start (1e-2 atomic, 1e-5 from file): by default pw.x chooses, as in
-    a user's restart; with ``same_first_threshold`` the baseline's atomic-start value.
-    A threshold stored in the entry's parameters is used as it is.
+    pw.x's own choice depends on the start (1e-2 atomic, 1e-5 from file); with
+    ``same_first_threshold`` the warm run gets the baseline's atomic-start value (rhocat's
+    warm-start default), otherwise pw.x's file value. A threshold stored in the entry's
+    parameters is used as it is.
     """
-    from rhocat.qe.scf import ATOMIC_DIAGO_THR_INIT
+    from rhocat.qe.scf import ATOMIC_DIAGO_THR_INIT, FILE_DIAGO_THR_INIT
 
     warm_thr = params.get("electrons", {}).get("diago_thr_init")
-    if warm_thr is None and same_first_threshold:
-        warm_thr = ATOMIC_DIAGO_THR_INIT
-    return warm_thr
+    if warm_thr is None:
+        warm_thr = ATOMIC_DIAGO_THR_INIT if same_first_threshold else FILE_DIAGO_THR_INIT
+    return float(warm_thr)
 
 
 class _PairedRuns:
@@ -252,14 +254,13 @@ class _PairedRuns:
         """pw.x from its own atomic start (the ACS)."""
         return self.scf(self.atoms, start="atomic", workdir=self.work / "acs", **self.options)
 
-    def warm(self, restart_dir, diago_thr_init: float | None):
-        """pw.x from the predicted restart folder (``diago_thr_init``: None for pw.x's)."""
-        overrides = {"electrons": {"diago_thr_init": diago_thr_init}}
+    def warm(self, restart_dir, diago_thr_init: float):
+        """pw.x from the predicted restart folder, first diagonalization threshold given."""
         return self.scf(
             self.atoms,
             start=restart_dir,
             workdir=self.work / "warm",
-            overrides=overrides if diago_thr_init is not None else None,
+            overrides={"electrons": {"diago_thr_init": diago_thr_init}},
             **self.options,
         )
 
@@ -418,7 +419,7 @@ def evaluate(
     allow_unseen: bool = False,
     retry_failed: bool = False,
     keep_work: bool = False,
-    same_first_threshold: bool = False,
+    same_first_threshold: bool = True,
     progress: bool = True,
     on_row: Callable[[dict], None] | None = None,
     engine: str = "local",

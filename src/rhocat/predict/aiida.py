@@ -24,7 +24,8 @@ accepts a ``parent_folder`` of type ``RemoteData`` only, and copies
    provenance graph reads FolderData → TransferCalculation → RemoteData →
    PwCalculation;
 3. :func:`warm_start` sets ``pw.parent_folder`` to it and
-   ``ELECTRONS.startingpot = 'file'`` in a copy of ``pw.parameters``.
+   ``ELECTRONS.startingpot = 'file'`` (and ``diago_thr_init`` 1e-2 unless set,
+   :func:`rhocat.predict.pwinput.warm_start_electrons`) in a copy of ``pw.parameters``.
 """
 
 from __future__ import annotations
@@ -226,8 +227,8 @@ def warm_start(
     Reads ``pw.structure``, ``pw.pseudos``, ``pw.parameters`` and ``pw.code`` of
     ``builder`` (for instance one from ``PwBaseWorkChain.get_builder_from_protocol``),
     predicts, copies the start to the code's computer (:func:`remote_start`), and
-    sets ``pw.parent_folder`` and ``ELECTRONS.startingpot = 'file'``. Nothing else
-    changes. Returns the same builder.
+    sets ``pw.parent_folder``, ``ELECTRONS.startingpot = 'file'`` and, unless set,
+    ``ELECTRONS.diago_thr_init = 0.01``. Nothing else changes. Returns the same builder.
 
     Args:
         builder: a ``PwBaseWorkChain`` builder (an SCF; ``nspin`` 1).
@@ -254,7 +255,9 @@ def warm_start(
         allow_unseen=allow_unseen,
     )
     remote = remote_start(folder, pw.code.computer)
-    parameters.setdefault("ELECTRONS", {})["startingpot"] = "file"
+    from rhocat.predict.pwinput import warm_start_electrons
+
+    parameters["ELECTRONS"] = warm_start_electrons(parameters.get("ELECTRONS"))
     pw.parameters = orm.Dict(parameters)
     pw.parent_folder = remote
     return builder

@@ -17,8 +17,10 @@ Everything is read from the calculator as the user set it: its ``directory``,
 ``pwscf`` when unset), the cutoffs, and the pseudopotential files (from
 ``control.pseudo_dir``, else the profile's ``pseudo_dir``). The density is
 predicted for exactly these files and cutoffs and this cell, written to
-``<directory>/<outdir>/<prefix>.save/``, and ``startingpot='file'`` is set in the
-calculator's ``input_data``. Nothing else of the calculator changes.
+``<directory>/<outdir>/<prefix>.save/``, and ``startingpot='file'`` (with
+``diago_thr_init`` 1e-2 unless the user set one, see
+:func:`rhocat.predict.pwinput.warm_start_electrons`) is set in the calculator's
+``input_data``. Nothing else of the calculator changes.
 
 The start belongs to ``atoms``: for another structure (a relaxation step, a
 new cell) call :func:`espresso_warm_start` again.
@@ -164,7 +166,7 @@ def espresso_warm_start(
         _install(tmp / "prediction", save)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    from rhocat.predict.pwinput import run_requirements
+    from rhocat.predict.pwinput import run_requirements, warm_start_electrons
 
     result.restart_dir = str(save)
     result.requirements = run_requirements(
@@ -180,7 +182,7 @@ def espresso_warm_start(
     atomic_write_json(save / "prediction.json", result.to_dict())
 
     input_data = namelist  # nested now; flat keyword arguments stay where the user put them
-    input_data["electrons"]["startingpot"] = "file"
+    input_data["electrons"] = warm_start_electrons(input_data["electrons"])
     calc.parameters["input_data"] = input_data
     calc.parameters.pop("startingpot", None)
     return result

@@ -38,13 +38,14 @@ from rhocat.fileio import (
     remove_stale_temporaries,
 )
 from rhocat.qe.resources import check_density_memory
+from rhocat.qe.save import PREDICTION_RECORD
 from rhocat.structure_checks import MIN_DISTANCE_RATIO, check_bulk
 from rhocat.units import BOHR_PER_ANGSTROM
 
 #: Relative charge error below which the density is left as is (pw.x's own rule in potinit).
 RENORM_TOL = 1e-7
 #: Written next to the restart files: how the prediction was made.
-PREDICTION_JSON = "prediction.json"
+PREDICTION_JSON = PREDICTION_RECORD
 #: The files of a prediction folder (others in an output folder make predict refuse it).
 KNOWN_FILES = frozenset({"charge-density.dat", "paw.txt", PREDICTION_JSON})
 

@@ -9,7 +9,8 @@ position.
 Note on comparing starts: pw.x's first diagonalization threshold depends on
 the start (1e-2 for 'atomic', 1e-5 for 'file') unless ``diago_thr_init`` is
 set; with it set, a restart from rhocat's ACS reproduces
-``startingpot='atomic'`` iteration by iteration.
+``startingpot='atomic'`` iteration by iteration. rhocat's warm starts set it to
+1e-2 (:data:`rhocat.qe.scf.WARM_DIAGO_THR_INIT`, chosen on validation cells).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ __all__ = [
     "write_restart_files",
     "DENSITY_FILE",
     "PAW_FILE",
+    "PREDICTION_RECORD",
     "RESTART_FILES",
 ]
 
@@ -34,6 +36,9 @@ DENSITY_FILE = "charge-density.dat"
 PAW_FILE = "paw.txt"
 #: What pw.x reads from a ``.save`` folder with ``startingpot='file'`` (paw.txt: PAW only).
 RESTART_FILES = (DENSITY_FILE, PAW_FILE)
+#: The record rhocat writes beside a *predicted* start (pw.x ignores it): its presence
+#: tells a prediction from a converged run's folder.
+PREDICTION_RECORD = "prediction.json"
 
 
 def read_restart(directory: str | os.PathLike, nat: int) -> tuple[ChargeDensity, Becsum | None]:

@@ -147,7 +147,11 @@ def _threshold(manifest: dict) -> str:
     same = (manifest.get("settings") or {}).get("same_first_threshold")
     if same is None:
         return "?"
-    return "the baseline's (1e-2)" if same else "pw.x's own for a file start (1e-5)"
+    return (
+        "the baseline's (1e-2), rhocat's warm-start default"
+        if same
+        else "pw.x's own for a file start (1e-5)"
+    )
 
 
 def _card(value: str, key: str, cls: str = "") -> str:
