@@ -17,12 +17,27 @@ def _f(x, fmt="{:.1f}"):
     return "–" if x is None else fmt.format(x)
 
 
+def _order(name: str) -> tuple[int, str]:
+    base = name.split("@")[0]
+    return (ORDER.index(base) if base in ORDER else len(ORDER), name)
+
+
+def _threshold(entry: dict) -> str:
+    """The warm runs' first diagonalization threshold (entries before it was recorded: 1e-5)."""
+    values = entry.get("warm_diago_thr_init")
+    if not values:
+        return "1e-5 (pw.x's)"
+    return ", ".join("1e-5 (pw.x's)" if v is None else f"{v:g}" for v in values)
+
+
 def table(report: dict) -> str:
-    models = [m for m in ORDER if m in report["models"]]
+    models = sorted(report["models"], key=_order)
     pooled = {m: report["models"][m]["splits"].get("test (all)", {}) for m in models}
     split = {m: report["models"][m]["splits"] for m in models}
     rows = [
         ("test cells (binary + ternary)", lambda m: f"{pooled[m].get('n')}"),
+        ("warm start's first diagonalization threshold",
+         lambda m: _threshold(report["models"][m])),
         ("positive s-AUC, binary / ternary", lambda m: " / ".join(
             _f(split[m].get(s, {}).get("positive_s_auc_percent"), "{:.0f}%")
             for s in ("test_binary", "test_ternary"))),
