@@ -152,7 +152,7 @@ def requirement_lines(requirements: dict, restart_dir: str | os.PathLike) -> lis
     el = pw["electrons"]
     lines.append(
         f"  &ELECTRONS startingpot = '{el['startingpot']}', "
-        f"diago_thr_init = {_num(el['diago_thr_init'])} (recommended: pw.x's 1e-5 is slower)"
+        f"diago_thr_init = {_num(el['diago_thr_init'])} (recommended, not required)"
     )
     where = (
         f"pseudo_dir = '{pw['pseudo_dir']}'"
