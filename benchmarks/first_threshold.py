@@ -31,11 +31,11 @@ def warm_iterations(
     model, sample, family, work: Path, thresholds, ranks: int, done: dict | None = None
 ) -> dict:
     """Iterations from the prediction per threshold (``done``: thresholds measured before)."""
-    done = dict(done or {})
     from rhocat.evaluate.runner import sample_atoms
     from rhocat.predict import predict_restart
     from rhocat.qe.scf import FILE_DIAGO_THR_INIT, run_scf
 
+    done = dict(done or {})
     atoms = sample_atoms(sample)
     params = sample.meta["parameters"]
     ecutrho = float(params["system"]["ecutrho"])

@@ -213,6 +213,7 @@ def main() -> None:
     snap = {k: v for k, v in json.loads(Path(args.snapshot).read_text()).items()
             if not k.startswith("_")}  # fmt: skip
     ids = scf_subset(snap, args.scf_per_split)
+    wanted = set(ids)
     given = dict(c.split("=", 1) for c in args.checkpoint)
     result_path = Path(args.result)
     result = {
@@ -237,14 +238,13 @@ def main() -> None:
         evaluate(load_model(ckpt), ds, folder, model_path=ckpt, ids=ids, ranks=args.ranks,
                  workers=args.workers, timeout_s=600,
                  same_first_threshold=same_threshold)  # fmt: skip
-        rows = load_rows(folder)
+        rows = [r for r in load_rows(folder) if r.get("id") in wanted]
         result = record_model(result_path, result, key, {
-            "warm_diago_thr_init": sorted({r.get("warm_diago_thr_init") for r in rows
-                                           if r.get("id") in set(ids)}, key=str),
+            "warm_diago_thr_init": sorted({r.get("warm_diago_thr_init") for r in rows}, key=str),
             "train_s": train_s,
             "evaluate_s": time.perf_counter() - t0,
             "checkpoint_bytes": ckpt.stat().st_size,
-            "splits": summarize_rows([r for r in rows if r.get("id") in set(ids)]),
+            "splits": summarize_rows(rows),
             "per_structure": per_structure(rows, ids),
         })  # fmt: skip
     print(json.dumps(result, indent=1))

@@ -31,6 +31,13 @@ os.environ.setdefault("RHOCAT_RANKS", "1")
 LOW_CUTOFF = {"system": {"ecutwfc": 20.0, "ecutrho": 160.0}}
 
 
+def first_ethr(pw_output: str) -> str:
+    """pw.x's first diagonalization threshold as its output prints it (e.g. ``1.00E-02``)."""
+    import re
+
+    return re.findall(r"ethr =\s+([\d.E+-]+)", pw_output)[0]
+
+
 def _upf_installed() -> bool:
     from rhocat.qe.pseudo import DEBIAN_PSEUDO_DIR
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import re
 
 import pytest
 from ase.build import bulk
@@ -12,6 +11,7 @@ from ase.calculators.espresso import Espresso, EspressoProfile
 from rhocat.errors import InputError
 from rhocat.predict.ase import espresso_save_dir, espresso_warm_start
 from rhocat.qe.pseudo import load_family
+from tests.conftest import first_ethr
 
 pytestmark = pytest.mark.needs_pw
 
@@ -63,7 +63,7 @@ def test_espresso_calculator_starts_from_the_prediction(tmp_path):
     assert "The initial density is read from file" in out
     # rhocat's warm-start threshold: the first diagonalization at 1e-2, not pw.x's 1e-5
     assert calc.parameters["input_data"]["electrons"]["diago_thr_init"] == 1e-2
-    assert re.findall(r"ethr =\s+([\d.E+-]+)", out)[0] == "1.00E-02"
+    assert first_ethr(out) == "1.00E-02"
     assert "convergence has been achieved" in out
     assert e_warm == pytest.approx(e_cold, abs=1e-4)  # eV
 
@@ -80,7 +80,7 @@ def test_paw_with_the_users_outdir_and_prefix(tmp_path):
     atoms.get_potential_energy()
     out = (tmp_path / "ge" / "espresso.pwo").read_text()
     assert "The initial density is read from file" in out
-    assert re.findall(r"ethr =\s+([\d.E+-]+)", out)[0] == "1.00E-04"
+    assert first_ethr(out) == "1.00E-04"
     assert "convergence has been achieved" in out
 
 

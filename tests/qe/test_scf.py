@@ -40,9 +40,9 @@ def test_converged_density_restarts_in_at_most_3_iterations(si_reference, tmp_pa
 
 
 def _first_ethr(workdir) -> str:
-    import re
+    from tests.conftest import first_ethr
 
-    return re.findall(r"ethr =\s+([\d.E+-]+)", (workdir / "pw.out").read_text())[0]
+    return first_ethr((workdir / "pw.out").read_text())
 
 
 def test_a_predicted_folder_gets_the_warm_start_threshold(si_reference, tmp_path, si_atoms):

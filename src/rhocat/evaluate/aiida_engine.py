@@ -32,9 +32,8 @@ from typing import Any
 from ase import Atoms
 
 from rhocat.errors import InputError
+from rhocat.qe.save import PREDICTION_RECORD, RESTART_FILES
 from rhocat.qe.scf import ScfResult
-
-RESTART_FILES = ("charge-density.dat", "paw.txt")
 
 
 def _start_digest(start: str | os.PathLike) -> str:
@@ -205,9 +204,9 @@ class AiidaScf:
         for name in RESTART_FILES:
             if (src / name).is_file():
                 folder.base.repository.put_object_from_file(str(src / name), f"{SAVE}/{name}")
-        meta = src / "prediction.json"
+        meta = src / PREDICTION_RECORD
         if meta.is_file():
-            folder.base.repository.put_object_from_file(str(meta), "prediction.json")
+            folder.base.repository.put_object_from_file(str(meta), PREDICTION_RECORD)
             try:
                 summary = json.loads(meta.read_text())
             except ValueError:

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from rhocat.errors import InputError
-from rhocat.qe.save import RESTART_FILES
+from rhocat.qe.save import PREDICTION_RECORD, RESTART_FILES
 
 #: What PwCalculation (prefix ``aiida``, outdir ``./out/``) reads with startingpot='file'.
 SAVE = "out/aiida.save"
@@ -163,7 +163,7 @@ def predicted_folder(
                     str(tmp / "start" / name), f"{SAVE}/{name}"
                 )
         folder.base.repository.put_object_from_file(
-            str(tmp / "start" / "prediction.json"), "prediction.json"
+            str(tmp / "start" / PREDICTION_RECORD), PREDICTION_RECORD
         )
     summary = pred.to_dict()
     summary.pop("restart_dir", None)

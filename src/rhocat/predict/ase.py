@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from rhocat.errors import InputError
-from rhocat.qe.save import RESTART_FILES
+from rhocat.qe.save import PREDICTION_RECORD, RESTART_FILES
 
 #: pw.x's defaults when the input leaves them out.
 PW_DEFAULT_PREFIX = "pwscf"
@@ -50,7 +50,7 @@ _NOT_NAMELIST = {
     "additional_cards",
     "rescale_magmom_fac",
 }
-_RESTART_FILES = (*RESTART_FILES, "prediction.json")
+_RESTART_FILES = (*RESTART_FILES, PREDICTION_RECORD)
 
 
 def _namelists(calc) -> Any:
@@ -179,7 +179,7 @@ def espresso_warm_start(
     )
     from rhocat.fileio import atomic_write_json
 
-    atomic_write_json(save / "prediction.json", result.to_dict())
+    atomic_write_json(save / PREDICTION_RECORD, result.to_dict())
 
     input_data = namelist  # nested now; flat keyword arguments stay where the user put them
     input_data["electrons"] = warm_start_electrons(input_data["electrons"])

@@ -45,7 +45,7 @@ from rhocat.units import BOHR_PER_ANGSTROM
 #: Relative charge error below which the density is left as is (pw.x's own rule in potinit).
 RENORM_TOL = 1e-7
 #: Written next to the restart files: how the prediction was made.
-PREDICTION_JSON = PREDICTION_RECORD
+PREDICTION_JSON = PREDICTION_RECORD  # the name this module has always used
 #: The files of a prediction folder (others in an output folder make predict refuse it).
 KNOWN_FILES = frozenset({"charge-density.dat", "paw.txt", PREDICTION_JSON})
 

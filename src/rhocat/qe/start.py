@@ -108,6 +108,7 @@ def check_start_folder(
 
     from rhocat.errors import DensityFileError
     from rhocat.qe.density import read_charge_density
+    from rhocat.qe.save import PREDICTION_RECORD
 
     folder = Path(folder)
     family = load_family(family)
@@ -115,7 +116,7 @@ def check_start_folder(
     formula = atoms.get_chemical_formula()
     recorded = ""
     try:
-        made_for = json.loads((folder / "prediction.json").read_text()).get("formula")
+        made_for = json.loads((folder / PREDICTION_RECORD).read_text()).get("formula")
         if made_for:
             recorded = f" (it records {made_for})"
     except (OSError, ValueError, AttributeError):
