@@ -5,9 +5,10 @@ snapshot lists the ids of each split, see ``benchmarks/ablation.py``), each mode
 trained on the snapshot's ``train`` split (validation on ``val``) and evaluated through
 real pw.x runs on a fixed subset of its test structures: pw.x from the ACS
 (``startingpot='atomic'``, the paper's baseline) and from the prediction (rhocat's warm
-start: first diagonalization threshold 1e-2; with ``--pw-file-threshold`` pw.x's own
-1e-5 for a file start, as the paper's evaluation, recorded as ``NAME@1e-5``), same
-parameters, same process.
+start: the first diagonalization threshold the prediction asks for, the model card's or
+else pw.x's 1e-5, recorded per model; with ``--pw-file-threshold`` pw.x's own 1e-5 for a
+file start, as the paper's evaluation, recorded as ``NAME@1e-5``), same parameters, same
+process.
 
 Models: ``radial`` (per-element floor), ``basis`` (the previous default: one equivariant
 basis model with a free embedding per element, 600 steps), ``default`` (the current
@@ -237,7 +238,7 @@ def main() -> None:
         folder = out / f"results-{key}"
         evaluate(load_model(ckpt), ds, folder, model_path=ckpt, ids=ids, ranks=args.ranks,
                  workers=args.workers, timeout_s=600,
-                 same_first_threshold=same_threshold)  # fmt: skip
+                 pw_file_threshold=not same_threshold)  # fmt: skip
         rows = [r for r in load_rows(folder) if r.get("id") in wanted]
         result = record_model(result_path, result, key, {
             "warm_diago_thr_init": sorted({r.get("warm_diago_thr_init") for r in rows}, key=str),

@@ -1,6 +1,7 @@
 """Ship a trained checkpoint as rhocat's pretrained model, with its training card.
 
-Copies CHECKPOINT to ``src/rhocat/pretrained/default.pt`` and writes
+Copies CHECKPOINT to ``src/rhocat/pretrained/default.pt`` (with ``--first-threshold``, the
+warm starts' first diagonalization threshold chosen on validation, in its metadata) and writes
 ``default.json``: the model kind and config, elements, pseudopotential family
 and md5s, protocol and pw.x overrides of the dataset, data size per split, the
 checkpoint's training metrics, and (when given) the benchmark figures.
@@ -12,15 +13,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 from pathlib import Path
 
 from ase.data import chemical_symbols
 
 from rhocat.data.store import Dataset
 from rhocat.evaluate.density import density_rows, summarize_density_rows
+from rhocat.predict.core import FIRST_THRESHOLD_KEY, first_threshold
 from rhocat.pretrained import DEFAULT_CARD, DEFAULT_CHECKPOINT
-from rhocat.train import load_model, read_checkpoint
+from rhocat.train import read_checkpoint, save_checkpoint
+from rhocat.train.checkpoint import model_from_checkpoint
 
 
 def main() -> None:
@@ -35,9 +37,23 @@ def main() -> None:
         default="python benchmarks/dataset_recipe.py && "
         "rhocat train benchmarks/dataset/dataset --ensemble 5 -o model.pt",
     )
+    ap.add_argument(
+        "--first-threshold",
+        type=float,
+        default=None,
+        help="pw.x's first diagonalization threshold for this model's warm starts, as chosen "
+        "on validation cells (benchmarks/first_threshold.py); written to the checkpoint's "
+        "metadata (without it the warm starts keep pw.x's own 1e-5)",
+    )
     args = ap.parse_args()
-    model = load_model(args.checkpoint)
     content = read_checkpoint(args.checkpoint)
+    if args.first_threshold is not None:
+        if not args.first_threshold > 0:
+            raise SystemExit("--first-threshold must be > 0")
+        metadata = json.loads(content["metadata"])
+        metadata[FIRST_THRESHOLD_KEY] = args.first_threshold
+        content["metadata"] = json.dumps(metadata)
+    model = model_from_checkpoint(content)
     ds = Dataset(args.dataset)
     manifest = json.loads((Path(args.dataset) / "manifest.json").read_text())
     ids = {s: ds.ids(split=s) for s in ds.splits()}
@@ -60,7 +76,7 @@ def main() -> None:
         "train_systems": train_systems,
         "validation": summarize_density_rows(density_rows(model, val)) if val else {},
         "training_metrics": model.metrics,
-        "checkpoint_bytes": Path(args.checkpoint).stat().st_size,
+        "warm_diago_thr_init": first_threshold(model),
         "recipe": args.recipe,
     }
     if args.bench and Path(args.bench).is_file():
@@ -68,7 +84,8 @@ def main() -> None:
         name = args.bench_model or content["kind"]
         card["benchmark"] = bench.get("models", {}).get(name, {}).get("splits")
     DEFAULT_CHECKPOINT.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(args.checkpoint, DEFAULT_CHECKPOINT)
+    save_checkpoint(DEFAULT_CHECKPOINT, content)
+    card["checkpoint_bytes"] = DEFAULT_CHECKPOINT.stat().st_size
     DEFAULT_CARD.write_text(json.dumps(card, indent=1, default=str) + "\n")
     print(json.dumps({k: card[k] for k in ("kind", "elements", "structures_per_split")}, indent=1))
 

@@ -22,6 +22,7 @@ from rhocat.data.store import Dataset
 from rhocat.errors import InputError, ModelError
 from rhocat.evaluate.results import load_rows
 from rhocat.evaluate.runner import evaluate
+from rhocat.predict.core import FIRST_THRESHOLD_KEY
 
 pytestmark = [pytest.mark.needs_pw, pytest.mark.slow]
 
@@ -88,7 +89,9 @@ def zero_results(dataset, tmp_path_factory):
     from rhocat.train.checkpoint import checkpoint_dict
 
     base = tmp_path_factory.mktemp("zero")
-    ckpt = save_checkpoint(base / "zero.pt", checkpoint_dict(RadialModel({}, [14, 6])))
+    zero = RadialModel({}, [14, 6])
+    zero.metadata[FIRST_THRESHOLD_KEY] = 1e-2  # a card that asks for the atomic start's
+    ckpt = save_checkpoint(base / "zero.pt", checkpoint_dict(zero))
     argv = ["evaluate", str(ckpt), str(dataset), "-o", str(base / "res")]
     assert main(argv) == 0
     return base / "res", ckpt
@@ -119,9 +122,12 @@ def test_zero_model_gives_the_acs_identity(zero_results):
 
 
 def test_zero_model_with_pw_own_file_threshold_saves_nothing(dataset, tmp_path):
-    """pw.x's default for a file start (1e-5) changes the first steps, not the iteration count."""
-    evaluate(ZeroModel(), dataset, tmp_path / "res", progress=False, workers=2,  # 2 processes
-             same_first_threshold=False)  # fmt: skip
+    """pw.x's default for a file start (1e-5), asked for over the card's 1e-2, changes the
+    first steps, not the iteration count."""
+    zero = ZeroModel()
+    zero.metadata = {FIRST_THRESHOLD_KEY: 1e-2}
+    evaluate(zero, dataset, tmp_path / "res", progress=False, workers=2,  # 2 processes
+             pw_file_threshold=True)  # fmt: skip
     rows = load_rows(tmp_path / "res")
     assert len(rows) == 2
     for r in rows:
@@ -133,12 +139,11 @@ def test_zero_model_with_pw_own_file_threshold_saves_nothing(dataset, tmp_path):
 
 def test_oracle_model_saves_at_least_half_the_iterations(dataset, tmp_path):
     """The converged density itself, with pw.x's own first threshold for a file start
-    (1e-5: pw.x trusts it). rhocat's default 1e-2, chosen for predicted densities, gives
-    a converged one fewer savings (diamond Si: 9 -> 6 iterations)."""
+    (1e-5: pw.x trusts it; a model without a card's threshold gets it). The shipped
+    model's 1e-2, chosen for predicted densities, gives a converged one fewer savings
+    (diamond Si: 9 -> 6 iterations)."""
     oracle = OracleModel(dataset)
-    summary = evaluate(
-        oracle, dataset, tmp_path / "res", progress=False, same_first_threshold=False
-    )
+    summary = evaluate(oracle, dataset, tmp_path / "res", progress=False)
     rows = load_rows(tmp_path / "res")
     for r in rows:
         assert r["status"] == "ok" and r["converged"], r
@@ -154,8 +159,7 @@ def test_oracle_model_saves_at_least_half_the_iterations(dataset, tmp_path):
     assert summary["iterations_saved_%"]["test (all)"]["N+/N %"] == 100.0
     # resumable: a second call does nothing
     seen = []
-    evaluate(oracle, dataset, tmp_path / "res", progress=False, on_row=seen.append,
-             same_first_threshold=False)  # fmt: skip
+    evaluate(oracle, dataset, tmp_path / "res", progress=False, on_row=seen.append)
     assert seen == []
     # and the report renders from these real results
     from rhocat.report import build_report

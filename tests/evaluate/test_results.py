@@ -65,10 +65,10 @@ def test_file_sha256_of_file_and_directory(tmp_path):
 
 
 def test_refuses_other_settings(tmp_path):
-    ResultsDir(tmp_path / "r", "a" * 64, settings={"same_first_threshold": False})
-    ResultsDir(tmp_path / "r", "a" * 64, settings={"same_first_threshold": False})
-    with pytest.raises(InputError, match="other settings.*same_first_threshold"):
-        ResultsDir(tmp_path / "r", "a" * 64, settings={"same_first_threshold": True})
+    ResultsDir(tmp_path / "r", "a" * 64, settings={"pw_file_threshold": True})
+    ResultsDir(tmp_path / "r", "a" * 64, settings={"pw_file_threshold": True})
+    with pytest.raises(InputError, match="other settings.*pw_file_threshold"):
+        ResultsDir(tmp_path / "r", "a" * 64, settings={"pw_file_threshold": False})
 
 
 def test_eval_row_keeps_the_stored_column_names():

@@ -144,12 +144,28 @@ def test_a_folder_not_named_save_says_to_copy_it(tmp_path, capsys):
 def test_warm_start_electrons_sets_the_threshold_unless_the_user_did():
     from rhocat.predict.pwinput import warm_start_electrons
 
-    assert warm_start_electrons() == {"startingpot": "file", "diago_thr_init": 1e-2}
+    assert warm_start_electrons(None, 1e-2) == {"startingpot": "file", "diago_thr_init": 1e-2}
     given = {"conv_thr": 1e-9, "startingpot": "atomic"}
-    out = warm_start_electrons(given)
-    assert out == {"conv_thr": 1e-9, "startingpot": "file", "diago_thr_init": 1e-2}
+    out = warm_start_electrons(given, 1e-5)
+    assert out == {"conv_thr": 1e-9, "startingpot": "file", "diago_thr_init": 1e-5}
     assert given["startingpot"] == "atomic"  # a copy: the caller's dict is left alone
-    assert warm_start_electrons({"DIAGO_THR_INIT": 1e-4}) == {
+    assert warm_start_electrons({"DIAGO_THR_INIT": 1e-4}, 1e-2) == {
         "DIAGO_THR_INIT": 1e-4,
         "startingpot": "file",
     }
+
+
+def test_first_threshold_is_the_model_cards_else_pw_x_file_default():
+    from rhocat.models import RadialModel
+    from rhocat.predict.core import FIRST_THRESHOLD_KEY, first_threshold
+    from rhocat.pretrained import load_pretrained
+
+    plain = RadialModel({}, [14])
+    assert first_threshold(plain) == 1e-5  # nobody measured it: pw.x's own for a file
+    assert first_threshold(plain, fallback=True) == 1e-2  # the ACS: pw.x's atomic start's
+    plain.metadata[FIRST_THRESHOLD_KEY] = 1e-3
+    assert first_threshold(plain) == 1e-3
+    for bad in (0, -1.0, "1e-2", True, None):
+        plain.metadata[FIRST_THRESHOLD_KEY] = bad
+        assert first_threshold(plain) == 1e-5
+    assert first_threshold(load_pretrained()) == 1e-2  # chosen on validation cells

@@ -1,5 +1,7 @@
 """Real pw.x runs on a 2-atom Si cell at a low cutoff (about a second each)."""
 
+import json
+
 import pytest
 
 from rhocat.qe.scf import run_scf
@@ -46,8 +48,9 @@ def _first_ethr(workdir) -> str:
 
 
 def test_a_predicted_folder_gets_the_warm_start_threshold(si_reference, tmp_path, si_atoms):
-    """A folder with rhocat's prediction record starts at diago_thr_init 1e-2; a converged
-    run's folder (no record) at pw.x's own 1e-5; a threshold the user gives wins."""
+    """A folder with rhocat's prediction record starts at the diago_thr_init the record asks
+    for; a converged run's folder (no record) at pw.x's own 1e-5, as does a record that
+    names none; a threshold the user gives wins."""
     import shutil
     from pathlib import Path
 
@@ -62,6 +65,10 @@ def test_a_predicted_folder_gets_the_warm_start_threshold(si_reference, tmp_path
     run_scf(si_atoms, start=start, workdir=tmp_path / "plain", overrides=LOW_CUTOFF)
     assert _first_ethr(tmp_path / "plain") == "1.00E-05"
     (start / PREDICTION_RECORD).write_text("{}")
+    run_scf(si_atoms, start=start, workdir=tmp_path / "none", overrides=LOW_CUTOFF)
+    assert _first_ethr(tmp_path / "none") == "1.00E-05"
+    record = {"requirements": {"pw_input": {"electrons": {"diago_thr_init": 1e-2}}}}
+    (start / PREDICTION_RECORD).write_text(json.dumps(record))
     warm = run_scf(si_atoms, start=start, workdir=tmp_path / "pred", overrides=LOW_CUTOFF)
     assert warm.converged and _first_ethr(tmp_path / "pred") == "1.00E-02"
     assert warm.parameters["electrons"]["diago_thr_init"] == 1e-2

@@ -44,11 +44,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--retry-failed", action="store_true", help="redo structures that failed")
     p.add_argument(
         "--pw-file-threshold",
-        dest="same_first_threshold",
-        action="store_false",
+        action="store_true",
         help="give the warm run pw.x's own first diagonalization threshold for a density "
         "read from file (1e-5, as a plain pw.x restart and the paper's evaluation) instead "
-        "of rhocat's warm-start default, the atomic start's 1e-2 [default: 1e-2]",
+        "of the one the prediction asks for (the model card's; the shipped model's: 1e-2)",
     )
     p.add_argument("--keep-work", action="store_true", help="keep pw.x folders (debugging)")
     p.add_argument(
@@ -95,7 +94,7 @@ def _run(args: argparse.Namespace) -> int:
         allow_unseen=args.allow_unseen,
         retry_failed=args.retry_failed,
         keep_work=args.keep_work,
-        same_first_threshold=args.same_first_threshold,
+        pw_file_threshold=args.pw_file_threshold,
         engine=args.engine,
         aiida=aiida,
     )

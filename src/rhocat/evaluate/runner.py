@@ -171,7 +171,7 @@ def evaluate_entry(
     ranks: int | None = 1,
     timeout_s: float | None = None,
     allow_unseen: bool = False,
-    same_first_threshold: bool = True,
+    pw_file_threshold: bool = False,
     scf: Callable | None = None,
 ) -> dict:
     """Evaluate one structure; returns its row (:meth:`EvalRow.to_dict`, JSON-ready).
@@ -183,12 +183,11 @@ def evaluate_entry(
         family: the dataset's pseudopotential family.
         work: scratch folder for this structure (pw.x runs, the restart).
         ranks, timeout_s: for each pw.x run.
-        same_first_threshold: True (default): the warm run gets the first
-            diagonalization threshold of pw.x's atomic start (``diago_thr_init``
-            1e-2), rhocat's warm-start default
-            (:data:`rhocat.qe.scf.WARM_DIAGO_THR_INIT`): the two runs differ by the
-            start density alone (a zero model replays the baseline exactly). False:
-            pw.x's own threshold for a density read from file (1e-5), as a plain
+        pw_file_threshold: False (default): the warm run gets the first diagonalization
+            threshold the prediction asks for (:func:`rhocat.predict.core.first_threshold`:
+            the model card's, as ``rhocat scf --start`` and the ASE and AiiDA warm starts
+            use it; a zero model whose card says 1e-2 replays the baseline exactly).
+            True: pw.x's own threshold for a density read from file (1e-5), as a plain
             pw.x restart (and the paper's evaluation) has it.
         scf: what runs each pw.x SCF, with :func:`rhocat.qe.scf.run_scf`'s arguments
             (default: it; :class:`rhocat.evaluate.aiida_engine.AiidaScf` for AiiDA).
@@ -217,26 +216,22 @@ def evaluate_entry(
     # 2. both SCFs, same parameters, same process: baseline first, then the warm start
     runs = _PairedRuns(scf or run_scf, atoms, family, params, work, ranks, timeout_s)
     base = runs.baseline()
-    warm_thr = _warm_first_threshold(params, same_first_threshold)
+    warm_thr = _warm_first_threshold(params, pw_file_threshold, pred.diago_thr_init)
     warm = runs.warm(pred.restart_dir, warm_thr)
     # 3. density errors against the ground truth, on the reference FFT grid
     grids = _density_grids(sample, pred.restart_dir, len(atoms))
     return _entry_row(sample, atoms, pred, base, warm, grids, ranks, warm_thr).to_dict()
 
 
-def _warm_first_threshold(params: dict, same_first_threshold: bool) -> float:
-    """pw.x's first diagonalization threshold for the warm run.
-
-    pw.x's own choice depends on the start (1e-2 atomic, 1e-5 from file); with
-    ``same_first_threshold`` the warm run gets the baseline's atomic-start value (rhocat's
-    warm-start default), otherwise pw.x's file value. A threshold stored in the entry's
-    parameters is used as it is.
-    """
-    from rhocat.qe.scf import ATOMIC_DIAGO_THR_INIT, FILE_DIAGO_THR_INIT
+def _warm_first_threshold(params: dict, pw_file_threshold: bool, predicted: float) -> float:
+    """pw.x's first diagonalization threshold for the warm run: one stored in the entry's
+    parameters as it is, else pw.x's file value (``pw_file_threshold``) or the one the
+    prediction asks for (``predicted``)."""
+    from rhocat.qe.scf import FILE_DIAGO_THR_INIT
 
     warm_thr = params.get("electrons", {}).get("diago_thr_init")
     if warm_thr is None:
-        warm_thr = ATOMIC_DIAGO_THR_INIT if same_first_threshold else FILE_DIAGO_THR_INIT
+        warm_thr = FILE_DIAGO_THR_INIT if pw_file_threshold else predicted
     return float(warm_thr)
 
 
@@ -419,7 +414,7 @@ def evaluate(
     allow_unseen: bool = False,
     retry_failed: bool = False,
     keep_work: bool = False,
-    same_first_threshold: bool = True,
+    pw_file_threshold: bool = False,
     progress: bool = True,
     on_row: Callable[[dict], None] | None = None,
     engine: str = "local",
@@ -437,7 +432,7 @@ def evaluate(
         timeout_s: limit of each pw.x run, s.
         allow_unseen: evaluate structures with elements the model never saw.
         retry_failed: redo structures whose row is ``failed`` (finished ones are skipped).
-        same_first_threshold: see :func:`evaluate_entry`.
+        pw_file_threshold: see :func:`evaluate_entry`.
         engine: ``local`` (pw.x in this process) or ``aiida`` (each SCF a
             ``PwBaseWorkChain``, see :mod:`rhocat.evaluate.aiida_engine`; one
             structure at a time, ``workers`` must be 1; the rows are the same).
@@ -465,7 +460,7 @@ def evaluate(
         "ranks": ranks,
         "engine": engine,
     }
-    settings = {"same_first_threshold": same_first_threshold, "dataset": str(ds.path.resolve())}
+    settings = {"pw_file_threshold": pw_file_threshold, "dataset": str(ds.path.resolve())}
     results = ResultsDir(out_dir, model_checksum(model, model_path), info, settings=settings)
     todo = [i for i in ids if not results.has(i, ok_only=retry_failed)]
 
@@ -481,7 +476,7 @@ def evaluate(
         "ranks": ranks,
         "timeout_s": timeout_s,
         "allow_unseen": allow_unseen,
-        "same_first_threshold": same_first_threshold,
+        "pw_file_threshold": pw_file_threshold,
     }
     if engine == "aiida" and todo:
         from rhocat.evaluate.aiida_engine import AiidaScf

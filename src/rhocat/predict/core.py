@@ -48,6 +48,28 @@ RENORM_TOL = 1e-7
 PREDICTION_JSON = PREDICTION_RECORD  # the name this module has always used
 #: The files of a prediction folder (others in an output folder make predict refuse it).
 KNOWN_FILES = frozenset({"charge-density.dat", "paw.txt", PREDICTION_JSON})
+#: Key of a model's ``metadata`` (its card) holding the first diagonalization threshold
+#: chosen for its warm starts on validation cells (``benchmarks/first_threshold.py``).
+FIRST_THRESHOLD_KEY = "warm_diago_thr_init"
+
+
+def first_threshold(model, fallback: bool = False) -> float:
+    """pw.x's first diagonalization threshold (``diago_thr_init``) for a start ``model``
+    predicted: the ACS's own 1e-2 when the start fell back to the ACS (``fallback``: it then
+    replays pw.x's atomic start), else the value on the model's card
+    (``metadata[FIRST_THRESHOLD_KEY]``), else pw.x's own for a density read from file,
+    1e-5. The better value depends on the model: the shipped one slowed no validation cell
+    at 1e-2 and one at 1e-5, a weaker one five at 1e-2 and three at 1e-5
+    (docs/scf-starts.md), so a model nobody measured keeps pw.x's.
+    """
+    from rhocat.qe.scf import ATOMIC_DIAGO_THR_INIT, FILE_DIAGO_THR_INIT
+
+    if fallback:
+        return ATOMIC_DIAGO_THR_INIT
+    value = (getattr(model, "metadata", None) or {}).get(FIRST_THRESHOLD_KEY)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    return FILE_DIAGO_THR_INIT
 
 
 @dataclass
@@ -78,6 +100,8 @@ class PredictionResult:
             the predicted PAW occupations' departure from the atomic ones); None for
             single models.
         fallback: why the model's correction was not used (the start is the ACS), or None.
+        diago_thr_init: the first diagonalization threshold pw.x should start this
+            density with (:func:`first_threshold`), also in ``requirements``.
     """
 
     name: str
@@ -100,6 +124,7 @@ class PredictionResult:
     uncertainty: float | None = None
     shrink: float | None = None
     fallback: str | None = None
+    diago_thr_init: float | None = None
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -452,13 +477,16 @@ def predict_restart(
         uncertainty=info.get("uncertainty"),
         shrink=info.get("shrink"),
         fallback=info.get("fallback"),
+        diago_thr_init=first_threshold(model, fallback=bool(info.get("fallback"))),
     )
     density = ChargeDensity(miller=miller, rho_g=rho_g[None, :], b=reciprocal_b(atoms))
     with atomic_dir(out_dir, replaces=KNOWN_FILES, inner=_INNER_TMP) as tmp:
         write_restart_files(tmp, density, becsum)
         result.cube, result.xsf = _exports(atoms, rho_g, miller, shape, cube, xsf)
         result.total_s = time.perf_counter() - t0
-        result.requirements = _requirements(atoms, family, ecutrho_ry, ecutwfc_ry, shape, out_dir)
+        result.requirements = _requirements(
+            atoms, family, ecutrho_ry, ecutwfc_ry, shape, out_dir, result.diago_thr_init
+        )
         atomic_write_json(tmp / PREDICTION_JSON, result.to_dict())
         interrupts.complete()  # an interrupt from here on does not undo the prediction
     return result
@@ -545,7 +573,9 @@ def _exports(atoms: Atoms, rho_g, miller, shape, cube, xsf) -> tuple[str | None,
     return cube_path, xsf_path
 
 
-def _requirements(atoms, family, ecutrho_ry, ecutwfc_ry, shape, out_dir: Path) -> dict:
+def _requirements(
+    atoms, family, ecutrho_ry, ecutwfc_ry, shape, out_dir: Path, diago_thr_init: float
+) -> dict:
     """What the density was built for and the pw.x lines that must match
     (:func:`rhocat.predict.pwinput.run_requirements`)."""
     from rhocat.predict.pwinput import run_requirements
@@ -557,6 +587,7 @@ def _requirements(atoms, family, ecutrho_ry, ecutwfc_ry, shape, out_dir: Path) -
         ecutwfc_ry=ecutwfc_ry,
         fft_grid=shape,
         restart_dir=out_dir,
+        diago_thr_init=diago_thr_init,
     )
 
 

@@ -32,18 +32,16 @@ STARTINGPOT = "file"
 SAVE_SUFFIX = ".save"
 
 
-def warm_start_electrons(electrons: Mapping | None = None) -> dict:
+def warm_start_electrons(electrons: Mapping | None, diago_thr_init: float) -> dict:
     """The ``&ELECTRONS`` values of a warm start: ``electrons`` (a copy) with
-    ``startingpot='file'`` and, unless it sets one (in any letter case),
-    ``diago_thr_init`` = :data:`rhocat.qe.scf.WARM_DIAGO_THR_INIT` (1e-2, the atomic
-    start's; pw.x's own 1e-5 for a file start was slower on validation cells).
+    ``startingpot='file'`` and, unless it sets one (in any letter case), the prediction's
+    first diagonalization threshold ``diago_thr_init``
+    (:attr:`rhocat.predict.core.PredictionResult.diago_thr_init`).
     """
-    from rhocat.qe.scf import WARM_DIAGO_THR_INIT
-
     out = dict(electrons or {})
     out["startingpot"] = STARTINGPOT
     if not any(str(k).lower() == "diago_thr_init" for k in out):
-        out["diago_thr_init"] = WARM_DIAGO_THR_INIT
+        out["diago_thr_init"] = float(diago_thr_init)
     return out
 
 
@@ -63,6 +61,7 @@ def run_requirements(
     ecutwfc_ry: float | None,
     fft_grid,
     restart_dir: str | os.PathLike,
+    diago_thr_init: float,
 ) -> dict:
     """The settings a predicted start was built for, and the pw.x lines that must match.
 
@@ -75,6 +74,8 @@ def run_requirements(
         fft_grid: real-space grid rhocat used (pw.x may choose a larger one for
             symmetry; the file is in G space, so that does not matter).
         restart_dir: the predicted folder.
+        diago_thr_init: the first diagonalization threshold recommended for this start
+            (:func:`rhocat.predict.core.first_threshold`).
 
     Returns:
         ``{"assumed": {...}, "pw_input": {...}}`` (plain data): ``assumed`` holds
@@ -115,7 +116,7 @@ def run_requirements(
         "pw_input": {
             "control": {"outdir": outdir, "prefix": prefix},
             "system": system,
-            "electrons": warm_start_electrons(),
+            "electrons": warm_start_electrons(None, diago_thr_init),
             "atomic_species": [
                 [s, round(float(atomic_masses[atomic_numbers[s]]), 4), pseudos[s]["file"]]
                 for s in species

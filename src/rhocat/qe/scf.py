@@ -17,6 +17,7 @@ missing pw.x, unreadable restart folder) raises :class:`rhocat.errors.RhocatErro
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -43,15 +44,10 @@ OUTDIR = "out"
 ATOMIC_DIAGO_THR_INIT = 1.0e-2
 #: ... and for startingpot='file' (pw.x trusts a density read from file).
 FILE_DIAGO_THR_INIT = 1.0e-5
-#: rhocat's first-iteration threshold for a warm start (a predicted density): the atomic
-#: start's. Chosen on 24 validation cells with the shipped model
-#: (``benchmarks/results_first_threshold_val.json``): 1e-2 saved 23.3% of the iterations
-#: on average and slowed no cell; pw.x's file default 1e-5 saved 21.5% and slowed one
-#: (zincblende CrC, 21 -> 27). A predicted density is good, not converged: the first
-#: diagonalization need not be converged tightly around it (a *converged* density, which
-#: pw.x trusts, restarts faster at 1e-5: diamond Si 3 iterations, against 4 at 1e-2).
-#: A ``diago_thr_init`` the user sets is kept.
-WARM_DIAGO_THR_INIT = ATOMIC_DIAGO_THR_INIT
+#: A warm start's first threshold is the prediction's (``prediction.json``,
+#: ``requirements.pw_input.electrons.diago_thr_init``): the one its model's card chose on
+#: validation cells, else pw.x's own :data:`FILE_DIAGO_THR_INIT`
+#: (:func:`rhocat.predict.core.first_threshold`). A ``diago_thr_init`` the user sets is kept.
 #: Default wall-clock limit of ``rhocat scf``: BASE + PER_ATOM × nat^1.5 seconds.
 TIMEOUT_BASE_S = 600.0
 TIMEOUT_PER_ATOM_S = 60.0
@@ -156,9 +152,18 @@ def _stage_restart(start, atoms: Atoms, family: PseudoFamily, save: Path, params
             shutil.copy(src / name, save / name)
 
 
-def _is_prediction(start: str | os.PathLike) -> bool:
-    """Whether ``start`` is a folder rhocat predicted (its ``prediction.json`` record)."""
-    return str(start) not in ("atomic", "acs") and (Path(start) / PREDICTION_RECORD).is_file()
+def recorded_first_threshold(start: str | os.PathLike) -> float | None:
+    """The first diagonalization threshold rhocat's prediction record in folder ``start``
+    asks for (``requirements.pw_input.electrons.diago_thr_init``), or None when ``start``
+    is not a folder rhocat predicted (or its record names none)."""
+    if str(start) in ("atomic", "acs") or not (Path(start) / PREDICTION_RECORD).is_file():
+        return None
+    try:
+        record = json.loads((Path(start) / PREDICTION_RECORD).read_text())
+        value = record["requirements"]["pw_input"]["electrons"]["diago_thr_init"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return float(value) if isinstance(value, (int, float)) and value > 0 else None
 
 
 def run_scf(
@@ -183,9 +188,10 @@ def run_scf(
             ``StructureData`` or a file (:func:`rhocat.structures.convert.to_atoms`).
         family, protocol, overrides: see :func:`rhocat.qe.inputs.pw_parameters`.
         start: ``"atomic"``, ``"acs"`` or a folder with ``charge-density.dat``. A folder
-            rhocat predicted gets ``diago_thr_init`` :data:`WARM_DIAGO_THR_INIT` (1e-2)
-            unless ``overrides`` or ``parameters`` set it; any other folder (a converged
-            run's) keeps pw.x's own file default, 1e-5.
+            rhocat predicted gets the ``diago_thr_init`` its record asks for
+            (:func:`recorded_first_threshold`; the shipped model's: 1e-2) unless
+            ``overrides`` or ``parameters`` set it; any other folder (a converged run's)
+            keeps pw.x's own file default, 1e-5.
         calculation: ``scf``, ``relax`` or ``vc-relax``.
         workdir: where to run (kept); a new temporary folder when None (kept when
             pw.x ran, since the result points into it; removed when the run stops
@@ -238,8 +244,8 @@ def run_scf(
         # pw.x starts a file density with a 1e-5 first diagonalization threshold but the
         # atomic one with 1e-2; the same threshold makes "acs" reproduce "atomic" exactly.
         params["electrons"].setdefault("diago_thr_init", ATOMIC_DIAGO_THR_INIT)
-    elif _is_prediction(start):
-        params["electrons"].setdefault("diago_thr_init", WARM_DIAGO_THR_INIT)
+    elif (recorded := recorded_first_threshold(start)) is not None:
+        params["electrons"].setdefault("diago_thr_init", recorded)
     temporary = workdir is None
     workdir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="rhocat-pw-"))
     try:

@@ -144,13 +144,17 @@ def _rows_table(rows: Sequence[dict]) -> str:
 
 
 def _threshold(manifest: dict) -> str:
-    same = (manifest.get("settings") or {}).get("same_first_threshold")
-    if same is None:
+    settings = manifest.get("settings") or {}
+    if "pw_file_threshold" in settings:
+        pw_file = settings["pw_file_threshold"]
+    elif "same_first_threshold" in settings:  # results written before the model card said
+        pw_file = not settings["same_first_threshold"]
+    else:
         return "?"
     return (
-        "the baseline's (1e-2), rhocat's warm-start default"
-        if same
-        else "pw.x's own for a file start (1e-5)"
+        "pw.x's own for a file start (1e-5)"
+        if pw_file
+        else "the prediction's (the model card's, else pw.x's 1e-5; the ACS fallback's 1e-2)"
     )
 
 
