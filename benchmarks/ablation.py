@@ -10,7 +10,8 @@ and reported on its unseen-combination test structures: Hartree share of Δρ ca
         -o benchmarks/results_ablation.json
 
 A row name ``ROW@N`` trains that row's members for N steps instead of ``--steps``
-(e.g. ``features@3000``: the training-budget ablation).
+(e.g. ``features@3000``: the training-budget ablation). ``--checkpoint NAME=PATH`` adds a
+row NAME for a model trained before (e.g. the shipped one on a newer snapshot).
 
 The snapshot (ids per split) is written on the first run from the entries present then,
 and reused afterwards, so that every row sees the same structures while the dataset grows.
@@ -43,7 +44,7 @@ ROWS = {
 def main(argv: list[str] | None = None) -> int:
     from rhocat.data.store import Dataset
     from rhocat.models.ensemble import EnsembleModel, calibrate_shrinkage
-    from rhocat.train import train_model
+    from rhocat.train import load_model, train_model
     from rhocat.train.checkpoint import checkpoint_dict, save_checkpoint
 
     ap = argparse.ArgumentParser(
@@ -58,8 +59,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--first-seed", type=int, default=0, help="members use seeds FIRST .. FIRST+K-1"
     )
+    ap.add_argument(
+        "--checkpoint",
+        action="append",
+        default=[],
+        help="NAME=PATH: a trained model evaluated as row NAME (name it in --rows), as it is",
+    )
     ap.add_argument("-o", "--output", required=True)
     args = ap.parse_args(argv)
+    given = dict(c.split("=", 1) for c in args.checkpoint)
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     ds = Dataset(args.dataset)
@@ -81,7 +89,10 @@ def main(argv: list[str] | None = None) -> int:
         base, _, budget = name.partition("@")  # "features@3000": that row at 3000 steps
         steps = int(budget) if budget else args.steps
         t0 = time.perf_counter()
-        if name == "radial":
+        if name in given:  # a model trained elsewhere (e.g. the shipped one), not retrained
+            model = load_model(given[name])
+            train_s, seeds = 0.0, []
+        elif name == "radial":
             model = train_model(data, "radial", args.config, progress=False).model
             train_s, seeds = time.perf_counter() - t0, []
         else:

@@ -43,7 +43,7 @@ def warm_iterations(
                            ecutrho_ry=ecutrho, name=sample.id)  # fmt: skip
     out = {"acs": int(sample.meta["iterations"])}
     for thr in [t for t in thresholds if t not in done]:
-        value = FILE_DIAGO_THR_INIT if thr == "file" else float(thr)  # run_scf's own is 1e-2
+        value = FILE_DIAGO_THR_INIT if thr == "file" else float(thr)  # always explicit
         over = {"electrons": {"diago_thr_init": value}}
         res = run_scf(atoms, family=family, start=pred.restart_dir, parameters=params,
                       overrides=over, workdir=work / f"warm-{thr}", ranks=ranks)  # fmt: skip
