@@ -1,0 +1,74 @@
+"""Two models' warm starts on the same validation cells, each at its own first threshold.
+
+Reads ``benchmarks/first_threshold.py`` outputs (several per model when the cells were run
+in parts) and writes, per model, the iterations of every cell (the ACS's and the warm
+start's at the threshold given) and a summary: iterations in all, mean and median share
+saved per cell, slower cells. The decision rule (``--rule``, text) is stored with them.
+
+    python benchmarks/compare_val_scf.py \
+        --model old=0.01:benchmarks/results_first_threshold_val.json,/tmp/ft_old_rest.json \
+        --model new=file:benchmarks/results_first_threshold_val_iodides.json,/tmp/ft_new_rest.json \
+        --rule "..." -o benchmarks/results_val_scf_iodides.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+
+
+def model_rows(threshold: str, paths: list[str]) -> dict:
+    """Cell id -> {"acs": n, "it": n at ``threshold``} from first_threshold.py outputs."""
+    rows: dict = {}
+    for path in paths:
+        for cid, r in json.loads(Path(path).read_text())["rows"].items():
+            if r.get(threshold) is not None:
+                rows[cid] = {"acs": int(r["acs"]), "it": int(r[threshold])}
+    return rows
+
+
+def summarize(rows: dict) -> dict:
+    """Iterations in all, share saved per cell (mean, median, %), slower cells."""
+    saved = [100.0 * (r["acs"] - r["it"]) / r["acs"] for r in rows.values()]
+    return {
+        "n": len(rows),
+        "iterations_acs": sum(r["acs"] for r in rows.values()),
+        "iterations_warm": sum(r["it"] for r in rows.values()),
+        "saved_percent_mean": statistics.mean(saved),
+        "saved_percent_median": statistics.median(saved),
+        "slower_ids": sorted(c for c, r in rows.items() if r["it"] > r["acs"]),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--model",
+        action="append",
+        required=True,
+        help="NAME=THRESHOLD:FILE[,FILE...] (THRESHOLD as in first_threshold.py)",
+    )
+    ap.add_argument("--rule", default="", help="the decision rule, stated before the runs")
+    ap.add_argument("-o", "--output", required=True)
+    args = ap.parse_args(argv)
+    models = {}
+    for spec in args.model:
+        name, _, rest = spec.partition("=")
+        threshold, _, files = rest.partition(":")
+        models[name] = {"threshold": threshold, "cells": model_rows(threshold, files.split(","))}
+    common = set.intersection(*(set(m["cells"]) for m in models.values()))
+    for m in models.values():
+        m["cells"] = {c: r for c, r in sorted(m["cells"].items()) if c in common}
+        m["summary"] = summarize(m["cells"])
+    out = {"rule": args.rule, "models": models}
+    Path(args.output).write_text(json.dumps(out, indent=1))
+    print(json.dumps({k: m["summary"] for k, m in models.items()}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
