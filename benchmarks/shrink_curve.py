@@ -1,0 +1,59 @@
+"""An ensemble's shrinkage c on validation subsets, and its figures at each chosen c.
+
+For the ensemble checkpoint MODEL: the captured share on validation for every c of the
+grid (all of ``val`` and ``val`` without ids containing ``--exclude``), and validation and
+test figures at each c chosen so. Writes JSON.
+
+    python benchmarks/shrink_curve.py benchmarks/checkpoints/iodides-8000.pt \
+        benchmarks/dataset/dataset --snapshot benchmarks/full_snapshot_iodides.json \
+        --exclude RhI -o benchmarks/results_ablation_iodides_shrink.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    from rhocat.data.store import Dataset
+    from rhocat.evaluate.density import density_rows, summarize_density_rows
+    from rhocat.models.ensemble import calibrate_shrinkage
+    from rhocat.train import load_model
+
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("model")
+    ap.add_argument("dataset")
+    ap.add_argument("--snapshot", required=True)
+    ap.add_argument("--exclude", required=True, help="val ids containing this are left out")
+    ap.add_argument("-o", "--output", required=True)
+    args = ap.parse_args(argv)
+    ds = Dataset(args.dataset)
+    snap = json.loads(Path(args.snapshot).read_text())
+    val = [ds.load(i) for i in snap["val"]]
+    test = [ds.load(i) for k, ids in snap.items() if k.startswith("test") for i in ids]
+    model = load_model(args.model)
+    subsets = {
+        "val": val,
+        f"val without {args.exclude}": [s for s in val if args.exclude not in s.id],
+    }
+    out: dict = {"model": args.model, "subsets": {}, "at_c": {}}
+    for name, samples in subsets.items():
+        c, curve = calibrate_shrinkage(model, samples)
+        out["subsets"][name] = {"n": len(samples), "chosen_c": c, "captured_mean_pct": curve}
+    for c in sorted({s["chosen_c"] for s in out["subsets"].values()}):
+        model.config["shrink_c"] = c
+        out["at_c"][str(c)] = {
+            "val": summarize_density_rows(density_rows(model, val)),
+            "test": summarize_density_rows(density_rows(model, test)),
+        }
+    Path(args.output).write_text(json.dumps(out, indent=1))
+    print(json.dumps(out["subsets"], indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
