@@ -10,7 +10,8 @@ Note on comparing starts: pw.x's first diagonalization threshold depends on
 the start (1e-2 for 'atomic', 1e-5 for 'file') unless ``diago_thr_init`` is
 set; with it set, a restart from rhocat's ACS reproduces
 ``startingpot='atomic'`` iteration by iteration. rhocat's warm starts set it to
-1e-2 (:data:`rhocat.qe.scf.WARM_DIAGO_THR_INIT`, chosen on validation cells).
+the value their model's card asks for (the shipped model's: 1e-2, chosen on validation
+cells; :func:`rhocat.predict.core.first_threshold`).
 """
 
 from __future__ import annotations
