@@ -2,8 +2,9 @@
 
 Reads ``benchmarks/first_threshold.py`` outputs (several per model when the cells were run
 in parts) and writes, per model, the iterations of every cell (the ACS's and the warm
-start's at the threshold given) and a summary: iterations in all, mean and median share
-saved per cell, slower cells. The decision rule (``--rule``, text) is stored with them.
+start's at the threshold given) and first_threshold.py's summary (mean and median share
+saved per cell, slower cells) with the iterations in all. The decision rule (``--rule``,
+text) is stored with them.
 
     python benchmarks/compare_val_scf.py \
         --model old=0.01:benchmarks/results_first_threshold_val.json,/tmp/ft_old_rest.json \
@@ -15,30 +16,30 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from first_threshold import summary  # noqa: E402
 
 
 def model_rows(threshold: str, paths: list[str]) -> dict:
-    """Cell id -> {"acs": n, "it": n at ``threshold``} from first_threshold.py outputs."""
+    """Cell id -> {"acs": n, THRESHOLD: n} from first_threshold.py outputs (cells measured at
+    ``threshold`` only)."""
     rows: dict = {}
     for path in paths:
         for cid, r in json.loads(Path(path).read_text())["rows"].items():
             if r.get(threshold) is not None:
-                rows[cid] = {"acs": int(r["acs"]), "it": int(r[threshold])}
+                rows[cid] = {"acs": int(r["acs"]), threshold: int(r[threshold])}
     return rows
 
 
-def summarize(rows: dict) -> dict:
-    """Iterations in all, share saved per cell (mean, median, %), slower cells."""
-    saved = [100.0 * (r["acs"] - r["it"]) / r["acs"] for r in rows.values()]
+def summarize(rows: dict, threshold: str) -> dict:
+    """first_threshold.py's summary at ``threshold``, with the iterations in all."""
     return {
-        "n": len(rows),
+        **summary(rows, [threshold])[threshold],
         "iterations_acs": sum(r["acs"] for r in rows.values()),
-        "iterations_warm": sum(r["it"] for r in rows.values()),
-        "saved_percent_mean": statistics.mean(saved),
-        "saved_percent_median": statistics.median(saved),
-        "slower_ids": sorted(c for c, r in rows.items() if r["it"] > r["acs"]),
+        "iterations_warm": sum(r[threshold] for r in rows.values()),
     }
 
 
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     common = set.intersection(*(set(m["cells"]) for m in models.values()))
     for m in models.values():
         m["cells"] = {c: r for c, r in sorted(m["cells"].items()) if c in common}
-        m["summary"] = summarize(m["cells"])
+        m["summary"] = summarize(m["cells"], m["threshold"])
     out = {"rule": args.rule, "models": models}
     Path(args.output).write_text(json.dumps(out, indent=1))
     print(json.dumps({k: m["summary"] for k, m in models.items()}, indent=1))

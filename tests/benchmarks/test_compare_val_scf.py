@@ -29,4 +29,4 @@ def test_each_model_at_its_own_threshold_on_the_common_cells(tmp_path):
     assert a["n"] == b["n"] == 2 and a["iterations_acs"] == 30
     assert a["iterations_warm"] == 23 and a["slower_ids"] == []
     assert b["iterations_warm"] == 32 and b["slower_ids"] == ["x", "y"]
-    assert abs(a["saved_percent_mean"] - (20.0 + 25.0) / 2) < 1e-9
+    assert abs(a["iterations_saved_percent_mean"] - (20.0 + 25.0) / 2) < 1e-9
