@@ -9,6 +9,7 @@ text) is stored with them.
     python benchmarks/compare_val_scf.py \
         --model old=0.01:benchmarks/results_first_threshold_val.json,/tmp/ft_old_rest.json \
         --model new=file:benchmarks/results_first_threshold_val_iodides.json,/tmp/ft_new_rest.json \
+        [--repeats new=benchmarks/results_scf_repeats_val_iodides.json ...] \
         --rule "..." -o benchmarks/results_val_scf_iodides.json
 """
 
@@ -34,6 +35,22 @@ def model_rows(threshold: str, paths: list[str]) -> dict:
     return rows
 
 
+def average_repeats(rows: dict, threshold: str, paths: list[str]) -> dict:
+    """``rows`` with the warm count of every cell in the ``scf_repeats.py`` outputs
+    ``paths`` replaced by the mean over the first run and the repeats (``"runs"``: all
+    counts). A repeat that did not converge is left out of the mean."""
+    out = {cid: dict(r) for cid, r in rows.items()}
+    for path in paths:
+        for cid, rep in json.loads(Path(path).read_text())["rows"].items():
+            if cid not in out:
+                continue
+            runs = [out[cid][threshold]]
+            runs += [n for k, n in rep.items() if k != "acs" and n is not None]
+            out[cid][threshold] = float(sum(runs)) / len(runs)
+            out[cid]["runs"] = runs
+    return out
+
+
 def summarize(rows: dict, threshold: str) -> dict:
     """first_threshold.py's summary at ``threshold``, with the iterations in all."""
     return {
@@ -53,6 +70,12 @@ def main(argv: list[str] | None = None) -> int:
         required=True,
         help="NAME=THRESHOLD:FILE[,FILE...] (THRESHOLD as in first_threshold.py)",
     )
+    ap.add_argument(
+        "--repeats",
+        action="append",
+        default=[],
+        help="NAME=FILE[,FILE...]: scf_repeats.py outputs averaged into NAME's cells",
+    )
     ap.add_argument("--rule", default="", help="the decision rule, stated before the runs")
     ap.add_argument("-o", "--output", required=True)
     args = ap.parse_args(argv)
@@ -61,6 +84,12 @@ def main(argv: list[str] | None = None) -> int:
         name, _, rest = spec.partition("=")
         threshold, _, files = rest.partition(":")
         models[name] = {"threshold": threshold, "cells": model_rows(threshold, files.split(","))}
+    for spec in args.repeats:
+        name, _, files = spec.partition("=")
+        if name not in models:
+            ap.error(f"--repeats {name}: no --model of that name")
+        m = models[name]
+        m["cells"] = average_repeats(m["cells"], m["threshold"], files.split(","))
     common = set.intersection(*(set(m["cells"]) for m in models.values()))
     for m in models.values():
         m["cells"] = {c: r for c, r in sorted(m["cells"].items()) if c in common}

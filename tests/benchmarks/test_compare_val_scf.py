@@ -6,6 +6,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 import compare_val_scf  # noqa: E402
 
@@ -30,3 +32,26 @@ def test_each_model_at_its_own_threshold_on_the_common_cells(tmp_path):
     assert a["iterations_warm"] == 23 and a["slower_ids"] == []
     assert b["iterations_warm"] == 32 and b["slower_ids"] == ["x", "y"]
     assert abs(a["iterations_saved_percent_mean"] - (20.0 + 25.0) / 2) < 1e-9
+
+
+def test_repeats_replace_a_cells_count_by_the_mean_of_its_runs(tmp_path):
+    a = _write(tmp_path / "a.json", {"x": {"acs": 10, "file": 12}, "y": {"acs": 20, "file": 15}})
+    rep = tmp_path / "rep.json"
+    rows = {"x": {"acs": 10, "-0.001": 9, "0.001": 9}, "q": {"acs": 3, "0.001": 1}}
+    rep.write_text(json.dumps({"rows": rows, "threshold": "file"}))
+    out = tmp_path / "cmp.json"
+    argv = ["--model", f"a=file:{a}", "--repeats", f"a={rep}", "-o", str(out)]
+    assert compare_val_scf.main(argv) == 0
+    res = json.loads(out.read_text())["models"]["a"]
+    # x: (12 + 9 + 9) / 3 = 10, no longer slower than the ACS's 10; y untouched; q unknown
+    assert res["cells"]["x"]["file"] == 10.0 and res["cells"]["x"]["runs"] == [12, 9, 9]
+    assert res["cells"]["y"] == {"acs": 20, "file": 15}
+    assert res["summary"]["slower_ids"] == [] and res["summary"]["iterations_warm"] == 25.0
+
+
+def test_repeats_for_an_unknown_model_are_refused(tmp_path, capsys):
+    a = _write(tmp_path / "a.json", {"x": {"acs": 10, "file": 12}})
+    argv = ["--model", f"a=file:{a}", "--repeats", f"b={a}", "-o", str(tmp_path / "o.json")]
+    with pytest.raises(SystemExit) as exc:
+        compare_val_scf.main(argv)
+    assert exc.value.code == 2 and "no --model of that name" in capsys.readouterr().err

@@ -1,0 +1,111 @@
+"""A warm start's iteration count, repeated under immaterial changes of the start.
+
+On cells whose SCF is chaotic in the start (docs/scf-starts.md §3: Cr and Fe compounds),
+one run per cell decides a comparison of two models by noise. Here rhocat's warm start
+(``predict_restart``: density and, for PAW species, the predicted occupations) is scaled by
+(1 + ε) on every G ≠ 0 (the charge, G = 0, unchanged; ε = ±1e-3 is far below any model's
+error) and run at the first diagonalization threshold given. ε = 0 is the run
+``first_threshold.py`` made; ``compare_val_scf.py --repeats`` averages the two. Prints
+JSON: iterations per ε and structure. Resumable: a structure's ε already in the output
+file are not run again.
+
+    python benchmarks/scf_repeats.py MODEL --threshold 0.01 --ids L10-CrCu,zincblende-CrC \
+        [--eps -0.001,0.001] -o benchmarks/results_scf_repeats.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+
+
+def scaled_density(density, eps: float):
+    """``density`` (a ``rhocat.qe.density`` record, ρ(G) in e per cell) with every G ≠ 0
+    component multiplied by 1 + ``eps``; G = 0 (the number of electrons) is kept."""
+    g0 = np.all(np.asarray(density.miller) == 0, axis=1)
+    rho_g = np.where(g0[None, :], density.rho_g, density.rho_g * (1.0 + eps))
+    return dataclasses.replace(density, rho_g=rho_g)
+
+
+def repeated_iterations(
+    model, sample, family, work: Path, threshold: str, eps_list, ranks: int, done: dict
+) -> dict:
+    """Iterations from the prediction scaled by 1 + ε, per ε not in ``done`` (str(ε) keys)."""
+    from rhocat.evaluate.runner import sample_atoms
+    from rhocat.predict import predict_restart
+    from rhocat.qe.density import read_charge_density, write_charge_density
+    from rhocat.qe.scf import FILE_DIAGO_THR_INIT, run_scf
+
+    out = {"acs": int(sample.meta["iterations"]), **done}
+    todo = [e for e in eps_list if str(e) not in done]
+    if not todo:
+        return out
+    atoms = sample_atoms(sample)
+    params = sample.meta["parameters"]
+    ecutrho = float(params["system"]["ecutrho"])
+    pred = predict_restart(model, atoms, family=family, out_dir=work / "pred",
+                           ecutrho_ry=ecutrho, name=sample.id)  # fmt: skip
+    density = read_charge_density(Path(pred.restart_dir) / "charge-density.dat")
+    value = FILE_DIAGO_THR_INIT if threshold == "file" else float(threshold)
+    over = {"electrons": {"diago_thr_init": value}}
+    for eps in todo:
+        folder = work / f"start{eps:+g}"
+        shutil.copytree(pred.restart_dir, folder)
+        write_charge_density(folder / "charge-density.dat", scaled_density(density, eps))
+        res = run_scf(atoms, family=family, start=folder, parameters=params, overrides=over,
+                      workdir=work / f"run{eps:+g}", ranks=ranks)  # fmt: skip
+        out[str(eps)] = res.iterations if res.converged else None
+        print(sample.id, eps, out[str(eps)], "acs", out["acs"], file=sys.stderr, flush=True)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    from rhocat.data.store import Dataset
+    from rhocat.qe.pseudo import load_family
+    from rhocat.train import load_model
+
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("model")
+    ap.add_argument("--ids", required=True, help="comma-separated dataset entry ids")
+    ap.add_argument("--threshold", required=True, help="'file' (pw.x's 1e-5) or a number")
+    ap.add_argument("--eps", default="-0.001,0.001", help="comma-separated ε (not 0)")
+    ap.add_argument("--data", default=str(HERE / "dataset" / "dataset"))
+    ap.add_argument("--ranks", type=int, default=1)
+    ap.add_argument("-o", "--output", required=True)
+    args = ap.parse_args(argv)
+    eps_list = [float(e) for e in args.eps.split(",")]
+    if 0.0 in eps_list:
+        ap.error("ε = 0 is the first_threshold.py run; give only the changed starts")
+    ds = Dataset(args.data)
+    model = load_model(args.model)
+    family = load_family(ds.manifest.family)
+    out_path = Path(args.output)
+    result = json.loads(out_path.read_text()) if out_path.is_file() else {"rows": {}}
+    if result.get("threshold", args.threshold) != args.threshold:
+        ap.error(f"{out_path} holds runs at threshold {result['threshold']}")
+    result.update(model=args.model, threshold=args.threshold)
+    for i in args.ids.split(","):
+        done = {k: v for k, v in result["rows"].get(i, {}).items() if k != "acs"}
+        with tempfile.TemporaryDirectory(prefix="rhocat-rep-") as tmp:
+            row = repeated_iterations(
+                model, ds.load(i), family, Path(tmp), args.threshold, eps_list, args.ranks, done
+            )
+        result["rows"][i] = row
+        out_path.write_text(json.dumps(result, indent=1))
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
