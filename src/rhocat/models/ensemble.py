@@ -102,6 +102,13 @@ class EnsembleModel(DensityModel):
         for m in members[1:]:
             if m.spec != first.spec or m.elements != first.elements:
                 raise ModelError("ensemble members must share their basis and elements")
+            if m.config != first.config:  # e.g. avg_neighbours, set from the training data
+                diff = sorted(k for k in {*m.config, *first.config}
+                              if m.config.get(k) != first.config.get(k))  # fmt: skip
+                raise ModelError(
+                    "ensemble members must share their configuration; these differ: "
+                    + ", ".join(diff)
+                )
         config = {"member_config": first.config, "n_members": len(members), "shrink_c": shrink_c}
         ens = cls(config, first.elements)
         for mine, theirs in zip(ens.members, members, strict=True):

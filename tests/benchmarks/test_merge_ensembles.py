@@ -1,0 +1,60 @@
+"""benchmarks/merge_ensembles.py: one ensemble from the members of several."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ase.build import bulk
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import merge_ensembles  # noqa: E402
+
+BOHR_PER_ANG = 1.0 / 0.52917721067
+
+
+def _predict(model, atoms):
+    g = np.random.default_rng(0).normal(scale=1.5, size=(64, 3))
+    return model.predict(
+        atoms.numbers, atoms.positions * BOHR_PER_ANG, np.asarray(atoms.cell) * BOHR_PER_ANG, g
+    )
+
+
+def test_members_in_order_with_the_first_card():
+    from rhocat.pretrained import load_pretrained
+    from rhocat.train import load_model
+
+    a = load_pretrained()
+    b = load_model(ROOT / "benchmarks" / "checkpoints" / "seeds59-8000.pt")
+    a.config["shrink_c"] = b.config["shrink_c"] = 0.0
+    m = merge_ensembles.merged([a, b])
+    assert len(m.members) == len(a.members) + len(b.members) == 10
+    for mine, theirs in zip(m.members, [*a.members, *b.members], strict=True):
+        for x, y in zip(mine.parameters(), theirs.parameters(), strict=True):
+            assert np.array_equal(x.detach().numpy(), y.detach().numpy())
+    assert m.metadata == a.metadata and m.metadata is not a.metadata
+    # unshrunk, the merged mean is the mean of the two ensembles' means (5 members each)
+    atoms = bulk("GaAs", "zincblende", a=5.65)
+    expected = (_predict(a, atoms).delta_rho_g + _predict(b, atoms).delta_rho_g) / 2
+    np.testing.assert_allclose(_predict(m, atoms).delta_rho_g, expected, rtol=1e-9, atol=1e-12)
+
+
+def test_members_trained_on_other_data_are_refused():
+    """The iodide model's members normalise by another training set's neighbour count: their
+    coefficients would be wrong under the shipped members' configuration."""
+    from rhocat.errors import ModelError
+    from rhocat.pretrained import load_pretrained
+    from rhocat.train import load_model
+
+    other = load_model(ROOT / "benchmarks" / "checkpoints" / "iodides-8000.pt")
+    with pytest.raises(ModelError, match="avg_neighbours"):
+        merge_ensembles.merged([load_pretrained(), other])
+
+
+def test_one_checkpoint_is_refused(capsys):
+    with pytest.raises(SystemExit) as exc:
+        merge_ensembles.main(["a.pt", "--snapshot", "s.json", "-o", "o.pt"])
+    assert exc.value.code == 2 and "two or more" in capsys.readouterr().err
