@@ -27,22 +27,18 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from first_threshold import predicted_start  # noqa: E402
 
 
 def early_trace(model, sample, family, work: Path, threshold: float, steps: int) -> list[float]:
     """pw.x's estimated accuracy (Ry) after each of the first ``steps`` iterations from the
     model's warm start, at first diagonalization threshold ``threshold``."""
-    from rhocat.evaluate.runner import sample_atoms
-    from rhocat.predict import predict_restart
     from rhocat.qe.scf import run_scf
 
-    atoms = sample_atoms(sample)
-    params = sample.meta["parameters"]
-    ecutrho = float(params["system"]["ecutrho"])
-    pred = predict_restart(model, atoms, family=family, out_dir=work / "pred",
-                           ecutrho_ry=ecutrho, name=sample.id)  # fmt: skip
+    atoms, params, start = predicted_start(model, sample, family, work / "pred")
     over = {"electrons": {"diago_thr_init": threshold, "electron_maxstep": steps}}
-    res = run_scf(atoms, family=family, start=pred.restart_dir, parameters=params,
+    res = run_scf(atoms, family=family, start=start, parameters=params,
                   overrides=over, workdir=work / "run", ranks=1)  # fmt: skip
     return [float(x) for x in res.scf_accuracy_ry[:steps]]
 

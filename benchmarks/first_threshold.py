@@ -27,25 +27,40 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 
 
+def threshold_value(label: str) -> float:
+    """pw.x's ``diago_thr_init`` for a threshold label: ``"file"`` is pw.x's own 1e-5 for a
+    density read from file, anything else a number (always passed explicitly)."""
+    from rhocat.qe.scf import FILE_DIAGO_THR_INIT
+
+    return FILE_DIAGO_THR_INIT if label == "file" else float(label)
+
+
+def predicted_start(model, sample, family, out_dir: Path):
+    """rhocat's warm start for a dataset entry, at its ground-truth run's ``ecutrho`` (Ry):
+    (atoms, the run's pw.x parameters, the restart folder)."""
+    from rhocat.evaluate.runner import sample_atoms
+    from rhocat.predict import predict_restart
+
+    atoms = sample_atoms(sample)
+    params = sample.meta["parameters"]
+    ecutrho = float(params["system"]["ecutrho"])
+    pred = predict_restart(model, atoms, family=family, out_dir=out_dir,
+                           ecutrho_ry=ecutrho, name=sample.id)  # fmt: skip
+    return atoms, params, Path(pred.restart_dir)
+
+
 def warm_iterations(
     model, sample, family, work: Path, thresholds, ranks: int, done: dict | None = None
 ) -> dict:
     """Iterations from the prediction per threshold (``done``: thresholds measured before)."""
-    from rhocat.evaluate.runner import sample_atoms
-    from rhocat.predict import predict_restart
-    from rhocat.qe.scf import FILE_DIAGO_THR_INIT, run_scf
+    from rhocat.qe.scf import run_scf
 
     done = dict(done or {})
-    atoms = sample_atoms(sample)
-    params = sample.meta["parameters"]
-    ecutrho = float(params["system"]["ecutrho"])
-    pred = predict_restart(model, atoms, family=family, out_dir=work / "pred",
-                           ecutrho_ry=ecutrho, name=sample.id)  # fmt: skip
+    atoms, params, start = predicted_start(model, sample, family, work / "pred")
     out = {"acs": int(sample.meta["iterations"])}
     for thr in [t for t in thresholds if t not in done]:
-        value = FILE_DIAGO_THR_INIT if thr == "file" else float(thr)  # always explicit
-        over = {"electrons": {"diago_thr_init": value}}
-        res = run_scf(atoms, family=family, start=pred.restart_dir, parameters=params,
+        over = {"electrons": {"diago_thr_init": threshold_value(thr)}}
+        res = run_scf(atoms, family=family, start=start, parameters=params,
                       overrides=over, workdir=work / f"warm-{thr}", ranks=ranks)  # fmt: skip
         out[thr] = res.iterations if res.converged else None
         print(sample.id, thr, out[thr], "acs", out["acs"], file=sys.stderr, flush=True)

@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from first_threshold import predicted_start, threshold_value  # noqa: E402
 
 
 def scaled_density(density, eps: float):
@@ -40,26 +42,19 @@ def repeated_iterations(
     model, sample, family, work: Path, threshold: str, eps_list, ranks: int, done: dict
 ) -> dict:
     """Iterations from the prediction scaled by 1 + ε, per ε not in ``done`` (str(ε) keys)."""
-    from rhocat.evaluate.runner import sample_atoms
-    from rhocat.predict import predict_restart
     from rhocat.qe.density import read_charge_density, write_charge_density
-    from rhocat.qe.scf import FILE_DIAGO_THR_INIT, run_scf
+    from rhocat.qe.scf import run_scf
 
     out = {"acs": int(sample.meta["iterations"]), **done}
     todo = [e for e in eps_list if str(e) not in done]
     if not todo:
         return out
-    atoms = sample_atoms(sample)
-    params = sample.meta["parameters"]
-    ecutrho = float(params["system"]["ecutrho"])
-    pred = predict_restart(model, atoms, family=family, out_dir=work / "pred",
-                           ecutrho_ry=ecutrho, name=sample.id)  # fmt: skip
-    density = read_charge_density(Path(pred.restart_dir) / "charge-density.dat")
-    value = FILE_DIAGO_THR_INIT if threshold == "file" else float(threshold)
-    over = {"electrons": {"diago_thr_init": value}}
+    atoms, params, start = predicted_start(model, sample, family, work / "pred")
+    density = read_charge_density(start / "charge-density.dat")
+    over = {"electrons": {"diago_thr_init": threshold_value(threshold)}}
     for eps in todo:
         folder = work / f"start{eps:+g}"
-        shutil.copytree(pred.restart_dir, folder)
+        shutil.copytree(start, folder)
         write_charge_density(folder / "charge-density.dat", scaled_density(density, eps))
         res = run_scf(atoms, family=family, start=folder, parameters=params, overrides=over,
                       workdir=work / f"run{eps:+g}", ranks=ranks)  # fmt: skip

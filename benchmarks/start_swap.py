@@ -20,6 +20,8 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from first_threshold import predicted_start  # noqa: E402
 
 
 def combined_start(density_dir: Path, occupation_dir: Path, folder: Path) -> Path:
@@ -34,18 +36,11 @@ def combined_start(density_dir: Path, occupation_dir: Path, folder: Path) -> Pat
 def swapped_iterations(models: dict, sample, family, work: Path, threshold: float, ranks: int):
     """{"ACS": n, "rho=A occ=B": n, ...} for every pair of the models' densities and
     occupations."""
-    from rhocat.evaluate.runner import sample_atoms
-    from rhocat.predict import predict_restart
     from rhocat.qe.scf import run_scf
 
-    atoms = sample_atoms(sample)
-    params = sample.meta["parameters"]
-    ecutrho = float(params["system"]["ecutrho"])
-    dirs = {
-        name: Path(predict_restart(model, atoms, family=family, out_dir=work / f"pred-{name}",
-                                   ecutrho_ry=ecutrho, name=sample.id).restart_dir)
-        for name, model in models.items()
-    }  # fmt: skip
+    dirs = {}
+    for name, model in models.items():
+        atoms, params, dirs[name] = predicted_start(model, sample, family, work / f"pred-{name}")
     over = {"electrons": {"diago_thr_init": threshold}}
     out = {"ACS": int(sample.meta["iterations"])}
     for rho in dirs:
