@@ -234,7 +234,12 @@ def main(argv: list[str] | None = None) -> int:
             for _ in range(args.repeat):
                 w, c = time.perf_counter(), time.process_time()
                 res = predict_restart(
-                    model, atoms, family=family, out_dir=work / name, ecutrho_ry=ecutrho
+                    model,
+                    atoms,
+                    family=family,
+                    out_dir=work / name,
+                    ecutrho_ry=ecutrho,
+                    overwrite=True,  # the same folder each repeat
                 )
                 whole.append((time.perf_counter() - w, time.process_time() - c, res.inference_s))
         row = {

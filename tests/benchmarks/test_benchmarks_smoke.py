@@ -54,7 +54,7 @@ def test_data_index_benchmark_runs():
 @pytest.mark.slow
 def test_inference_benchmark_runs_with_its_defaults():
     """No --dataset or --checkpoint: the shipped model (a fresh clone has no dataset)."""
-    p = _run([str(BENCH / "inference.py"), "--no-scf", "--repeat", "1", "--only", "a_Si2_25Ry"])
+    p = _run([str(BENCH / "inference.py"), "--no-scf", "--repeat", "2", "--only", "a_Si2_25Ry"])
     assert p.returncode == 0, p.stderr[-2000:]
     out = json.loads(p.stdout)
     assert list(out["structures"]) == ["a_Si2_25Ry"]
