@@ -10,8 +10,11 @@ iteration count is a stable function of the start. For each structure pw.x runs 
 all with pw.x's atomic PAW occupations (the density alone varies), the ground-truth run's
 parameters and the same first diagonalization threshold as pw.x's atomic start, so that
 s = 0 replays the ACS run exactly. Prints JSON: iterations per start and structure.
+``--eps`` and ``--scales`` choose the starts (``--scales ''``: the perturbed ACS only, the
+null model of a comparison with the ACS).
 
     python benchmarks/scf_sensitivity.py MODEL --ids half-heusler-AgCrGa,L10-CuAg \
+        [--eps -0.003,-0.001,0.001,0.003] [--scales 0,0.25,0.5,0.75,1] \
         [-o benchmarks/results_scf_sensitivity.json]
 """
 
@@ -31,8 +34,18 @@ EPSILONS = (-3e-3, -1e-3, 1e-3, 3e-3)
 SCALES = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
-def _starts(model, sample, family, work: Path) -> dict[str, Path]:
-    """Restart folders: 'acs*(1+eps)' and 'acs+s*pred' for EPSILONS and SCALES."""
+def start_names(epsilons=EPSILONS, scales=SCALES) -> list[str]:
+    """The starts' names, in run order: 'acs*(1+ε)' per ε, then 'acs+s*pred' per s."""
+    return [f"acs*(1{e:+g})" for e in epsilons] + [f"acs+{s:g}*pred" for s in scales]
+
+
+def parse_floats(text: str) -> tuple[float, ...]:
+    """'-0.001,0.001' -> (-0.001, 0.001); '' -> ()."""
+    return tuple(float(x) for x in text.split(",") if x.strip())
+
+
+def _starts(model, sample, family, work: Path, epsilons=EPSILONS, scales=SCALES) -> dict:
+    """Restart folders (name -> Path): 'acs*(1+eps)' per ε and 'acs+s*pred' per s."""
     from rhocat.evaluate.runner import sample_atoms
     from rhocat.predict import predict_restart
     from rhocat.qe.acs import acs_rho_g, atomic_becsum
@@ -47,8 +60,9 @@ def _starts(model, sample, family, work: Path) -> dict[str, Path]:
     acs = np.asarray(acs_rho_g(atoms, family, density.miller), dtype=np.complex128)
     delta = density.rho_g[0] - acs
     g0 = np.all(np.asarray(density.miller) == 0, axis=1)
-    rho = {f"acs*(1{e:+g})": np.where(g0, acs, acs * (1.0 + e)) for e in EPSILONS}
-    rho |= {f"acs+{s:g}*pred": acs + s * delta for s in SCALES}
+    values = [np.where(g0, acs, acs * (1.0 + e)) for e in epsilons]
+    values += [acs + s * delta for s in scales]
+    rho = dict(zip(start_names(epsilons, scales), values, strict=True))
     becsum = atomic_becsum(atoms, family)  # None without PAW species
     folders = {}
     for name, values in rho.items():
@@ -62,7 +76,10 @@ def _starts(model, sample, family, work: Path) -> dict[str, Path]:
     return folders
 
 
-def sensitivity(model, sample, family, work: Path, ranks: int) -> dict:
+def sensitivity(
+    model, sample, family, work: Path, ranks: int, epsilons=EPSILONS, scales=SCALES
+) -> dict:
+    """Iterations per start (None: not converged), 'pw.x atomic' first."""
     from rhocat.evaluate.runner import sample_atoms
     from rhocat.qe.scf import ATOMIC_DIAGO_THR_INIT, run_scf
 
@@ -73,7 +90,7 @@ def sensitivity(model, sample, family, work: Path, ranks: int) -> dict:
     base = run_scf(atoms, family=family, start="atomic", parameters=params,
                    workdir=work / "atomic", ranks=ranks)  # fmt: skip
     out["pw.x atomic"] = base.iterations if base.converged else None
-    for name, folder in _starts(model, sample, family, work).items():
+    for name, folder in _starts(model, sample, family, work, epsilons, scales).items():
         res = run_scf(atoms, family=family, start=folder, parameters=params, overrides=same,
                       workdir=work / f"run-{folder.name}", ranks=ranks)  # fmt: skip
         out[name] = res.iterations if res.converged else None
@@ -81,7 +98,7 @@ def sensitivity(model, sample, family, work: Path, ranks: int) -> dict:
     return out
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     from rhocat.data.store import Dataset
     from rhocat.qe.pseudo import load_family
     from rhocat.train import load_model
@@ -93,8 +110,18 @@ def main() -> int:
     ap.add_argument("--ids", required=True, help="comma-separated dataset entry ids")
     ap.add_argument("--data", default=str(HERE / "dataset" / "dataset"))
     ap.add_argument("--ranks", type=int, default=1)
+    ap.add_argument("--eps", default=",".join(f"{e:g}" for e in EPSILONS),
+                    help="comma-separated ε of the scaled ACS starts (not 0)")  # fmt: skip
+    ap.add_argument("--scales", default=",".join(f"{s:g}" for s in SCALES),
+                    help="comma-separated s of the ACS + s·Δρ starts ('' for none)")  # fmt: skip
     ap.add_argument("-o", "--output", default=str(HERE / "results_scf_sensitivity.json"))
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
+    try:
+        epsilons, scales = parse_floats(args.eps), parse_floats(args.scales)
+    except ValueError as exc:
+        ap.error(f"--eps/--scales: {exc}")
+    if 0.0 in epsilons:
+        ap.error("--eps 0 is the ACS itself: the 'pw.x atomic' run (or --scales 0)")
     ds = Dataset(args.data)
     model = load_model(args.model)
     family = load_family(ds.manifest.family)
@@ -105,7 +132,9 @@ def main() -> int:
         if i in result["rows"]:
             continue
         with tempfile.TemporaryDirectory(prefix="rhocat-sens-") as tmp:
-            result["rows"][i] = sensitivity(model, ds.load(i), family, Path(tmp), args.ranks)
+            result["rows"][i] = sensitivity(
+                model, ds.load(i), family, Path(tmp), args.ranks, epsilons, scales
+            )
         out_path.write_text(json.dumps(result, indent=1))
     print(json.dumps(result, indent=1))
     return 0

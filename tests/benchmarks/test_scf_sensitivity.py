@@ -1,0 +1,36 @@
+"""benchmarks/scf_sensitivity.py: which starts it runs, and its refusals."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+import scf_sensitivity  # noqa: E402
+
+
+def test_default_starts_are_the_scaled_acs_then_the_blends():
+    names = scf_sensitivity.start_names()
+    assert names[:4] == ["acs*(1-0.003)", "acs*(1-0.001)", "acs*(1+0.001)", "acs*(1+0.003)"]
+    assert names[4:] == [f"acs+{s}*pred" for s in ("0", "0.25", "0.5", "0.75", "1")]
+
+
+def test_no_scales_leaves_only_the_perturbed_acs():
+    eps = scf_sensitivity.parse_floats("-0.001,0.001")
+    assert eps == (-0.001, 0.001)
+    assert scf_sensitivity.parse_floats("") == ()
+    assert scf_sensitivity.start_names(eps, ()) == ["acs*(1-0.001)", "acs*(1+0.001)"]
+
+
+@pytest.mark.parametrize(
+    ("eps", "message"),
+    [("0,0.001", "the ACS itself"), ("0.001,x", "could not convert")],
+)
+def test_bad_eps_is_refused_before_any_file_is_read(eps, message, capsys, tmp_path):
+    with pytest.raises(SystemExit) as exc:
+        scf_sensitivity.main(["missing.pt", "--ids", "x", "--eps", eps, "--data",
+                              str(tmp_path / "none"), "-o", str(tmp_path / "o.json")])  # fmt: skip
+    assert exc.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "o.json").exists()
