@@ -10,7 +10,14 @@ text) is stored with them.
         --model old=0.01:benchmarks/results_first_threshold_val.json,/tmp/ft_old_rest.json \
         --model new=file:benchmarks/results_first_threshold_val_iodides.json,/tmp/ft_new_rest.json \
         [--repeats new=benchmarks/results_scf_repeats_val_iodides.json ...] \
+        [--acs-repeats benchmarks/results_scf_sensitivity_val_crfe.json] \
         --rule "..." -o benchmarks/results_val_scf_iodides.json
+
+``--acs-repeats`` (``scf_sensitivity.py`` outputs with the scaled ACS starts
+``acs*(1±ε)``) does for the ACS what ``--repeats`` does for a model: the ACS count of those
+cells becomes the mean of its runs, for every model. The output's ``"acs_null"`` then says
+how often the ACS itself counts as slower than its first run by that mean (the slower-cell
+count of a model that is the ACS).
 """
 
 from __future__ import annotations
@@ -51,6 +58,46 @@ def average_repeats(rows: dict, threshold: str, paths: list[str]) -> dict:
     return out
 
 
+def acs_runs(paths: list[str]) -> dict:
+    """Cell id -> the ACS's iteration counts: pw.x's atomic run first, then every converged
+    ``acs*(1±ε)`` start of the ``scf_sensitivity.py`` outputs ``paths``."""
+    out: dict = {}
+    for path in paths:
+        for cid, rep in json.loads(Path(path).read_text())["rows"].items():
+            scaled = [n for k, n in rep.items() if k.startswith("acs*(") and n is not None]
+            out[cid] = [rep["pw.x atomic"], *scaled]
+    return out
+
+
+def average_acs(rows: dict, runs: dict) -> dict:
+    """``rows`` with the ACS count of every cell in ``runs`` replaced by their mean
+    (``"acs_runs"``: all counts). The first run must be the cell's own ACS count."""
+    out = {cid: dict(r) for cid, r in rows.items()}
+    for cid, counts in runs.items():
+        if cid not in out:
+            continue
+        if counts[0] != out[cid]["acs"]:
+            raise SystemExit(
+                f"{cid}: pw.x's atomic run needs {counts[0]} iterations, the dataset's "
+                f"{out[cid]['acs']}: not the same run"
+            )
+        out[cid]["acs"] = float(sum(counts)) / len(counts)
+        out[cid]["acs_runs"] = counts
+    return out
+
+
+def acs_null(runs: dict) -> dict:
+    """The ACS as a model: cells whose mean of runs exceeds the first run."""
+    slower = sorted(c for c, n in runs.items() if sum(n) / len(n) > n[0])
+    return {
+        "n": len(runs),
+        "slower_than_first_run": len(slower),
+        "slower_ids": slower,
+        "iterations_first_run": sum(n[0] for n in runs.values()),
+        "iterations_mean_of_runs": sum(sum(n) / len(n) for n in runs.values()),
+    }
+
+
 def summarize(rows: dict, threshold: str) -> dict:
     """first_threshold.py's summary at ``threshold``, with the iterations in all."""
     return {
@@ -76,6 +123,12 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="NAME=FILE[,FILE...]: scf_repeats.py outputs averaged into NAME's cells",
     )
+    ap.add_argument(
+        "--acs-repeats",
+        default="",
+        help="FILE[,FILE...]: scf_sensitivity.py outputs whose scaled ACS starts are averaged "
+        "into every model's ACS counts",
+    )
     ap.add_argument("--rule", default="", help="the decision rule, stated before the runs")
     ap.add_argument("-o", "--output", required=True)
     args = ap.parse_args(argv)
@@ -90,11 +143,16 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"--repeats {name}: no --model of that name")
         m = models[name]
         m["cells"] = average_repeats(m["cells"], m["threshold"], files.split(","))
+    null = acs_runs([f for f in args.acs_repeats.split(",") if f])
+    for m in models.values():
+        m["cells"] = average_acs(m["cells"], null)
     common = set.intersection(*(set(m["cells"]) for m in models.values()))
     for m in models.values():
         m["cells"] = {c: r for c, r in sorted(m["cells"].items()) if c in common}
         m["summary"] = summarize(m["cells"], m["threshold"])
     out = {"rule": args.rule, "models": models}
+    if null:
+        out["acs_null"] = acs_null({c: n for c, n in null.items() if c in common})
     Path(args.output).write_text(json.dumps(out, indent=1))
     print(json.dumps({k: m["summary"] for k, m in models.items()}, indent=1))
     return 0

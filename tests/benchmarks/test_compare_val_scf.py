@@ -55,3 +55,47 @@ def test_repeats_for_an_unknown_model_are_refused(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         compare_val_scf.main(argv)
     assert exc.value.code == 2 and "no --model of that name" in capsys.readouterr().err
+
+
+def _sensitivity(path: Path, rows: dict) -> str:
+    path.write_text(json.dumps({"rows": rows, "model": "m.pt"}))
+    return str(path)
+
+
+def test_acs_repeats_average_the_acs_of_every_model(tmp_path):
+    a = _write(tmp_path / "a.json", {"x": {"acs": 10, "file": 12}, "y": {"acs": 20, "file": 15}})
+    b = _write(tmp_path / "b.json", {"x": {"acs": 10, "0.01": 11}, "y": {"acs": 20, "0.01": 21}})
+    null = _sensitivity(
+        tmp_path / "null.json",
+        {
+            "x": {"pw.x atomic": 10, "acs*(1-0.001)": 14, "acs*(1+0.001)": 12},
+            "y": {"pw.x atomic": 20, "acs*(1-0.001)": 17, "acs*(1+0.001)": None},
+            "q": {"pw.x atomic": 3, "acs*(1+0.001)": 9},  # measured by no model: left out
+        },
+    )
+    out = tmp_path / "cmp.json"
+    argv = ["--model", f"a=file:{a}", "--model", f"b=0.01:{b}", "--acs-repeats", null]
+    assert compare_val_scf.main([*argv, "-o", str(out)]) == 0
+    res = json.loads(out.read_text())
+    x = res["models"]["a"]["cells"]["x"]
+    assert x["acs"] == 12.0 and x["acs_runs"] == [10, 14, 12]
+    assert res["models"]["b"]["cells"]["y"]["acs"] == 18.5  # the unconverged run left out
+    # against the ACS's means: a is slower nowhere (12 = 12), b on y (21 > 18.5)
+    assert res["models"]["a"]["summary"]["slower_ids"] == []
+    assert res["models"]["b"]["summary"]["slower_ids"] == ["y"]
+    assert res["acs_null"] == {
+        "n": 2,
+        "slower_than_first_run": 1,
+        "slower_ids": ["x"],
+        "iterations_first_run": 30,
+        "iterations_mean_of_runs": 30.5,
+    }
+
+
+def test_acs_repeats_of_another_run_are_refused(tmp_path):
+    a = _write(tmp_path / "a.json", {"x": {"acs": 10, "file": 12}})
+    null = _sensitivity(tmp_path / "n.json", {"x": {"pw.x atomic": 11, "acs*(1+0.001)": 9}})
+    argv = ["--model", f"a=file:{a}", "--acs-repeats", null, "-o", str(tmp_path / "o.json")]
+    with pytest.raises(SystemExit, match="not the same run"):
+        compare_val_scf.main(argv)
+    assert not (tmp_path / "o.json").exists()
