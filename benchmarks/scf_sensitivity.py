@@ -11,7 +11,8 @@ all with pw.x's atomic PAW occupations (the density alone varies), the ground-tr
 parameters and the same first diagonalization threshold as pw.x's atomic start, so that
 s = 0 replays the ACS run exactly. Prints JSON: iterations per start and structure.
 ``--eps`` and ``--scales`` choose the starts (``--scales ''``: the perturbed ACS only, the
-null model of a comparison with the ACS).
+null model of a comparison with the ACS); ``--skip-atomic`` leaves out pw.x's own atomic
+run where its count is known from elsewhere (the dataset, a benchmark's results).
 
     python benchmarks/scf_sensitivity.py MODEL --ids half-heusler-AgCrGa,L10-CuAg \
         [--eps -0.003,-0.001,0.001,0.003] [--scales 0,0.25,0.5,0.75,1] \
@@ -77,9 +78,11 @@ def _starts(model, sample, family, work: Path, epsilons=EPSILONS, scales=SCALES)
 
 
 def sensitivity(
-    model, sample, family, work: Path, ranks: int, epsilons=EPSILONS, scales=SCALES
-) -> dict:
-    """Iterations per start (None: not converged), 'pw.x atomic' first."""
+    model, sample, family, work: Path, ranks: int, epsilons=EPSILONS, scales=SCALES,
+    atomic: bool = True,
+) -> dict:  # fmt: skip
+    """Iterations per start (None: not converged), 'pw.x atomic' first (unless not
+    ``atomic``)."""
     from rhocat.evaluate.runner import sample_atoms
     from rhocat.qe.scf import ATOMIC_DIAGO_THR_INIT, run_scf
 
@@ -87,9 +90,10 @@ def sensitivity(
     params = sample.meta["parameters"]
     same = {"electrons": {"diago_thr_init": ATOMIC_DIAGO_THR_INIT}}
     out = {}
-    base = run_scf(atoms, family=family, start="atomic", parameters=params,
-                   workdir=work / "atomic", ranks=ranks)  # fmt: skip
-    out["pw.x atomic"] = base.iterations if base.converged else None
+    if atomic:
+        base = run_scf(atoms, family=family, start="atomic", parameters=params,
+                       workdir=work / "atomic", ranks=ranks)  # fmt: skip
+        out["pw.x atomic"] = base.iterations if base.converged else None
     for name, folder in _starts(model, sample, family, work, epsilons, scales).items():
         res = run_scf(atoms, family=family, start=folder, parameters=params, overrides=same,
                       workdir=work / f"run-{folder.name}", ranks=ranks)  # fmt: skip
@@ -114,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="comma-separated ε of the scaled ACS starts (not 0)")  # fmt: skip
     ap.add_argument("--scales", default=",".join(f"{s:g}" for s in SCALES),
                     help="comma-separated s of the ACS + s·Δρ starts ('' for none)")  # fmt: skip
+    ap.add_argument("--skip-atomic", action="store_true", help="no 'pw.x atomic' run")
     ap.add_argument("-o", "--output", default=str(HERE / "results_scf_sensitivity.json"))
     args = ap.parse_args(argv)
     try:
@@ -133,8 +138,9 @@ def main(argv: list[str] | None = None) -> int:
             continue
         with tempfile.TemporaryDirectory(prefix="rhocat-sens-") as tmp:
             result["rows"][i] = sensitivity(
-                model, ds.load(i), family, Path(tmp), args.ranks, epsilons, scales
-            )
+                model, ds.load(i), family, Path(tmp), args.ranks, epsilons, scales,
+                atomic=not args.skip_atomic,
+            )  # fmt: skip
         out_path.write_text(json.dumps(result, indent=1))
     print(json.dumps(result, indent=1))
     return 0

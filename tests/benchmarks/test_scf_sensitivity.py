@@ -34,3 +34,41 @@ def test_bad_eps_is_refused_before_any_file_is_read(eps, message, capsys, tmp_pa
                               str(tmp_path / "none"), "-o", str(tmp_path / "o.json")])  # fmt: skip
     assert exc.value.code == 2 and message in capsys.readouterr().err
     assert not (tmp_path / "o.json").exists()
+
+
+@pytest.mark.needs_pw
+def test_the_acs_from_file_replays_pw_atomic_start_without_paw(tmp_path):
+    """Diamond Si (no PAW species): the ACS read from file at the atomic threshold needs
+    exactly pw.x's own atomic start's iterations; --skip-atomic leaves that run out."""
+    from types import SimpleNamespace
+
+    import numpy as np
+    from ase.build import bulk
+
+    from rhocat.pretrained import load_pretrained
+    from rhocat.qe.pseudo import load_family
+    from rhocat.qe.scf import run_scf
+    from tests.conftest import LOW_CUTOFF
+
+    bohr_per_ang = 1.0 / 0.529177210903
+    atoms = bulk("Si", "diamond", a=5.43)
+    family = load_family("debian-pbe")
+    truth = run_scf(atoms, family=family, overrides=LOW_CUTOFF, workdir=tmp_path / "truth")
+    assert truth.converged
+    sample = SimpleNamespace(
+        id="Si",
+        numbers=atoms.numbers,
+        positions_bohr=atoms.positions * bohr_per_ang,
+        cell_bohr=np.asarray(atoms.cell) * bohr_per_ang,
+        meta={"parameters": truth.parameters},
+    )
+    model = load_pretrained()
+    both = scf_sensitivity.sensitivity(
+        model, sample, family, tmp_path / "a", 1, epsilons=(), scales=(0.0,)
+    )
+    assert list(both) == ["pw.x atomic", "acs+0*pred"]
+    assert both["pw.x atomic"] == both["acs+0*pred"] == truth.iterations
+    only = scf_sensitivity.sensitivity(
+        model, sample, family, tmp_path / "b", 1, epsilons=(1e-3,), scales=(), atomic=False
+    )
+    assert list(only) == ["acs*(1+0.001)"] and only["acs*(1+0.001)"] is not None
