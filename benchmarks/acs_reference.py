@@ -1,0 +1,88 @@
+"""A model's SCF iterations on the test cells against two references: pw.x's own atomic
+start and rhocat's noise-free ACS read from file.
+
+pw.x's atomic start adds random noise to the PAW occupations (``benchmarks/acs_replay.py``);
+rhocat's starts do not. So against pw.x's start a warm start's saving holds the noise's
+absence too. Here the ACS's count of each cell is also taken from ``scf_sensitivity.py``'s
+``acs+0*pred`` start (the ACS, atomic occupations without noise, atomic threshold) and the
+model's figures are given against both. Prints JSON.
+
+    python benchmarks/acs_reference.py benchmarks/results_paper_full.json --model default \
+        --acs benchmarks/results_scf_sensitivity_test_acs.json[,...] \
+        [-o benchmarks/results_acs_reference.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+FILE_ACS = "acs+0*pred"
+
+
+def figures(pairs: dict[str, tuple[float, float]]) -> dict:
+    """Cell -> (reference, model) iterations: saved share per cell (mean, median, %),
+    totals and the cells the model needs more for."""
+    saved = [100.0 * (ref - mod) / ref for ref, mod in pairs.values()]
+    return {
+        "n": len(pairs),
+        "iterations_reference": sum(r for r, _ in pairs.values()),
+        "iterations_model": sum(m for _, m in pairs.values()),
+        "iterations_saved_percent_mean": statistics.fmean(saved) if saved else None,
+        "iterations_saved_percent_median": statistics.median(saved) if saved else None,
+        "slower_ids": sorted(c for c, (r, m) in pairs.items() if m > r),
+    }
+
+
+def compare(paper: dict, model: str, acs_rows: dict) -> dict:
+    """The model's figures against pw.x's atomic start and against the file-read ACS, on
+    the cells with a file-read ACS count."""
+    rows = {r["id"]: r for r in paper["models"][model]["per_structure"]}
+    cells = sorted(c for c in rows if acs_rows.get(c, {}).get(FILE_ACS) is not None)
+    pw = {c: (rows[c]["iterations_acs"], rows[c]["iterations_model"]) for c in cells}
+    ours = {c: (acs_rows[c][FILE_ACS], rows[c]["iterations_model"]) for c in cells}
+    replay = {c: acs_rows[c]["pw.x atomic"] for c in cells if "pw.x atomic" in acs_rows[c]}
+    mismatch = sorted(c for c, n in replay.items() if n != rows[c]["iterations_acs"])
+    return {
+        "model": model,
+        "against_pw_atomic_start": figures(pw),
+        "against_file_acs": figures(ours),
+        "file_acs_against_pw_atomic_start": figures(
+            {c: (rows[c]["iterations_acs"], acs_rows[c][FILE_ACS]) for c in cells}
+        ),
+        "cells": {
+            c: {"pw_atomic": pw[c][0], "file_acs": ours[c][0], "model": pw[c][1]} for c in cells
+        },  # fmt: skip
+        "replays_not_matching_the_benchmark": mismatch,
+        "missing": sorted(set(rows) - set(cells)),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("paper", help="a paper.py result (per-structure iterations)")
+    ap.add_argument("--model", default="default")
+    ap.add_argument("--acs", required=True, help="FILE[,FILE...]: scf_sensitivity.py outputs")
+    ap.add_argument("-o", "--output", default=None)
+    args = ap.parse_args(argv)
+    paper = json.loads(Path(args.paper).read_text())
+    if args.model not in paper.get("models", {}):
+        ap.error(f"{args.paper} has no model {args.model!r}")
+    acs_rows: dict = {}
+    for path in args.acs.split(","):
+        acs_rows.update(json.loads(Path(path).read_text())["rows"])
+    out = compare(paper, args.model, acs_rows)
+    text = json.dumps(out, indent=1)
+    if args.output:
+        Path(args.output).write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

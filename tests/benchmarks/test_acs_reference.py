@@ -1,0 +1,64 @@
+"""benchmarks/acs_reference.py: a model's iterations against two ACS references."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+import acs_reference  # noqa: E402
+
+
+def _paper(tmp_path: Path) -> str:
+    rows = [
+        {"id": "x", "iterations_acs": 20, "iterations_model": 15},
+        {"id": "y", "iterations_acs": 10, "iterations_model": 11},
+        {"id": "z", "iterations_acs": 8, "iterations_model": 6},
+    ]
+    p = tmp_path / "paper.json"
+    p.write_text(json.dumps({"models": {"default": {"per_structure": rows}}}))
+    return str(p)
+
+
+def test_figures_against_pw_start_and_against_the_file_acs(tmp_path):
+    acs = tmp_path / "acs.json"
+    rows = {
+        "x": {"acs+0*pred": 12},  # the noise-free ACS is faster than pw.x's: 15 > 12
+        "y": {"pw.x atomic": 10, "acs+0*pred": 11},
+        "z": {"acs+0*pred": None},  # did not converge: left out
+    }
+    acs.write_text(json.dumps({"rows": rows}))
+    out_path = tmp_path / "o.json"
+    argv = [_paper(tmp_path), "--acs", str(acs), "-o", str(out_path)]
+    assert acs_reference.main(argv) == 0
+    out = json.loads(out_path.read_text())
+    pw, ours = out["against_pw_atomic_start"], out["against_file_acs"]
+    assert pw["n"] == ours["n"] == 2 and out["missing"] == ["z"]
+    assert pw["iterations_reference"] == 30 and ours["iterations_reference"] == 23
+    assert pw["slower_ids"] == ["y"] and ours["slower_ids"] == ["x"]
+    assert pw["iterations_saved_percent_mean"] == pytest.approx((25.0 - 10.0) / 2)
+    assert ours["iterations_saved_percent_mean"] == pytest.approx((-25.0 + 0.0) / 2)
+    assert out["file_acs_against_pw_atomic_start"]["iterations_model"] == 23
+    assert out["replays_not_matching_the_benchmark"] == []
+
+
+def test_a_replay_that_differs_from_the_benchmark_is_reported(tmp_path):
+    acs = tmp_path / "acs.json"
+    acs.write_text(json.dumps({"rows": {"x": {"pw.x atomic": 21, "acs+0*pred": 18}}}))
+    out = acs_reference.compare(
+        json.loads(Path(_paper(tmp_path)).read_text()),
+        "default",
+        json.loads(acs.read_text())["rows"],
+    )
+    assert out["replays_not_matching_the_benchmark"] == ["x"]
+
+
+def test_an_unknown_model_is_refused(tmp_path, capsys):
+    acs = tmp_path / "acs.json"
+    acs.write_text(json.dumps({"rows": {}}))
+    with pytest.raises(SystemExit) as exc:
+        acs_reference.main([_paper(tmp_path), "--model", "nope", "--acs", str(acs)])
+    assert exc.value.code == 2 and "no model 'nope'" in capsys.readouterr().err
