@@ -33,13 +33,12 @@ HERE = Path(__file__).resolve().parent
 def pw_own_start(atoms, family, parameters: dict | None, workdir: Path, overrides=None, ranks=1):
     """pw.x's starting density and PAW occupations: (ChargeDensity, Becsum or None)."""
     from rhocat.qe.density import read_charge_density
+    from rhocat.qe.inputs import apply_overrides
     from rhocat.qe.paw import read_paw_txt
     from rhocat.qe.scf import run_scf, save_dir_of
 
     stop = {"electrons": {"electron_maxstep": 0, "scf_must_converge": False}}
-    merged = {k: dict(v) for k, v in (overrides or {}).items()}
-    for section, values in stop.items():
-        merged.setdefault(section, {}).update(values)
+    merged = apply_overrides(apply_overrides({}, overrides or {}), stop)
     run_scf(atoms, family=family, start="atomic", parameters=parameters, overrides=merged,
             workdir=workdir, ranks=ranks)  # fmt: skip
     save = save_dir_of(workdir)

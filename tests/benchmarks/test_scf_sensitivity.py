@@ -48,9 +48,9 @@ def test_the_acs_from_file_replays_pw_atomic_start_without_paw(tmp_path):
     from rhocat.pretrained import load_pretrained
     from rhocat.qe.pseudo import load_family
     from rhocat.qe.scf import run_scf
+    from rhocat.units import BOHR_PER_ANGSTROM
     from tests.conftest import LOW_CUTOFF
 
-    bohr_per_ang = 1.0 / 0.529177210903
     atoms = bulk("Si", "diamond", a=5.43)
     family = load_family("debian-pbe")
     truth = run_scf(atoms, family=family, overrides=LOW_CUTOFF, workdir=tmp_path / "truth")
@@ -58,8 +58,8 @@ def test_the_acs_from_file_replays_pw_atomic_start_without_paw(tmp_path):
     sample = SimpleNamespace(
         id="Si",
         numbers=atoms.numbers,
-        positions_bohr=atoms.positions * bohr_per_ang,
-        cell_bohr=np.asarray(atoms.cell) * bohr_per_ang,
+        positions_bohr=atoms.positions * BOHR_PER_ANGSTROM,
+        cell_bohr=np.asarray(atoms.cell) * BOHR_PER_ANGSTROM,
         meta={"parameters": truth.parameters},
     )
     model = load_pretrained()
