@@ -139,6 +139,17 @@ def radial_ft(spec: BasisSpec, g_norm: torch.Tensor) -> torch.Tensor:
     return torch.exp(-g2 / (4.0 * a[None, :]))[:, :, None] * pref[None]
 
 
+def monopoles(spec: BasisSpec) -> np.ndarray:
+    """(n_alpha,) charge ∫φ d³r (e per unit coefficient, bohr^{3/2}) of each l = 0 function.
+
+    ∫φ_n00 d³r = FT[φ_n00](G = 0) = R_n0(0) · Y_00 with Y_00 = 1/√(4π) (integral
+    normalization); functions with l > 0 carry no charge.
+    """
+    a = spec.alphas
+    n0 = norm_constants(spec)[:, 0]
+    return n0 * 4.0 * math.pi * math.sqrt(math.pi) / (4.0 * a**1.5) / math.sqrt(4.0 * math.pi)
+
+
 def solid_harmonics(l_max: int, vec: torch.Tensor) -> torch.Tensor:
     """(n, (l_max+1)²) |v|^l Y_lm(v̂) in e3nn's real convention (integral normalization)."""
     return o3.spherical_harmonics(

@@ -25,7 +25,7 @@ from e3nn.math import soft_one_hot_linspace
 from e3nn.nn import FullyConnectedNet, Gate
 
 from rhocat.models.base import DensityModel
-from rhocat.models.basis import BasisSpec, evaluate_g, inversion_partners
+from rhocat.models.basis import BasisSpec, evaluate_g, inversion_partners, monopoles
 from rhocat.models.elements import ElementFeatures
 from rhocat.models.graph import atom_graph
 from rhocat.models.radial import Z_MAX
@@ -98,6 +98,51 @@ class Convolution(torch.nn.Module):
         return self.lin(agg / math.sqrt(self.avg_nbrs))
 
 
+class ChargeEquilibration(torch.nn.Module):
+    """Charge transfer between the atoms of one cell under exact neutrality.
+
+    From each atom's invariant features h_i the head predicts an electronegativity χ_i and
+    a softness S_i > 0 (an inverse hardness), and moves electrons toward the more
+    electronegative atoms as electronegativity equalization does without the Coulomb term:
+
+        q_i = S_i (χ_i − μ),  μ = Σ_j S_j χ_j / Σ_j S_j,  so Σ_i q_i = 0 exactly,
+
+    q_i the electrons atom i gains (e; Δρ counts electrons).
+
+    The charge q_i is placed on atom i as an l = 0 shape of unit charge, a per-element
+    mixture of the basis exponents: coefficients q_i p_{Z,n} / m_n with p_Z = softmax(w_Z)
+    and m_n the charge of a unit coefficient (:func:`rhocat.models.basis.monopoles`).
+
+    Unlike the encoder's own per-atom l = 0 output, which each atom sets from its
+    neighbourhood alone, these charges are set jointly for the cell: what one atom gives,
+    the others receive. χ starts at zero (no transfer), so the untrained model is unchanged.
+    """
+
+    def __init__(self, n_scalars: int, spec: BasisSpec):
+        super().__init__()
+        self.chi = torch.nn.Linear(n_scalars, 1)
+        self.softness = torch.nn.Linear(n_scalars, 1)
+        self.shape_logits = torch.nn.Parameter(torch.zeros(Z_MAX + 1, spec.n_alpha))
+        self.register_buffer("unit_charge", torch.as_tensor(monopoles(spec)))
+        with torch.no_grad():
+            self.chi.weight.zero_()
+            self.chi.bias.zero_()
+            self.softness.weight.zero_()
+            self.softness.bias.fill_(math.log(math.e - 1.0))  # softplus(b) = 1
+
+    def charges(self, scalars: torch.Tensor) -> torch.Tensor:
+        """(n_atoms,) electrons gained q_i (e), summing to zero; ``scalars`` (n_atoms, n)."""
+        chi = self.chi(scalars).squeeze(-1)
+        soft = torch.nn.functional.softplus(self.softness(scalars).squeeze(-1)) + 1e-6
+        mu = (soft * chi).sum() / soft.sum()
+        return soft * (chi - mu)
+
+    def forward(self, numbers: torch.Tensor, scalars: torch.Tensor) -> torch.Tensor:
+        """(n_atoms, n_alpha) l = 0 coefficients carrying the transferred charges."""
+        shape = torch.softmax(self.shape_logits[numbers], dim=-1) / self.unit_charge
+        return self.charges(scalars)[:, None] * shape
+
+
 class EquivariantBasisModel(DensityModel):
     """Equivariant encoder -> basis coefficients -> analytic Δρ(G).
 
@@ -106,7 +151,8 @@ class EquivariantBasisModel(DensityModel):
     hidden layers), ``n_rbf``, ``radial_hidden``, ``avg_neighbours``, ``baseline_ridge_lambda``,
     ``baseline_ridge_scale`` (see :func:`rhocat.models.radial.fit_radial_table`),
     ``element_features`` (True: atoms enter through :class:`ElementFeatures`, tabulated
-    element properties; False: a free embedding per atomic number).
+    element properties; False: a free embedding per atomic number),
+    ``charge_equilibration`` (True: add :class:`ChargeEquilibration`'s charge transfer).
     """
 
     kind = "basis"
@@ -126,6 +172,7 @@ class EquivariantBasisModel(DensityModel):
         c.setdefault("baseline_ridge_lambda", 10.0)
         c.setdefault("baseline_ridge_scale", "global")
         c.setdefault("element_features", False)
+        c.setdefault("charge_equilibration", False)
         self.cutoff = float(c["cutoff_ang"]) * BOHR_PER_ANGSTROM
         hidden = _natural(c["hidden_muls"])
         self.irreps_sh_hidden = o3.Irreps.spherical_harmonics(c["sh_lmax"])
@@ -174,6 +221,11 @@ class EquivariantBasisModel(DensityModel):
             self.out_conv.lin.weight.zero_()
             self.out_self.weight.zero_()
         self.baseline = torch.nn.Parameter(torch.zeros(Z_MAX + 1, self.spec.n_alpha))
+        self.charge_eq = (
+            ChargeEquilibration(c["hidden_muls"][0], self.spec)
+            if c["charge_equilibration"]
+            else None
+        )
         self.double()
 
     # ---------------------------------------------------------------------------------------
@@ -210,7 +262,11 @@ class EquivariantBasisModel(DensityModel):
             y = gate(conv(x, center, nbr, sh_hidden, rbf) + lin(x))
             x = y + x if y.shape == x.shape else y
         coeffs = self.out_conv(x, center, nbr, sh_out, rbf) + self.out_self(x)
-        base = self.baseline[numbers]  # (na, n_alpha): the l = 0 block is the first n_alpha columns
+        base = self.baseline[numbers]
+        if self.charge_eq is not None:
+            base = base + self.charge_eq(
+                numbers, x[:, : self.config["hidden_muls"][0]]
+            )  # (na, n_alpha): the l = 0 block is the first n_alpha columns
         pad = torch.zeros(
             coeffs.shape[0],
             coeffs.shape[1] - base.shape[1],
