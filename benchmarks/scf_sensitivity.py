@@ -13,6 +13,9 @@ s = 0 replays the ACS run exactly. Prints JSON: iterations per start and structu
 ``--eps`` and ``--scales`` choose the starts (``--scales ''``: the perturbed ACS only, the
 null model of a comparison with the ACS); ``--skip-atomic`` leaves out pw.x's own atomic
 run where its count is known from elsewhere (the dataset, a benchmark's results).
+``--startingwfc atomic`` adds pw.x's atomic start with ``startingwfc = 'atomic'`` (row
+'pw.x atomic, startingwfc=atomic'): QE's default 'atomic+random' also adds random noise to
+the PAW occupations (``PAW_atomic_becsum``), 'atomic' does not.
 
     python benchmarks/scf_sensitivity.py MODEL --ids half-heusler-AgCrGa,L10-CuAg \
         [--eps -0.003,-0.001,0.001,0.003] [--scales 0,0.25,0.5,0.75,1] \
@@ -79,10 +82,10 @@ def _starts(model, sample, family, work: Path, epsilons=EPSILONS, scales=SCALES)
 
 def sensitivity(
     model, sample, family, work: Path, ranks: int, epsilons=EPSILONS, scales=SCALES,
-    atomic: bool = True,
+    atomic: bool = True, startingwfc: str | None = None,
 ) -> dict:  # fmt: skip
     """Iterations per start (None: not converged), 'pw.x atomic' first (unless not
-    ``atomic``)."""
+    ``atomic``), then pw.x's atomic start with ``startingwfc`` (when given)."""
     from rhocat.evaluate.runner import sample_atoms
     from rhocat.qe.scf import ATOMIC_DIAGO_THR_INIT, run_scf
 
@@ -94,6 +97,13 @@ def sensitivity(
         base = run_scf(atoms, family=family, start="atomic", parameters=params,
                        workdir=work / "atomic", ranks=ranks)  # fmt: skip
         out["pw.x atomic"] = base.iterations if base.converged else None
+    if startingwfc is not None:
+        res = run_scf(atoms, family=family, start="atomic", parameters=params,
+                      overrides={"electrons": {"startingwfc": startingwfc}},
+                      workdir=work / "atomic-wfc", ranks=ranks)  # fmt: skip
+        out[f"pw.x atomic, startingwfc={startingwfc}"] = res.iterations if res.converged else None
+    if not (epsilons or scales):
+        return out
     for name, folder in _starts(model, sample, family, work, epsilons, scales).items():
         res = run_scf(atoms, family=family, start=folder, parameters=params, overrides=same,
                       workdir=work / f"run-{folder.name}", ranks=ranks)  # fmt: skip
@@ -119,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scales", default=",".join(f"{s:g}" for s in SCALES),
                     help="comma-separated s of the ACS + s·Δρ starts ('' for none)")  # fmt: skip
     ap.add_argument("--skip-atomic", action="store_true", help="no 'pw.x atomic' run")
+    ap.add_argument("--startingwfc", choices=("atomic", "atomic+random", "random"),
+                    help="also run pw.x's atomic start with this startingwfc")  # fmt: skip
     ap.add_argument("-o", "--output", default=str(HERE / "results_scf_sensitivity.json"))
     args = ap.parse_args(argv)
     try:
@@ -139,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="rhocat-sens-") as tmp:
             result["rows"][i] = sensitivity(
                 model, ds.load(i), family, Path(tmp), args.ranks, epsilons, scales,
-                atomic=not args.skip_atomic,
+                atomic=not args.skip_atomic, startingwfc=args.startingwfc,
             )  # fmt: skip
         out_path.write_text(json.dumps(result, indent=1))
     print(json.dumps(result, indent=1))

@@ -46,3 +46,23 @@ def test_without_paw_species_there_are_no_occupations(tmp_path):
     assert becsum is None and row["paw"] is False
     assert row["density_relative_l2"] < 1e-8
     assert "becsum_entries" not in row
+
+
+@pytest.mark.needs_pw
+def test_the_noise_comes_from_startingwfc_atomic_plus_random(tmp_path):
+    """QE adds the noise in PAW_atomic_becsum only when startingwfc = 'atomic+random' (its
+    default): with startingwfc = 'atomic' pw.x's own start is rhocat's ACS, occupations
+    included."""
+    from rhocat.qe.inputs import apply_overrides
+    from rhocat.qe.pseudo import load_family
+
+    family = load_family("debian-pbe")
+    atoms = bulk("Cr", "bcc", a=2.88)
+    plain = apply_overrides(LOW_CUTOFF, {"electrons": {"startingwfc": "atomic"}})
+    density, becsum = acs_replay.pw_own_start(
+        atoms, family, None, tmp_path / "run", overrides=plain
+    )
+    row = acs_replay.compare_with_acs(atoms, family, density, becsum)
+    assert row["paw"] and row["density_relative_l2"] < 1e-8
+    assert row["becsum_max_diff_elsewhere"] < 1e-10
+    assert row["becsum_entries_differing"] == 0

@@ -72,3 +72,35 @@ def test_the_acs_from_file_replays_pw_atomic_start_without_paw(tmp_path):
         model, sample, family, tmp_path / "b", 1, epsilons=(1e-3,), scales=(), atomic=False
     )
     assert list(only) == ["acs*(1+0.001)"] and only["acs*(1+0.001)"] is not None
+
+
+@pytest.mark.needs_pw
+def test_startingwfc_adds_one_atomic_run_and_no_starts_means_no_prediction(tmp_path):
+    """bcc Cr (PAW): pw.x's atomic start with startingwfc = 'atomic' runs next to the
+    default one; without --eps and --scales nothing else runs (no model is needed)."""
+    from types import SimpleNamespace
+
+    import numpy as np
+    from ase.build import bulk
+
+    from rhocat.qe.inputs import pw_parameters
+    from rhocat.qe.pseudo import load_family
+    from rhocat.units import BOHR_PER_ANGSTROM
+    from tests.conftest import LOW_CUTOFF
+
+    atoms = bulk("Cr", "bcc", a=2.88)
+    family = load_family("debian-pbe")
+    sample = SimpleNamespace(
+        id="Cr",
+        numbers=atoms.numbers,
+        positions_bohr=atoms.positions * BOHR_PER_ANGSTROM,
+        cell_bohr=np.asarray(atoms.cell) * BOHR_PER_ANGSTROM,
+        meta={"parameters": pw_parameters(atoms, family, overrides=LOW_CUTOFF)},
+    )
+    out = scf_sensitivity.sensitivity(
+        None, sample, family, tmp_path, 1, epsilons=(), scales=(), startingwfc="atomic"
+    )
+    assert list(out) == ["pw.x atomic", "pw.x atomic, startingwfc=atomic"]
+    assert all(isinstance(v, int) and v > 0 for v in out.values())
+    inputs = sorted(p.read_text() for p in tmp_path.rglob("*.in"))
+    assert sum("startingwfc" in text and "'atomic'" in text for text in inputs) == 1
