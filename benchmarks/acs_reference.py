@@ -5,11 +5,13 @@ pw.x's atomic start adds random noise to the PAW occupations (``benchmarks/acs_r
 rhocat's starts do not. So against pw.x's start a warm start's saving holds the noise's
 absence too. Here the ACS's count of each cell is also taken from ``scf_sensitivity.py``'s
 ``acs+0*pred`` start (the ACS, atomic occupations without noise, atomic threshold) and the
-model's figures are given against both. Prints JSON.
+model's figures are given against both. ``--reference`` names another row of those files
+as the second reference, e.g. ``'pw.x atomic, startingwfc=atomic'`` (pw.x's own atomic
+start without the noise, ``scf_sensitivity.py --startingwfc atomic``). Prints JSON.
 
     python benchmarks/acs_reference.py benchmarks/results_paper_full.json --model default \
         --acs benchmarks/results_scf_sensitivity_test_acs.json[,...] \
-        [-o benchmarks/results_acs_reference.json]
+        [--reference 'acs+0*pred'] [-o benchmarks/results_acs_reference.json]
 """
 
 from __future__ import annotations
@@ -37,24 +39,26 @@ def figures(pairs: dict[str, tuple[float, float]]) -> dict:
     }
 
 
-def compare(paper: dict, model: str, acs_rows: dict) -> dict:
-    """The model's figures against pw.x's atomic start and against the file-read ACS, on
-    the cells with a file-read ACS count."""
+def compare(paper: dict, model: str, acs_rows: dict, reference: str = FILE_ACS) -> dict:
+    """The model's figures against pw.x's atomic start and against ``reference`` (a row of
+    the ``scf_sensitivity.py`` outputs: by default the file-read ACS), on the cells that
+    have a count for it."""
     rows = {r["id"]: r for r in paper["models"][model]["per_structure"]}
-    cells = sorted(c for c in rows if acs_rows.get(c, {}).get(FILE_ACS) is not None)
+    cells = sorted(c for c in rows if acs_rows.get(c, {}).get(reference) is not None)
     pw = {c: (rows[c]["iterations_acs"], rows[c]["iterations_model"]) for c in cells}
-    ours = {c: (acs_rows[c][FILE_ACS], rows[c]["iterations_model"]) for c in cells}
+    ours = {c: (acs_rows[c][reference], rows[c]["iterations_model"]) for c in cells}
     replay = {c: acs_rows[c]["pw.x atomic"] for c in cells if "pw.x atomic" in acs_rows[c]}
     mismatch = sorted(c for c, n in replay.items() if n != rows[c]["iterations_acs"])
     return {
         "model": model,
+        "reference": reference,
         "against_pw_atomic_start": figures(pw),
-        "against_file_acs": figures(ours),
-        "file_acs_against_pw_atomic_start": figures(
-            {c: (rows[c]["iterations_acs"], acs_rows[c][FILE_ACS]) for c in cells}
+        "against_reference": figures(ours),
+        "reference_against_pw_atomic_start": figures(
+            {c: (rows[c]["iterations_acs"], acs_rows[c][reference]) for c in cells}
         ),
         "cells": {
-            c: {"pw_atomic": pw[c][0], "file_acs": ours[c][0], "model": pw[c][1]} for c in cells
+            c: {"pw_atomic": pw[c][0], "reference": ours[c][0], "model": pw[c][1]} for c in cells
         },  # fmt: skip
         "replays_not_matching_the_benchmark": mismatch,
         "missing": sorted(set(rows) - set(cells)),
@@ -68,15 +72,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("paper", help="a paper.py result (per-structure iterations)")
     ap.add_argument("--model", default="default")
     ap.add_argument("--acs", required=True, help="FILE[,FILE...]: scf_sensitivity.py outputs")
+    ap.add_argument("--reference", default=FILE_ACS,
+                    help=f"row key of the second reference (default {FILE_ACS!r})")  # fmt: skip
     ap.add_argument("-o", "--output", default=None)
     args = ap.parse_args(argv)
     paper = json.loads(Path(args.paper).read_text())
     if args.model not in paper.get("models", {}):
         ap.error(f"{args.paper} has no model {args.model!r}")
     acs_rows: dict = {}
-    for path in args.acs.split(","):
-        acs_rows.update(json.loads(Path(path).read_text())["rows"])
-    out = compare(paper, args.model, acs_rows)
+    for path in args.acs.split(","):  # a cell's runs may be spread over several files
+        for cell, runs in json.loads(Path(path).read_text())["rows"].items():
+            acs_rows.setdefault(cell, {}).update(runs)
+    out = compare(paper, args.model, acs_rows, args.reference)
+    if not out["cells"]:
+        ap.error(f"no cell has a {args.reference!r} count in {args.acs}")
     text = json.dumps(out, indent=1)
     if args.output:
         Path(args.output).write_text(text)

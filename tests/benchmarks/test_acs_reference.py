@@ -35,13 +35,14 @@ def test_figures_against_pw_start_and_against_the_file_acs(tmp_path):
     argv = [_paper(tmp_path), "--acs", str(acs), "-o", str(out_path)]
     assert acs_reference.main(argv) == 0
     out = json.loads(out_path.read_text())
-    pw, ours = out["against_pw_atomic_start"], out["against_file_acs"]
+    pw, ours = out["against_pw_atomic_start"], out["against_reference"]
+    assert out["reference"] == "acs+0*pred"
     assert pw["n"] == ours["n"] == 2 and out["missing"] == ["z"]
     assert pw["iterations_reference"] == 30 and ours["iterations_reference"] == 23
     assert pw["slower_ids"] == ["y"] and ours["slower_ids"] == ["x"]
     assert pw["iterations_saved_percent_mean"] == pytest.approx((25.0 - 10.0) / 2)
     assert ours["iterations_saved_percent_mean"] == pytest.approx((-25.0 + 0.0) / 2)
-    assert out["file_acs_against_pw_atomic_start"]["iterations_model"] == 23
+    assert out["reference_against_pw_atomic_start"]["iterations_model"] == 23
     assert out["replays_not_matching_the_benchmark"] == []
 
 
@@ -62,3 +63,29 @@ def test_an_unknown_model_is_refused(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         acs_reference.main([_paper(tmp_path), "--model", "nope", "--acs", str(acs)])
     assert exc.value.code == 2 and "no model 'nope'" in capsys.readouterr().err
+
+
+def test_another_reference_from_a_second_file_of_the_same_cells(tmp_path, capsys):
+    """Rows of one cell spread over two files are merged, not replaced; --reference picks
+    pw.x's start without the noise; a key no cell has is refused."""
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    first.write_text(json.dumps({"rows": {"x": {"acs+0*pred": 12}, "y": {"acs+0*pred": 11}}}))
+    key = "pw.x atomic, startingwfc=atomic"
+    second.write_text(json.dumps({"rows": {"x": {key: 16}, "y": {key: 9}}}))
+    files = f"{first},{second}"
+    out_path = tmp_path / "o.json"
+    argv = [_paper(tmp_path), "--acs", files, "--reference", key, "-o", str(out_path)]
+    assert acs_reference.main(argv) == 0
+    out = json.loads(out_path.read_text())
+    assert out["reference"] == key and out["against_reference"]["iterations_reference"] == 25
+    assert out["against_reference"]["slower_ids"] == ["y"]
+    assert out["cells"]["x"] == {"pw_atomic": 20, "reference": 16, "model": 15}
+    default = acs_reference.compare(
+        json.loads(Path(_paper(tmp_path)).read_text()),
+        "default",
+        {"x": {"acs+0*pred": 12, key: 16}, "y": {"acs+0*pred": 11, key: 9}},
+    )
+    assert default["against_reference"]["iterations_reference"] == 23
+    with pytest.raises(SystemExit) as exc:
+        acs_reference.main([_paper(tmp_path), "--acs", files, "--reference", "nope"])
+    assert exc.value.code == 2 and "no cell has a 'nope' count" in capsys.readouterr().err
