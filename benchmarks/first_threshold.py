@@ -11,7 +11,10 @@ structure's thresholds already in the output file are not run again.
     python benchmarks/first_threshold.py MODEL --ids L10-CuAg,CsCl-GaNi \
         [--thresholds file,0.01] [-o benchmarks/results_first_threshold.json]
 
-``--ids paper`` takes the SCF subset of ``benchmarks/results_paper.json``.
+``--ids paper`` takes the SCF subset of ``benchmarks/results_paper.json``. ``--startingwfc
+atomic`` runs the warm starts with pw.x's ``startingwfc = 'atomic'`` instead of its default
+'atomic+random' (initial wavefunctions without the random part); an output file holds runs
+of one setting only.
 """
 
 from __future__ import annotations
@@ -35,6 +38,21 @@ def threshold_value(label: str) -> float:
     return FILE_DIAGO_THR_INIT if label == "file" else float(label)
 
 
+def warm_overrides(threshold: str, startingwfc: str | None = None) -> dict:
+    """pw.x overrides of a warm start: its first threshold, and ``startingwfc`` if given."""
+    electrons = {"diago_thr_init": threshold_value(threshold)}
+    if startingwfc is not None:
+        electrons["startingwfc"] = startingwfc
+    return {"electrons": electrons}
+
+
+def check_setting(result: dict, key: str, value, path) -> str | None:
+    """Why ``result`` (a resumed output file) cannot take runs with ``key`` = ``value``."""
+    if result.get("rows") and result.get(key) != value:
+        return f"{path} holds runs with {key} = {result.get(key)!r}, not {value!r}"
+    return None
+
+
 def predicted_start(model, sample, family, out_dir: Path):
     """rhocat's warm start for a dataset entry, at its ground-truth run's ``ecutrho`` (Ry):
     (atoms, the run's pw.x parameters, the restart folder)."""
@@ -50,16 +68,18 @@ def predicted_start(model, sample, family, out_dir: Path):
 
 
 def warm_iterations(
-    model, sample, family, work: Path, thresholds, ranks: int, done: dict | None = None
-) -> dict:
-    """Iterations from the prediction per threshold (``done``: thresholds measured before)."""
+    model, sample, family, work: Path, thresholds, ranks: int, done: dict | None = None,
+    startingwfc: str | None = None,
+) -> dict:  # fmt: skip
+    """Iterations from the prediction per threshold (``done``: thresholds measured before;
+    ``startingwfc``: pw.x's, when not its default)."""
     from rhocat.qe.scf import run_scf
 
     done = dict(done or {})
     atoms, params, start = predicted_start(model, sample, family, work / "pred")
     out = {"acs": int(sample.meta["iterations"])}
     for thr in [t for t in thresholds if t not in done]:
-        over = {"electrons": {"diago_thr_init": threshold_value(thr)}}
+        over = warm_overrides(thr, startingwfc)
         res = run_scf(atoms, family=family, start=start, parameters=params,
                       overrides=over, workdir=work / f"warm-{thr}", ranks=ranks)  # fmt: skip
         out[thr] = res.iterations if res.converged else None
@@ -82,7 +102,7 @@ def summary(rows: dict, thresholds) -> dict:
     return out
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     from rhocat.data.store import Dataset
     from rhocat.qe.pseudo import load_family
     from rhocat.train import load_model
@@ -95,27 +115,33 @@ def main() -> int:
     ap.add_argument("--thresholds", default="file,0.01", help="'file' (pw.x's 1e-5) or numbers")
     ap.add_argument("--data", default=str(HERE / "dataset" / "dataset"))
     ap.add_argument("--ranks", type=int, default=1)
+    ap.add_argument("--startingwfc", choices=("atomic", "atomic+random", "random"),
+                    help="pw.x's startingwfc of the warm starts (default: pw.x's)")  # fmt: skip
     ap.add_argument("-o", "--output", default=str(HERE / "results_first_threshold.json"))
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     ids = args.ids.split(",")
     if args.ids == "paper":
         ids = json.loads((HERE / "results_paper.json").read_text())["scf_subset"]
     thresholds = args.thresholds.split(",")
+    out_path = Path(args.output)
+    result = json.loads(out_path.read_text()) if out_path.is_file() else {"rows": {}}
+    refused = check_setting(result, "startingwfc", args.startingwfc, out_path)
+    if refused:
+        ap.error(refused)
+    thresholds = list(dict.fromkeys([*result.get("thresholds", []), *thresholds]))
+    result.update(model=args.model, thresholds=thresholds, startingwfc=args.startingwfc)
     ds = Dataset(args.data)
     model = load_model(args.model)
     family = load_family(ds.manifest.family)
-    out_path = Path(args.output)
-    result = json.loads(out_path.read_text()) if out_path.is_file() else {"rows": {}}
-    thresholds = list(dict.fromkeys([*result.get("thresholds", []), *thresholds]))
-    result.update(model=args.model, thresholds=thresholds)
     for i in ids:
         done = result["rows"].get(i, {})
         if all(t in done for t in thresholds):
             continue
         with tempfile.TemporaryDirectory(prefix="rhocat-thr-") as tmp:
             result["rows"][i] = warm_iterations(
-                model, ds.load(i), family, Path(tmp), thresholds, args.ranks, done
-            )
+                model, ds.load(i), family, Path(tmp), thresholds, args.ranks, done,
+                startingwfc=args.startingwfc,
+            )  # fmt: skip
         result["summary"] = summary(result["rows"], thresholds)
         out_path.write_text(json.dumps(result, indent=1))
     print(json.dumps(result.get("summary", {}), indent=1))

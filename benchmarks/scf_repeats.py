@@ -27,7 +27,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from first_threshold import predicted_start, threshold_value  # noqa: E402
+from first_threshold import check_setting, predicted_start, warm_overrides  # noqa: E402
 
 
 def scaled_density(density, eps: float):
@@ -39,9 +39,11 @@ def scaled_density(density, eps: float):
 
 
 def repeated_iterations(
-    model, sample, family, work: Path, threshold: str, eps_list, ranks: int, done: dict
-) -> dict:
-    """Iterations from the prediction scaled by 1 + ε, per ε not in ``done`` (str(ε) keys)."""
+    model, sample, family, work: Path, threshold: str, eps_list, ranks: int, done: dict,
+    startingwfc: str | None = None,
+) -> dict:  # fmt: skip
+    """Iterations from the prediction scaled by 1 + ε, per ε not in ``done`` (str(ε) keys);
+    ``startingwfc``: pw.x's, when not its default."""
     from rhocat.qe.density import read_charge_density, write_charge_density
     from rhocat.qe.scf import run_scf
 
@@ -51,7 +53,7 @@ def repeated_iterations(
         return out
     atoms, params, start = predicted_start(model, sample, family, work / "pred")
     density = read_charge_density(start / "charge-density.dat")
-    over = {"electrons": {"diago_thr_init": threshold_value(threshold)}}
+    over = warm_overrides(threshold, startingwfc)
     for eps in todo:
         folder = work / f"start{eps:+g}"
         shutil.copytree(start, folder)
@@ -77,25 +79,31 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--eps", default="-0.001,0.001", help="comma-separated ε (not 0)")
     ap.add_argument("--data", default=str(HERE / "dataset" / "dataset"))
     ap.add_argument("--ranks", type=int, default=1)
+    ap.add_argument("--startingwfc", choices=("atomic", "atomic+random", "random"),
+                    help="pw.x's startingwfc of the warm starts (default: pw.x's)")  # fmt: skip
     ap.add_argument("-o", "--output", required=True)
     args = ap.parse_args(argv)
     eps_list = [float(e) for e in args.eps.split(",")]
     if 0.0 in eps_list:
         ap.error("ε = 0 is the first_threshold.py run; give only the changed starts")
-    ds = Dataset(args.data)
-    model = load_model(args.model)
-    family = load_family(ds.manifest.family)
     out_path = Path(args.output)
     result = json.loads(out_path.read_text()) if out_path.is_file() else {"rows": {}}
     if result.get("threshold", args.threshold) != args.threshold:
         ap.error(f"{out_path} holds runs at threshold {result['threshold']}")
-    result.update(model=args.model, threshold=args.threshold)
+    refused = check_setting(result, "startingwfc", args.startingwfc, out_path)
+    if refused:
+        ap.error(refused)
+    result.update(model=args.model, threshold=args.threshold, startingwfc=args.startingwfc)
+    ds = Dataset(args.data)
+    model = load_model(args.model)
+    family = load_family(ds.manifest.family)
     for i in args.ids.split(","):
         done = {k: v for k, v in result["rows"].get(i, {}).items() if k != "acs"}
         with tempfile.TemporaryDirectory(prefix="rhocat-rep-") as tmp:
             row = repeated_iterations(
-                model, ds.load(i), family, Path(tmp), args.threshold, eps_list, args.ranks, done
-            )
+                model, ds.load(i), family, Path(tmp), args.threshold, eps_list, args.ranks, done,
+                startingwfc=args.startingwfc,
+            )  # fmt: skip
         result["rows"][i] = row
         out_path.write_text(json.dumps(result, indent=1))
     print(json.dumps(result, indent=1))

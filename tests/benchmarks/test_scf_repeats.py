@@ -60,3 +60,49 @@ def test_eps_zero_is_refused(capsys):
         scf_repeats.main(["m.pt", "--ids", "x", "--threshold", "file", "--eps", "0,0.001",
                           "-o", "o.json"])  # fmt: skip
     assert exc.value.code == 2 and "first_threshold.py run" in capsys.readouterr().err
+
+
+def test_a_file_of_runs_with_another_startingwfc_is_refused(tmp_path, capsys):
+    """Runs of pw.x's default startingwfc and of 'atomic' never mix in one output file."""
+    import json
+
+    out = tmp_path / "o.json"
+    out.write_text(json.dumps({"threshold": "0.01", "rows": {"x": {"acs": 9, "0.001": 8}}}))
+    argv = ["m.pt", "--ids", "x", "--threshold", "0.01", "--startingwfc", "atomic",
+            "-o", str(out)]  # fmt: skip
+    with pytest.raises(SystemExit) as exc:
+        scf_repeats.main(argv)
+    assert exc.value.code == 2 and "startingwfc = None, not 'atomic'" in capsys.readouterr().err
+    assert json.loads(out.read_text())["rows"]["x"]["0.001"] == 8  # untouched
+
+
+@pytest.mark.needs_pw
+def test_warm_runs_take_the_startingwfc_given(tmp_path):
+    """first_threshold.warm_iterations on diamond Si: pw.x's input of the warm start holds
+    startingwfc = 'atomic' and the first threshold, and the run converges."""
+    from types import SimpleNamespace
+
+    import first_threshold
+
+    from rhocat.pretrained import load_pretrained
+    from rhocat.qe.inputs import pw_parameters
+    from rhocat.qe.pseudo import load_family
+    from rhocat.units import BOHR_PER_ANGSTROM
+
+    atoms = bulk("Si", "diamond", a=5.43)
+    family = load_family("debian-pbe")
+    sample = SimpleNamespace(
+        id="Si",
+        numbers=atoms.numbers,
+        positions_bohr=atoms.positions * BOHR_PER_ANGSTROM,
+        cell_bohr=np.asarray(atoms.cell) * BOHR_PER_ANGSTROM,
+        meta={"parameters": pw_parameters(atoms, family, overrides=LOW_CUTOFF), "iterations": 7},
+    )
+    row = first_threshold.warm_iterations(
+        load_pretrained(), sample, family, tmp_path, ["0.01"], 1, startingwfc="atomic"
+    )
+    assert row["acs"] == 7 and isinstance(row["0.01"], int) and row["0.01"] > 0
+    text = (tmp_path / "warm-0.01" / "pw.in").read_text()
+    assert "startingwfc = 'atomic'" in text.replace('"', "'")
+    assert "diago_thr_init" in text
+    assert first_threshold.warm_overrides("file") == {"electrons": {"diago_thr_init": 1e-5}}
