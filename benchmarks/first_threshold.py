@@ -12,9 +12,11 @@ structure's thresholds already in the output file are not run again.
         [--thresholds file,0.01] [-o benchmarks/results_first_threshold.json]
 
 ``--ids paper`` takes the SCF subset of ``benchmarks/results_paper.json``. ``--startingwfc
-atomic`` runs the warm starts with pw.x's ``startingwfc = 'atomic'`` instead of its default
-'atomic+random' (initial wavefunctions without the random part); an output file holds runs
-of one setting only.
+atomic`` runs the warm starts with pw.x's ``startingwfc = 'atomic'`` (initial
+wavefunctions without the random part), ``--startingwfc atomic+random`` with pw.x's own;
+without it they take the prediction's (the model card's: the shipped model's is 'atomic'
+since docs/scf-starts.md §4; before, pw.x's own). An output file holds runs of one setting
+only.
 """
 
 from __future__ import annotations
@@ -116,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", default=str(HERE / "dataset" / "dataset"))
     ap.add_argument("--ranks", type=int, default=1)
     ap.add_argument("--startingwfc", choices=("atomic", "atomic+random", "random"),
-                    help="pw.x's startingwfc of the warm starts (default: pw.x's)")  # fmt: skip
+                    help="pw.x's startingwfc of the warm starts (default: the card's)")  # fmt: skip
     ap.add_argument("-o", "--output", default=str(HERE / "results_first_threshold.json"))
     args = ap.parse_args(argv)
     ids = args.ids.split(",")

@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", default=str(HERE / "dataset" / "dataset"))
     ap.add_argument("--ranks", type=int, default=1)
     ap.add_argument("--startingwfc", choices=("atomic", "atomic+random", "random"),
-                    help="pw.x's startingwfc of the warm starts (default: pw.x's)")  # fmt: skip
+                    help="pw.x's startingwfc of the warm starts (default: the card's)")  # fmt: skip
     ap.add_argument("-o", "--output", required=True)
     args = ap.parse_args(argv)
     eps_list = [float(e) for e in args.eps.split(",")]

@@ -1,7 +1,8 @@
 """Ship a trained checkpoint as rhocat's pretrained model, with its training card.
 
-Copies CHECKPOINT to ``src/rhocat/pretrained/default.pt`` (with ``--first-threshold``, the
-warm starts' first diagonalization threshold chosen on validation, in its metadata) and writes
+Copies CHECKPOINT to ``src/rhocat/pretrained/default.pt`` (with ``--first-threshold`` and
+``--startingwfc``, the warm starts' first diagonalization threshold and pw.x startingwfc
+chosen on validation, in its metadata) and writes
 ``default.json``: the model kind and config, elements, pseudopotential family
 and md5s, protocol and pw.x overrides of the dataset, data size per split, the
 checkpoint's training metrics, and (when given) the benchmark figures.
@@ -19,7 +20,13 @@ from ase.data import chemical_symbols
 
 from rhocat.data.store import Dataset
 from rhocat.evaluate.density import density_rows, summarize_density_rows
-from rhocat.predict.core import FIRST_THRESHOLD_KEY, first_threshold
+from rhocat.predict.core import (
+    FIRST_THRESHOLD_KEY,
+    STARTINGWFC_KEY,
+    STARTINGWFC_VALUES,
+    first_threshold,
+    warm_startingwfc,
+)
 from rhocat.pretrained import DEFAULT_CARD, DEFAULT_CHECKPOINT
 from rhocat.train import read_checkpoint, save_checkpoint
 from rhocat.train.checkpoint import model_from_checkpoint
@@ -45,14 +52,24 @@ def main() -> None:
         "on validation cells (benchmarks/first_threshold.py); written to the checkpoint's "
         "metadata (without it the warm starts keep pw.x's own 1e-5)",
     )
+    ap.add_argument(
+        "--startingwfc",
+        choices=STARTINGWFC_VALUES,
+        default=None,
+        help="pw.x's startingwfc for this model's warm starts, as chosen on validation cells "
+        "(docs/scf-starts.md §4); written to the checkpoint's metadata (without it the warm "
+        "starts keep pw.x's own 'atomic+random')",
+    )
     args = ap.parse_args()
+    if args.first_threshold is not None and not args.first_threshold > 0:
+        raise SystemExit("--first-threshold must be > 0")
     content = read_checkpoint(args.checkpoint)
+    metadata = json.loads(content["metadata"])
     if args.first_threshold is not None:
-        if not args.first_threshold > 0:
-            raise SystemExit("--first-threshold must be > 0")
-        metadata = json.loads(content["metadata"])
         metadata[FIRST_THRESHOLD_KEY] = args.first_threshold
-        content["metadata"] = json.dumps(metadata)
+    if args.startingwfc is not None:
+        metadata[STARTINGWFC_KEY] = args.startingwfc
+    content["metadata"] = json.dumps(metadata)
     model = model_from_checkpoint(content)
     ds = Dataset(args.dataset)
     manifest = json.loads((Path(args.dataset) / "manifest.json").read_text())
@@ -77,6 +94,7 @@ def main() -> None:
         "validation": summarize_density_rows(density_rows(model, val)) if val else {},
         "training_metrics": model.metrics,
         "warm_diago_thr_init": first_threshold(model),
+        "warm_startingwfc": warm_startingwfc(model),
         "recipe": args.recipe,
     }
     if args.bench and Path(args.bench).is_file():

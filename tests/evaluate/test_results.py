@@ -89,8 +89,8 @@ def test_eval_row_keeps_the_stored_column_names():
         "energy_diff_vs_reference_ry", "mae", "nmae", "mae_acs", "nmae_acs", "inference_s",
         "model_s", "scf_s", "baseline_scf_s", "wall_clock_saving", "becsum_source",
         "uncertainty", "shrink", "negative_fraction", "clipped_fraction", "ranks",
-        "warm_diago_thr_init", "baseline", "learned", "reference", "baseline_matches_reference",
-        "projection",
+        "warm_diago_thr_init", "warm_startingwfc", "baseline", "learned", "reference",
+        "baseline_matches_reference", "projection",
     ]  # fmt: skip
     row.reason = "ACS start: did not converge"
     assert row.to_dict()["reason"] == "ACS start: did not converge"

@@ -75,6 +75,7 @@ def test_pw_base_work_chain_from_the_prediction_reaches_the_same_energy(setup):
     builder = warm_start(_builder(atoms, setup))  # the one line a user adds
     assert builder.pw.parameters["ELECTRONS"]["startingpot"] == "file"
     assert builder.pw.parameters["ELECTRONS"]["diago_thr_init"] == 1e-2
+    assert builder.pw.parameters["ELECTRONS"]["startingwfc"] == "atomic"
     _, warm = run_get_node(builder)
     assert cold.is_finished_ok and warm.is_finished_ok, (cold.exit_message, warm.exit_message)
     assert "The initial density is read from file" in _stdout(warm)

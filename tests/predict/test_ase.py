@@ -63,6 +63,8 @@ def test_espresso_calculator_starts_from_the_prediction(tmp_path):
     assert "The initial density is read from file" in out
     # rhocat's warm-start threshold: the first diagonalization at 1e-2, not pw.x's 1e-5
     assert calc.parameters["input_data"]["electrons"]["diago_thr_init"] == 1e-2
+    assert calc.parameters["input_data"]["electrons"]["startingwfc"] == "atomic"
+    assert "atomic" in (tmp_path / "warm" / "espresso.pwi").read_text().split("startingwfc")[1]
     assert first_ethr(out) == "1.00E-02"
     assert "convergence has been achieved" in out
     assert e_warm == pytest.approx(e_cold, abs=1e-4)  # eV

@@ -121,6 +121,8 @@ def test_printed_lines_make_a_working_hand_written_input(tmp_path, capsys):
     assert req["assumed"]["ecutrho_ry"] == meta["ecutrho_ry"] == 160.0
     assert req["assumed"]["fft_grid"] == meta["fft_grid"]
     assert req["assumed"]["pseudopotentials"]["Si"]["md5"]
+    assert req["pw_input"]["electrons"]["startingwfc"] == meta["startingwfc"] == "atomic"
+    assert any("startingwfc = 'atomic'" in line for line in printed)
 
     atoms = to_atoms(tmp_path / "si.cif")
     warm = _pw(tmp_path / "run", _hand_input(printed, atoms, "file"))
@@ -153,6 +155,29 @@ def test_warm_start_electrons_sets_the_threshold_unless_the_user_did():
         "DIAGO_THR_INIT": 1e-4,
         "startingpot": "file",
     }
+    assert warm_start_electrons(None, 1e-2, "atomic") == {
+        "startingpot": "file",
+        "diago_thr_init": 1e-2,
+        "startingwfc": "atomic",
+    }
+    mine = warm_start_electrons({"STARTINGWFC": "random"}, 1e-2, "atomic")
+    assert mine == {"STARTINGWFC": "random", "startingpot": "file", "diago_thr_init": 1e-2}
+
+
+def test_startingwfc_is_the_model_cards_else_pw_x_own():
+    from rhocat.models import RadialModel
+    from rhocat.predict.core import STARTINGWFC_KEY, warm_startingwfc
+    from rhocat.pretrained import load_pretrained
+
+    plain = RadialModel({}, [14])
+    assert warm_startingwfc(plain) is None  # nobody measured it: pw.x's own
+    plain.metadata[STARTINGWFC_KEY] = "atomic"
+    assert warm_startingwfc(plain) == "atomic"
+    assert warm_startingwfc(plain, fallback=True) is None  # the ACS replays pw.x's start
+    for bad in ("ATOMIC", "file", 1, None):
+        plain.metadata[STARTINGWFC_KEY] = bad
+        assert warm_startingwfc(plain) is None
+    assert warm_startingwfc(load_pretrained()) == "atomic"  # chosen on validation cells
 
 
 def test_first_threshold_is_the_model_cards_else_pw_x_file_default():

@@ -72,9 +72,39 @@ def test_a_predicted_folder_gets_the_warm_start_threshold(si_reference, tmp_path
     warm = run_scf(si_atoms, start=start, workdir=tmp_path / "pred", overrides=LOW_CUTOFF)
     assert warm.converged and _first_ethr(tmp_path / "pred") == "1.00E-02"
     assert warm.parameters["electrons"]["diago_thr_init"] == 1e-2
+    assert "startingwfc" not in warm.parameters["electrons"]  # the record names none
     own = {**LOW_CUTOFF, "electrons": {"diago_thr_init": 1e-4}}
     run_scf(si_atoms, start=start, workdir=tmp_path / "own", overrides=own)
     assert _first_ethr(tmp_path / "own") == "1.00E-04"
+
+
+def test_a_predicted_folder_gets_the_startingwfc_its_record_names(si_reference, tmp_path, si_atoms):
+    """The record's startingwfc reaches pw.x's input; one the user gives wins; an unknown
+    value in a record is ignored."""
+    import shutil
+    from pathlib import Path
+
+    from rhocat.qe.save import PREDICTION_RECORD, RESTART_FILES
+    from tests.conftest import LOW_CUTOFF
+
+    start = tmp_path / "start"
+    start.mkdir()
+    for name in RESTART_FILES:
+        if (Path(si_reference.save_dir) / name).is_file():
+            shutil.copy(Path(si_reference.save_dir) / name, start / name)
+    electrons = {"diago_thr_init": 1e-2, "startingwfc": "atomic"}
+    record = {"requirements": {"pw_input": {"electrons": electrons}}}
+    (start / PREDICTION_RECORD).write_text(json.dumps(record))
+    warm = run_scf(si_atoms, start=start, workdir=tmp_path / "pred", overrides=LOW_CUTOFF)
+    assert warm.converged and warm.parameters["electrons"]["startingwfc"] == "atomic"
+    assert "startingwfc = 'atomic'" in (tmp_path / "pred" / "pw.in").read_text()
+    own = {**LOW_CUTOFF, "electrons": {"startingwfc": "atomic+random"}}
+    mine = run_scf(si_atoms, start=start, workdir=tmp_path / "own", overrides=own)
+    assert mine.parameters["electrons"]["startingwfc"] == "atomic+random"
+    record["requirements"]["pw_input"]["electrons"]["startingwfc"] = "bogus"
+    (start / PREDICTION_RECORD).write_text(json.dumps(record))
+    odd = run_scf(si_atoms, start=start, workdir=tmp_path / "odd", overrides=LOW_CUTOFF)
+    assert "startingwfc" not in odd.parameters["electrons"]
 
 
 def test_rerun_with_stored_parameters_is_identical(si_reference, tmp_path, si_atoms):

@@ -55,6 +55,7 @@ class EvalRow:
     clipped_fraction: float
     ranks: int | None
     warm_diago_thr_init: float | None
+    warm_startingwfc: str | None  # pw.x's startingwfc in the warm run
     baseline: dict
     learned: dict
     reference: dict

@@ -188,7 +188,9 @@ def evaluate_entry(
             the model card's, as ``rhocat scf --start`` and the ASE and AiiDA warm starts
             use it; a zero model whose card says 1e-2 replays the baseline exactly).
             True: pw.x's own threshold for a density read from file (1e-5), as a plain
-            pw.x restart (and the paper's evaluation) has it.
+            pw.x restart (and the paper's evaluation) has it. The same holds for
+            ``startingwfc``: the prediction's (:func:`rhocat.predict.core.warm_startingwfc`)
+            or pw.x's own 'atomic+random'.
         scf: what runs each pw.x SCF, with :func:`rhocat.qe.scf.run_scf`'s arguments
             (default: it; :class:`rhocat.evaluate.aiida_engine.AiidaScf` for AiiDA).
     """
@@ -217,10 +219,16 @@ def evaluate_entry(
     runs = _PairedRuns(scf or run_scf, atoms, family, params, work, ranks, timeout_s)
     base = runs.baseline()
     warm_thr = _warm_first_threshold(params, pw_file_threshold, pred.diago_thr_init)
-    warm = runs.warm(pred.restart_dir, warm_thr)
+    warm_wfc = PW_STARTINGWFC if pw_file_threshold else (pred.startingwfc or PW_STARTINGWFC)
+    warm = runs.warm(pred.restart_dir, warm_thr, warm_wfc)
     # 3. density errors against the ground truth, on the reference FFT grid
     grids = _density_grids(sample, pred.restart_dir, len(atoms))
-    return _entry_row(sample, atoms, pred, base, warm, grids, ranks, warm_thr).to_dict()
+    warm_settings = (warm_thr, warm_wfc)
+    return _entry_row(sample, atoms, pred, base, warm, grids, ranks, warm_settings).to_dict()
+
+
+#: pw.x's own ``startingwfc``, the warm run's when the prediction names none.
+PW_STARTINGWFC = "atomic+random"
 
 
 def _warm_first_threshold(params: dict, pw_file_threshold: bool, predicted: float) -> float:
@@ -249,13 +257,15 @@ class _PairedRuns:
         """pw.x from its own atomic start (the ACS)."""
         return self.scf(self.atoms, start="atomic", workdir=self.work / "acs", **self.options)
 
-    def warm(self, restart_dir, diago_thr_init: float):
-        """pw.x from the predicted restart folder, first diagonalization threshold given."""
+    def warm(self, restart_dir, diago_thr_init: float, startingwfc: str = "atomic+random"):
+        """pw.x from the predicted restart folder, first diagonalization threshold and
+        ``startingwfc`` given."""
+        electrons = {"diago_thr_init": diago_thr_init, "startingwfc": startingwfc}
         return self.scf(
             self.atoms,
             start=restart_dir,
             workdir=self.work / "warm",
-            overrides={"electrons": {"diago_thr_init": diago_thr_init}},
+            overrides={"electrons": electrons},
             **self.options,
         )
 
@@ -273,10 +283,12 @@ def _density_grids(sample, restart_dir, nat: int) -> tuple[np.ndarray, np.ndarra
 
 
 def _entry_row(
-    sample, atoms: Atoms, pred, base, warm, grids, ranks: int | None, warm_thr: float | None
+    sample, atoms: Atoms, pred, base, warm, grids, ranks: int | None, warm_settings: tuple
 ) -> EvalRow:
     """The row of one structure from its prediction, its two SCFs (with ``ranks`` each,
-    the warm one with first threshold ``warm_thr``) and its density grids."""
+    the warm one with ``warm_settings`` = (first threshold, startingwfc)) and its density
+    grids."""
+    warm_thr, warm_wfc = warm_settings
     meta = sample.meta
     true_r, pred_r, acs_r = grids
     both = base.converged and warm.converged
@@ -303,6 +315,7 @@ def _entry_row(
         clipped_fraction=pred.clipped_fraction,
         ranks=ranks,
         warm_diago_thr_init=warm_thr,
+        warm_startingwfc=warm_wfc,
         baseline=_scf_summary(base),
         learned=_scf_summary(warm),
         reference=_reference(meta),

@@ -24,8 +24,9 @@ accepts a ``parent_folder`` of type ``RemoteData`` only, and copies
    provenance graph reads FolderData → TransferCalculation → RemoteData →
    PwCalculation;
 3. :func:`warm_start` sets ``pw.parent_folder`` to it and
-   ``ELECTRONS.startingpot = 'file'`` (and the prediction's ``diago_thr_init`` unless
-   set, :func:`rhocat.predict.core.first_threshold`) in a copy of ``pw.parameters``.
+   ``ELECTRONS.startingpot = 'file'`` (and the prediction's ``diago_thr_init`` and
+   ``startingwfc`` unless set, :func:`rhocat.predict.core.first_threshold`,
+   :func:`rhocat.predict.core.warm_startingwfc`) in a copy of ``pw.parameters``.
 """
 
 from __future__ import annotations
@@ -228,9 +229,10 @@ def warm_start(
     ``builder`` (for instance one from ``PwBaseWorkChain.get_builder_from_protocol``),
     predicts, copies the start to the code's computer (:func:`remote_start`), and
     sets ``pw.parent_folder``, ``ELECTRONS.startingpot = 'file'`` and, unless set,
-    ``ELECTRONS.diago_thr_init`` to the prediction's (the shipped model's: 0.01; see
-    :func:`rhocat.predict.core.first_threshold`). Nothing else changes. Returns the same
-    builder.
+    ``ELECTRONS.diago_thr_init`` and ``ELECTRONS.startingwfc`` to the prediction's (the
+    shipped model's: 0.01 and 'atomic'; see :func:`rhocat.predict.core.first_threshold`
+    and :func:`~rhocat.predict.core.warm_startingwfc`). Nothing else changes. Returns the
+    same builder.
 
     Args:
         builder: a ``PwBaseWorkChain`` builder (an SCF; ``nspin`` 1).
@@ -259,8 +261,10 @@ def warm_start(
     remote = remote_start(folder, pw.code.computer)
     from rhocat.predict.pwinput import warm_start_electrons
 
-    first = folder.base.attributes.get(ATTR_PREDICTION)["diago_thr_init"]
-    parameters["ELECTRONS"] = warm_start_electrons(parameters.get("ELECTRONS"), first)
+    prediction = folder.base.attributes.get(ATTR_PREDICTION)
+    parameters["ELECTRONS"] = warm_start_electrons(
+        parameters.get("ELECTRONS"), prediction["diago_thr_init"], prediction.get("startingwfc")
+    )
     pw.parameters = orm.Dict(parameters)
     pw.parent_folder = remote
     return builder

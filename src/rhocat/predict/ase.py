@@ -18,8 +18,9 @@ Everything is read from the calculator as the user set it: its ``directory``,
 ``control.pseudo_dir``, else the profile's ``pseudo_dir``). The density is
 predicted for exactly these files and cutoffs and this cell, written to
 ``<directory>/<outdir>/<prefix>.save/``, and ``startingpot='file'`` (with
-the prediction's ``diago_thr_init`` unless the user set one, see
-:func:`rhocat.predict.core.first_threshold`) is set in the calculator's
+the prediction's ``diago_thr_init`` and ``startingwfc`` unless the user set them, see
+:func:`rhocat.predict.core.first_threshold` and
+:func:`rhocat.predict.core.warm_startingwfc`) is set in the calculator's
 ``input_data``. Nothing else of the calculator changes.
 
 The start belongs to ``atoms``: for another structure (a relaxation step, a
@@ -177,13 +178,16 @@ def espresso_warm_start(
         fft_grid=result.fft_grid,
         restart_dir=save,
         diago_thr_init=result.diago_thr_init,
+        startingwfc=result.startingwfc,
     )
     from rhocat.fileio import atomic_write_json
 
     atomic_write_json(save / PREDICTION_RECORD, result.to_dict())
 
     input_data = namelist  # nested now; flat keyword arguments stay where the user put them
-    input_data["electrons"] = warm_start_electrons(input_data["electrons"], result.diago_thr_init)
+    input_data["electrons"] = warm_start_electrons(
+        input_data["electrons"], result.diago_thr_init, result.startingwfc
+    )
     calc.parameters["input_data"] = input_data
     calc.parameters.pop("startingpot", None)
     return result

@@ -51,6 +51,10 @@ KNOWN_FILES = frozenset({"charge-density.dat", "paw.txt", PREDICTION_JSON})
 #: Key of a model's ``metadata`` (its card) holding the first diagonalization threshold
 #: chosen for its warm starts on validation cells (``benchmarks/first_threshold.py``).
 FIRST_THRESHOLD_KEY = "warm_diago_thr_init"
+#: ... and pw.x's ``startingwfc`` chosen the same way (absent: pw.x's own 'atomic+random').
+STARTINGWFC_KEY = "warm_startingwfc"
+#: The values pw.x accepts for ``startingwfc`` that a card may name.
+STARTINGWFC_VALUES = ("atomic", "atomic+random", "random")
 
 
 def first_threshold(model, fallback: bool = False) -> float:
@@ -70,6 +74,19 @@ def first_threshold(model, fallback: bool = False) -> float:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
         return float(value)
     return FILE_DIAGO_THR_INIT
+
+
+def warm_startingwfc(model, fallback: bool = False) -> str | None:
+    """pw.x's ``startingwfc`` for a start ``model`` predicted: the value on the model's card
+    (``metadata[STARTINGWFC_KEY]``), else None (pw.x's own 'atomic+random'); None too when
+    the start fell back to the ACS, which then replays pw.x's atomic start. The shipped
+    model's card names 'atomic': on the 52 validation cells its warm starts needed 719.3
+    iterations with it against 723.0 and slowed 1 cell against 3 (docs/scf-starts.md §4).
+    """
+    if fallback:
+        return None
+    value = (getattr(model, "metadata", None) or {}).get(STARTINGWFC_KEY)
+    return value if value in STARTINGWFC_VALUES else None
 
 
 @dataclass
@@ -102,6 +119,8 @@ class PredictionResult:
         fallback: why the model's correction was not used (the start is the ACS), or None.
         diago_thr_init: the first diagonalization threshold pw.x should start this
             density with (:func:`first_threshold`), also in ``requirements``.
+        startingwfc: pw.x's ``startingwfc`` for this start (:func:`warm_startingwfc`),
+            None for pw.x's own; also in ``requirements`` when set.
     """
 
     name: str
@@ -125,6 +144,7 @@ class PredictionResult:
     shrink: float | None = None
     fallback: str | None = None
     diago_thr_init: float | None = None
+    startingwfc: str | None = None
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -478,6 +498,7 @@ def predict_restart(
         shrink=info.get("shrink"),
         fallback=info.get("fallback"),
         diago_thr_init=first_threshold(model, fallback=bool(info.get("fallback"))),
+        startingwfc=warm_startingwfc(model, fallback=bool(info.get("fallback"))),
     )
     density = ChargeDensity(miller=miller, rho_g=rho_g[None, :], b=reciprocal_b(atoms))
     with atomic_dir(out_dir, replaces=KNOWN_FILES, inner=_INNER_TMP) as tmp:
@@ -485,7 +506,7 @@ def predict_restart(
         result.cube, result.xsf = _exports(atoms, rho_g, miller, shape, cube, xsf)
         result.total_s = time.perf_counter() - t0
         result.requirements = _requirements(
-            atoms, family, ecutrho_ry, ecutwfc_ry, shape, out_dir, result.diago_thr_init
+            atoms, family, ecutrho_ry, ecutwfc_ry, shape, out_dir, result
         )
         atomic_write_json(tmp / PREDICTION_JSON, result.to_dict())
         interrupts.complete()  # an interrupt from here on does not undo the prediction
@@ -574,10 +595,11 @@ def _exports(atoms: Atoms, rho_g, miller, shape, cube, xsf) -> tuple[str | None,
 
 
 def _requirements(
-    atoms, family, ecutrho_ry, ecutwfc_ry, shape, out_dir: Path, diago_thr_init: float
+    atoms, family, ecutrho_ry, ecutwfc_ry, shape, out_dir: Path, result: PredictionResult
 ) -> dict:
     """What the density was built for and the pw.x lines that must match
-    (:func:`rhocat.predict.pwinput.run_requirements`)."""
+    (:func:`rhocat.predict.pwinput.run_requirements`), with ``result``'s recommended first
+    threshold and ``startingwfc``."""
     from rhocat.predict.pwinput import run_requirements
 
     return run_requirements(
@@ -587,7 +609,8 @@ def _requirements(
         ecutwfc_ry=ecutwfc_ry,
         fft_grid=shape,
         restart_dir=out_dir,
-        diago_thr_init=diago_thr_init,
+        diago_thr_init=result.diago_thr_init,
+        startingwfc=result.startingwfc,
     )
 
 

@@ -32,16 +32,22 @@ STARTINGPOT = "file"
 SAVE_SUFFIX = ".save"
 
 
-def warm_start_electrons(electrons: Mapping | None, diago_thr_init: float) -> dict:
+def warm_start_electrons(
+    electrons: Mapping | None, diago_thr_init: float, startingwfc: str | None = None
+) -> dict:
     """The ``&ELECTRONS`` values of a warm start: ``electrons`` (a copy) with
-    ``startingpot='file'`` and, unless it sets one (in any letter case), the prediction's
-    first diagonalization threshold ``diago_thr_init``
-    (:attr:`rhocat.predict.core.PredictionResult.diago_thr_init`).
+    ``startingpot='file'`` and, unless it sets them (in any letter case), the prediction's
+    first diagonalization threshold ``diago_thr_init`` and, when not None, its
+    ``startingwfc`` (:attr:`rhocat.predict.core.PredictionResult.diago_thr_init`,
+    :attr:`~rhocat.predict.core.PredictionResult.startingwfc`).
     """
     out = dict(electrons or {})
     out["startingpot"] = STARTINGPOT
-    if not any(str(k).lower() == "diago_thr_init" for k in out):
+    given = {str(k).lower() for k in out}
+    if "diago_thr_init" not in given:
         out["diago_thr_init"] = float(diago_thr_init)
+    if startingwfc is not None and "startingwfc" not in given:
+        out["startingwfc"] = str(startingwfc)
     return out
 
 
@@ -62,6 +68,7 @@ def run_requirements(
     fft_grid,
     restart_dir: str | os.PathLike,
     diago_thr_init: float,
+    startingwfc: str | None = None,
 ) -> dict:
     """The settings a predicted start was built for, and the pw.x lines that must match.
 
@@ -76,6 +83,8 @@ def run_requirements(
         restart_dir: the predicted folder.
         diago_thr_init: the first diagonalization threshold recommended for this start
             (:func:`rhocat.predict.core.first_threshold`).
+        startingwfc: pw.x's ``startingwfc`` recommended for it, None for pw.x's own
+            (:func:`rhocat.predict.core.warm_startingwfc`).
 
     Returns:
         ``{"assumed": {...}, "pw_input": {...}}`` (plain data): ``assumed`` holds
@@ -116,7 +125,7 @@ def run_requirements(
         "pw_input": {
             "control": {"outdir": outdir, "prefix": prefix},
             "system": system,
-            "electrons": warm_start_electrons(None, diago_thr_init),
+            "electrons": warm_start_electrons(None, diago_thr_init, startingwfc),
             "atomic_species": [
                 [s, round(float(atomic_masses[atomic_numbers[s]]), 4), pseudos[s]["file"]]
                 for s in species
@@ -151,9 +160,10 @@ def requirement_lines(requirements: dict, restart_dir: str | os.PathLike) -> lis
     cut = ", ".join(f"{k} = {_num(system[k])}" for k in ("ecutwfc", "ecutrho") if k in system)
     lines.append(f"  &SYSTEM    {cut}, nspin = 1")
     el = pw["electrons"]
+    wfc = f", startingwfc = '{el['startingwfc']}'" if el.get("startingwfc") else ""
     lines.append(
         f"  &ELECTRONS startingpot = '{el['startingpot']}', "
-        f"diago_thr_init = {_num(el['diago_thr_init'])} (recommended, not required)"
+        f"diago_thr_init = {_num(el['diago_thr_init'])}{wfc} (recommended, not required)"
     )
     where = (
         f"pseudo_dir = '{pw['pseudo_dir']}'"

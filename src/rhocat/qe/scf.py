@@ -47,7 +47,8 @@ FILE_DIAGO_THR_INIT = 1.0e-5
 #: A warm start's first threshold is the prediction's (``prediction.json``,
 #: ``requirements.pw_input.electrons.diago_thr_init``): the one its model's card chose on
 #: validation cells, else pw.x's own :data:`FILE_DIAGO_THR_INIT`
-#: (:func:`rhocat.predict.core.first_threshold`). A ``diago_thr_init`` the user sets is kept.
+#: (:func:`rhocat.predict.core.first_threshold`). A ``diago_thr_init`` the user sets is kept;
+#: so is the record's ``startingwfc`` (:func:`rhocat.predict.core.warm_startingwfc`).
 #: Default wall-clock limit of ``rhocat scf``: BASE + PER_ATOM × nat^1.5 seconds.
 TIMEOUT_BASE_S = 600.0
 TIMEOUT_PER_ATOM_S = 60.0
@@ -152,18 +153,33 @@ def _stage_restart(start, atoms: Atoms, family: PseudoFamily, save: Path, params
             shutil.copy(src / name, save / name)
 
 
+def _recorded_electrons(start: str | os.PathLike) -> dict:
+    """``requirements.pw_input.electrons`` of rhocat's prediction record in folder
+    ``start``, or {} when ``start`` is not a folder rhocat predicted."""
+    if str(start) in ("atomic", "acs") or not (Path(start) / PREDICTION_RECORD).is_file():
+        return {}
+    try:
+        record = json.loads((Path(start) / PREDICTION_RECORD).read_text())
+        electrons = record["requirements"]["pw_input"]["electrons"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return electrons if isinstance(electrons, dict) else {}
+
+
 def recorded_first_threshold(start: str | os.PathLike) -> float | None:
     """The first diagonalization threshold rhocat's prediction record in folder ``start``
     asks for (``requirements.pw_input.electrons.diago_thr_init``), or None when ``start``
     is not a folder rhocat predicted (or its record names none)."""
-    if str(start) in ("atomic", "acs") or not (Path(start) / PREDICTION_RECORD).is_file():
-        return None
-    try:
-        record = json.loads((Path(start) / PREDICTION_RECORD).read_text())
-        value = record["requirements"]["pw_input"]["electrons"]["diago_thr_init"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return float(value) if isinstance(value, (int, float)) and value > 0 else None
+    value = _recorded_electrons(start).get("diago_thr_init")
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+    return float(value) if ok else None
+
+
+def recorded_startingwfc(start: str | os.PathLike) -> str | None:
+    """The ``startingwfc`` rhocat's prediction record in folder ``start`` asks for, or None
+    (pw.x's own) when it names none or ``start`` is not a folder rhocat predicted."""
+    value = _recorded_electrons(start).get("startingwfc")
+    return value if value in ("atomic", "atomic+random", "random") else None
 
 
 def run_scf(
@@ -244,8 +260,11 @@ def run_scf(
         # pw.x starts a file density with a 1e-5 first diagonalization threshold but the
         # atomic one with 1e-2; the same threshold makes "acs" reproduce "atomic" exactly.
         params["electrons"].setdefault("diago_thr_init", ATOMIC_DIAGO_THR_INIT)
-    elif (recorded := recorded_first_threshold(start)) is not None:
-        params["electrons"].setdefault("diago_thr_init", recorded)
+    else:
+        if (recorded := recorded_first_threshold(start)) is not None:
+            params["electrons"].setdefault("diago_thr_init", recorded)
+        if (wfc := recorded_startingwfc(start)) is not None:
+            params["electrons"].setdefault("startingwfc", wfc)
     temporary = workdir is None
     workdir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="rhocat-pw-"))
     try:
