@@ -12,6 +12,10 @@ start without the noise, ``scf_sensitivity.py --startingwfc atomic``). Prints JS
     python benchmarks/acs_reference.py benchmarks/results_paper_full.json --model default \
         --acs benchmarks/results_scf_sensitivity_test_acs.json[,...] \
         [--reference 'acs+0*pred'] [-o benchmarks/results_acs_reference.json]
+
+``--warm THRESHOLD:FILE[,FILE...]`` takes the model's iterations from
+``first_threshold.py`` outputs at that threshold instead (warm starts re-run with other
+settings, e.g. ``--startingwfc atomic``; the paper.py result then gives the ACS counts).
 """
 
 from __future__ import annotations
@@ -65,6 +69,24 @@ def compare(paper: dict, model: str, acs_rows: dict, reference: str = FILE_ACS) 
     }
 
 
+def with_warm_runs(paper: dict, model: str, threshold: str, files: str) -> dict:
+    """``paper`` with ``model``'s per-cell warm iterations replaced by those of the
+    ``first_threshold.py`` outputs ``files`` at ``threshold``; cells they lack are dropped.
+    Their ACS counts must be the paper's (the same pw.x runs)."""
+    warm: dict = {}
+    for path in files.split(","):
+        warm.update(json.loads(Path(path).read_text())["rows"])
+    rows = []
+    for r in paper["models"][model]["per_structure"]:
+        w = warm.get(r["id"], {})
+        if w.get(threshold) is None:
+            continue
+        if int(w["acs"]) != r["iterations_acs"]:
+            raise SystemExit(f"{r['id']}: ACS {w['acs']} in {files}, {r['iterations_acs']} here")
+        rows.append({**r, "iterations_model": int(w[threshold])})
+    return {"models": {model: {"per_structure": rows}}}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -74,11 +96,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--acs", required=True, help="FILE[,FILE...]: scf_sensitivity.py outputs")
     ap.add_argument("--reference", default=FILE_ACS,
                     help=f"row key of the second reference (default {FILE_ACS!r})")  # fmt: skip
+    ap.add_argument("--warm", default=None,
+                    help="THRESHOLD:FILE[,FILE...]: first_threshold.py outputs")  # fmt: skip
     ap.add_argument("-o", "--output", default=None)
     args = ap.parse_args(argv)
     paper = json.loads(Path(args.paper).read_text())
     if args.model not in paper.get("models", {}):
         ap.error(f"{args.paper} has no model {args.model!r}")
+    if args.warm:
+        paper = with_warm_runs(paper, args.model, *args.warm.split(":", 1))
     acs_rows: dict = {}
     for path in args.acs.split(","):  # a cell's runs may be spread over several files
         for cell, runs in json.loads(Path(path).read_text())["rows"].items():

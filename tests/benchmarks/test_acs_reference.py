@@ -89,3 +89,21 @@ def test_another_reference_from_a_second_file_of_the_same_cells(tmp_path, capsys
     with pytest.raises(SystemExit) as exc:
         acs_reference.main([_paper(tmp_path), "--acs", files, "--reference", "nope"])
     assert exc.value.code == 2 and "no cell has a 'nope' count" in capsys.readouterr().err
+
+
+def test_warm_runs_from_first_threshold_outputs_replace_the_papers(tmp_path):
+    """--warm: the model's counts come from first_threshold.py rows at the threshold given;
+    cells without one are left out; an ACS count that differs from the paper's is refused."""
+    acs = tmp_path / "acs.json"
+    acs.write_text(json.dumps({"rows": {c: {"acs+0*pred": 10} for c in "xyz"}}))
+    warm = tmp_path / "warm.json"
+    warm.write_text(json.dumps({"rows": {"x": {"acs": 20, "0.01": 9}, "y": {"acs": 10}}}))
+    out_path = tmp_path / "o.json"
+    argv = [_paper(tmp_path), "--acs", str(acs), "--warm", f"0.01:{warm}", "-o", str(out_path)]
+    assert acs_reference.main(argv) == 0
+    out = json.loads(out_path.read_text())
+    assert list(out["cells"]) == ["x"] and out["cells"]["x"]["model"] == 9
+    assert out["against_pw_atomic_start"]["iterations_model"] == 9
+    warm.write_text(json.dumps({"rows": {"x": {"acs": 21, "0.01": 9}}}))
+    with pytest.raises(SystemExit, match="x: ACS 21"):
+        acs_reference.main(argv)
