@@ -107,6 +107,7 @@ def summary(rows: dict, thresholds) -> dict:
 def main(argv: list[str] | None = None) -> int:
     from rhocat.data.store import Dataset
     from rhocat.qe.pseudo import load_family
+    from rhocat.qe.scf import STARTINGWFC_VALUES
     from rhocat.train import load_model
 
     ap = argparse.ArgumentParser(
@@ -117,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--thresholds", default="file,0.01", help="'file' (pw.x's 1e-5) or numbers")
     ap.add_argument("--data", default=str(HERE / "dataset" / "dataset"))
     ap.add_argument("--ranks", type=int, default=1)
-    ap.add_argument("--startingwfc", choices=("atomic", "atomic+random", "random"),
+    ap.add_argument("--startingwfc", choices=STARTINGWFC_VALUES,
                     help="pw.x's startingwfc of the warm starts (default: the card's)")  # fmt: skip
     ap.add_argument("-o", "--output", default=str(HERE / "results_first_threshold.json"))
     args = ap.parse_args(argv)

@@ -68,6 +68,7 @@ def repeated_iterations(
 def main(argv: list[str] | None = None) -> int:
     from rhocat.data.store import Dataset
     from rhocat.qe.pseudo import load_family
+    from rhocat.qe.scf import STARTINGWFC_VALUES
     from rhocat.train import load_model
 
     ap = argparse.ArgumentParser(
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--eps", default="-0.001,0.001", help="comma-separated ε (not 0)")
     ap.add_argument("--data", default=str(HERE / "dataset" / "dataset"))
     ap.add_argument("--ranks", type=int, default=1)
-    ap.add_argument("--startingwfc", choices=("atomic", "atomic+random", "random"),
+    ap.add_argument("--startingwfc", choices=STARTINGWFC_VALUES,
                     help="pw.x's startingwfc of the warm starts (default: the card's)")  # fmt: skip
     ap.add_argument("-o", "--output", required=True)
     args = ap.parse_args(argv)

@@ -115,6 +115,7 @@ def sensitivity(
 def main(argv: list[str] | None = None) -> int:
     from rhocat.data.store import Dataset
     from rhocat.qe.pseudo import load_family
+    from rhocat.qe.scf import STARTINGWFC_VALUES
     from rhocat.train import load_model
 
     ap = argparse.ArgumentParser(
@@ -129,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scales", default=",".join(f"{s:g}" for s in SCALES),
                     help="comma-separated s of the ACS + s·Δρ starts ('' for none)")  # fmt: skip
     ap.add_argument("--skip-atomic", action="store_true", help="no 'pw.x atomic' run")
-    ap.add_argument("--startingwfc", choices=("atomic", "atomic+random", "random"),
+    ap.add_argument("--startingwfc", choices=STARTINGWFC_VALUES,
                     help="also run pw.x's atomic start with this startingwfc")  # fmt: skip
     ap.add_argument("-o", "--output", default=str(HERE / "results_scf_sensitivity.json"))
     args = ap.parse_args(argv)

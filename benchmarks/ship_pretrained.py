@@ -23,11 +23,11 @@ from rhocat.evaluate.density import density_rows, summarize_density_rows
 from rhocat.predict.core import (
     FIRST_THRESHOLD_KEY,
     STARTINGWFC_KEY,
-    STARTINGWFC_VALUES,
     first_threshold,
     warm_startingwfc,
 )
 from rhocat.pretrained import DEFAULT_CARD, DEFAULT_CHECKPOINT
+from rhocat.qe.scf import STARTINGWFC_VALUES
 from rhocat.train import read_checkpoint, save_checkpoint
 from rhocat.train.checkpoint import model_from_checkpoint
 

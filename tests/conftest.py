@@ -31,6 +31,25 @@ os.environ.setdefault("RHOCAT_RANKS", "1")
 LOW_CUTOFF = {"system": {"ecutwfc": 20.0, "ecutrho": 160.0}}
 
 
+def entry_sample(atoms, name: str, **meta):
+    """A stand-in for a dataset entry (:class:`rhocat.data.sample.DensitySample`) of
+    ``atoms``: id, numbers, positions and cell in bohr, and ``meta`` (e.g. ``parameters``
+    of the ground-truth run, its ``iterations``); what the SCF benchmarks read of one."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from rhocat.units import BOHR_PER_ANGSTROM
+
+    return SimpleNamespace(
+        id=name,
+        numbers=atoms.numbers,
+        positions_bohr=atoms.positions * BOHR_PER_ANGSTROM,
+        cell_bohr=np.asarray(atoms.cell) * BOHR_PER_ANGSTROM,
+        meta=dict(meta),
+    )
+
+
 def first_ethr(pw_output: str) -> str:
     """pw.x's first diagonalization threshold as its output prints it (e.g. ``1.00E-02``)."""
     import re

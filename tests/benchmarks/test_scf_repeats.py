@@ -79,30 +79,24 @@ def test_a_file_of_runs_with_another_startingwfc_is_refused(tmp_path, capsys):
 @pytest.mark.needs_pw
 def test_warm_runs_take_the_startingwfc_given(tmp_path):
     """first_threshold.warm_iterations on diamond Si: pw.x's input of the warm start holds
-    startingwfc = 'atomic' and the first threshold, and the run converges."""
-    from types import SimpleNamespace
-
+    the startingwfc given (here pw.x's own, over the shipped card's 'atomic') and the
+    first threshold, and the run converges."""
     import first_threshold
 
     from rhocat.pretrained import load_pretrained
     from rhocat.qe.inputs import pw_parameters
     from rhocat.qe.pseudo import load_family
-    from rhocat.units import BOHR_PER_ANGSTROM
+    from tests.conftest import entry_sample
 
     atoms = bulk("Si", "diamond", a=5.43)
     family = load_family("debian-pbe")
-    sample = SimpleNamespace(
-        id="Si",
-        numbers=atoms.numbers,
-        positions_bohr=atoms.positions * BOHR_PER_ANGSTROM,
-        cell_bohr=np.asarray(atoms.cell) * BOHR_PER_ANGSTROM,
-        meta={"parameters": pw_parameters(atoms, family, overrides=LOW_CUTOFF), "iterations": 7},
-    )
+    params = pw_parameters(atoms, family, overrides=LOW_CUTOFF)
+    sample = entry_sample(atoms, "Si", parameters=params, iterations=7)
     row = first_threshold.warm_iterations(
-        load_pretrained(), sample, family, tmp_path, ["0.01"], 1, startingwfc="atomic"
+        load_pretrained(), sample, family, tmp_path, ["0.01"], 1, startingwfc="atomic+random"
     )
     assert row["acs"] == 7 and isinstance(row["0.01"], int) and row["0.01"] > 0
     text = (tmp_path / "warm-0.01" / "pw.in").read_text()
-    assert "startingwfc = 'atomic'" in text.replace('"', "'")
+    assert "startingwfc = 'atomic+random'" in text.replace('"', "'")
     assert "diago_thr_init" in text
     assert first_threshold.warm_overrides("file") == {"electrons": {"diago_thr_init": 1e-5}}

@@ -40,28 +40,18 @@ def test_bad_eps_is_refused_before_any_file_is_read(eps, message, capsys, tmp_pa
 def test_the_acs_from_file_replays_pw_atomic_start_without_paw(tmp_path):
     """Diamond Si (no PAW species): the ACS read from file at the atomic threshold needs
     exactly pw.x's own atomic start's iterations; --skip-atomic leaves that run out."""
-    from types import SimpleNamespace
-
-    import numpy as np
     from ase.build import bulk
 
     from rhocat.pretrained import load_pretrained
     from rhocat.qe.pseudo import load_family
     from rhocat.qe.scf import run_scf
-    from rhocat.units import BOHR_PER_ANGSTROM
-    from tests.conftest import LOW_CUTOFF
+    from tests.conftest import LOW_CUTOFF, entry_sample
 
     atoms = bulk("Si", "diamond", a=5.43)
     family = load_family("debian-pbe")
     truth = run_scf(atoms, family=family, overrides=LOW_CUTOFF, workdir=tmp_path / "truth")
     assert truth.converged
-    sample = SimpleNamespace(
-        id="Si",
-        numbers=atoms.numbers,
-        positions_bohr=atoms.positions * BOHR_PER_ANGSTROM,
-        cell_bohr=np.asarray(atoms.cell) * BOHR_PER_ANGSTROM,
-        meta={"parameters": truth.parameters},
-    )
+    sample = entry_sample(atoms, "Si", parameters=truth.parameters)
     model = load_pretrained()
     both = scf_sensitivity.sensitivity(
         model, sample, family, tmp_path / "a", 1, epsilons=(), scales=(0.0,)
@@ -78,24 +68,16 @@ def test_the_acs_from_file_replays_pw_atomic_start_without_paw(tmp_path):
 def test_startingwfc_adds_one_atomic_run_and_no_starts_means_no_prediction(tmp_path):
     """bcc Cr (PAW): pw.x's atomic start with startingwfc = 'atomic' runs next to the
     default one; without --eps and --scales nothing else runs (no model is needed)."""
-    from types import SimpleNamespace
-
-    import numpy as np
     from ase.build import bulk
 
     from rhocat.qe.inputs import pw_parameters
     from rhocat.qe.pseudo import load_family
-    from rhocat.units import BOHR_PER_ANGSTROM
-    from tests.conftest import LOW_CUTOFF
+    from tests.conftest import LOW_CUTOFF, entry_sample
 
     atoms = bulk("Cr", "bcc", a=2.88)
     family = load_family("debian-pbe")
-    sample = SimpleNamespace(
-        id="Cr",
-        numbers=atoms.numbers,
-        positions_bohr=atoms.positions * BOHR_PER_ANGSTROM,
-        cell_bohr=np.asarray(atoms.cell) * BOHR_PER_ANGSTROM,
-        meta={"parameters": pw_parameters(atoms, family, overrides=LOW_CUTOFF)},
+    sample = entry_sample(
+        atoms, "Cr", parameters=pw_parameters(atoms, family, overrides=LOW_CUTOFF)
     )
     out = scf_sensitivity.sensitivity(
         None, sample, family, tmp_path, 1, epsilons=(), scales=(), startingwfc="atomic"

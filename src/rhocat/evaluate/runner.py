@@ -195,7 +195,7 @@ def evaluate_entry(
             (default: it; :class:`rhocat.evaluate.aiida_engine.AiidaScf` for AiiDA).
     """
     from rhocat.predict import predict_restart
-    from rhocat.qe.scf import run_scf
+    from rhocat.qe.scf import PW_STARTINGWFC, run_scf
 
     meta = sample.meta
     problems = reproduction_problems(meta, family)
@@ -219,16 +219,13 @@ def evaluate_entry(
     runs = _PairedRuns(scf or run_scf, atoms, family, params, work, ranks, timeout_s)
     base = runs.baseline()
     warm_thr = _warm_first_threshold(params, pw_file_threshold, pred.diago_thr_init)
+    # pw.x's own startingwfc as a plain restart has it, else the prediction's if it names one
     warm_wfc = PW_STARTINGWFC if pw_file_threshold else (pred.startingwfc or PW_STARTINGWFC)
     warm = runs.warm(pred.restart_dir, warm_thr, warm_wfc)
     # 3. density errors against the ground truth, on the reference FFT grid
     grids = _density_grids(sample, pred.restart_dir, len(atoms))
     warm_settings = (warm_thr, warm_wfc)
     return _entry_row(sample, atoms, pred, base, warm, grids, ranks, warm_settings).to_dict()
-
-
-#: pw.x's own ``startingwfc``, the warm run's when the prediction names none.
-PW_STARTINGWFC = "atomic+random"
 
 
 def _warm_first_threshold(params: dict, pw_file_threshold: bool, predicted: float) -> float:
@@ -257,7 +254,7 @@ class _PairedRuns:
         """pw.x from its own atomic start (the ACS)."""
         return self.scf(self.atoms, start="atomic", workdir=self.work / "acs", **self.options)
 
-    def warm(self, restart_dir, diago_thr_init: float, startingwfc: str = "atomic+random"):
+    def warm(self, restart_dir, diago_thr_init: float, startingwfc: str):
         """pw.x from the predicted restart folder, first diagonalization threshold and
         ``startingwfc`` given."""
         electrons = {"diago_thr_init": diago_thr_init, "startingwfc": startingwfc}

@@ -262,11 +262,9 @@ class EquivariantBasisModel(DensityModel):
             y = gate(conv(x, center, nbr, sh_hidden, rbf) + lin(x))
             x = y + x if y.shape == x.shape else y
         coeffs = self.out_conv(x, center, nbr, sh_out, rbf) + self.out_self(x)
-        base = self.baseline[numbers]
+        base = self.baseline[numbers]  # (na, n_alpha): the l = 0 block is the first n_alpha columns
         if self.charge_eq is not None:
-            base = base + self.charge_eq(
-                numbers, x[:, : self.config["hidden_muls"][0]]
-            )  # (na, n_alpha): the l = 0 block is the first n_alpha columns
+            base = base + self.charge_eq(numbers, x[:, : self.config["hidden_muls"][0]])
         pad = torch.zeros(
             coeffs.shape[0],
             coeffs.shape[1] - base.shape[1],

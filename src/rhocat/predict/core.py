@@ -53,8 +53,6 @@ KNOWN_FILES = frozenset({"charge-density.dat", "paw.txt", PREDICTION_JSON})
 FIRST_THRESHOLD_KEY = "warm_diago_thr_init"
 #: ... and pw.x's ``startingwfc`` chosen the same way (absent: pw.x's own 'atomic+random').
 STARTINGWFC_KEY = "warm_startingwfc"
-#: The values pw.x accepts for ``startingwfc`` that a card may name.
-STARTINGWFC_VALUES = ("atomic", "atomic+random", "random")
 
 
 def first_threshold(model, fallback: bool = False) -> float:
@@ -83,6 +81,8 @@ def warm_startingwfc(model, fallback: bool = False) -> str | None:
     model's card names 'atomic': on the 52 validation cells its warm starts needed 719.3
     iterations with it against 723.0 and slowed 1 cell against 3 (docs/scf-starts.md §4).
     """
+    from rhocat.qe.scf import STARTINGWFC_VALUES
+
     if fallback:
         return None
     value = (getattr(model, "metadata", None) or {}).get(STARTINGWFC_KEY)

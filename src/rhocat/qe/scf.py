@@ -44,6 +44,10 @@ OUTDIR = "out"
 ATOMIC_DIAGO_THR_INIT = 1.0e-2
 #: ... and for startingpot='file' (pw.x trusts a density read from file).
 FILE_DIAGO_THR_INIT = 1.0e-5
+#: The values of pw.x's ``startingwfc`` a warm start may ask for, and pw.x's own default
+#: (which adds random noise to the atomic PAW occupations, QE's ``PAW_atomic_becsum``).
+STARTINGWFC_VALUES = ("atomic", "atomic+random", "random")
+PW_STARTINGWFC = "atomic+random"
 #: A warm start's first threshold is the prediction's (``prediction.json``,
 #: ``requirements.pw_input.electrons.diago_thr_init``): the one its model's card chose on
 #: validation cells, else pw.x's own :data:`FILE_DIAGO_THR_INIT`
@@ -153,9 +157,11 @@ def _stage_restart(start, atoms: Atoms, family: PseudoFamily, save: Path, params
             shutil.copy(src / name, save / name)
 
 
-def _recorded_electrons(start: str | os.PathLike) -> dict:
-    """``requirements.pw_input.electrons`` of rhocat's prediction record in folder
-    ``start``, or {} when ``start`` is not a folder rhocat predicted."""
+def recorded_warm_settings(start: str | os.PathLike) -> dict:
+    """The ``&ELECTRONS`` values rhocat's prediction record in folder ``start`` recommends
+    (``requirements.pw_input.electrons``): ``diago_thr_init`` (> 0) and ``startingwfc``
+    (one of :data:`STARTINGWFC_VALUES`), each only when the record names a valid one; {}
+    when ``start`` is not a folder rhocat predicted."""
     if str(start) in ("atomic", "acs") or not (Path(start) / PREDICTION_RECORD).is_file():
         return {}
     try:
@@ -163,23 +169,15 @@ def _recorded_electrons(start: str | os.PathLike) -> dict:
         electrons = record["requirements"]["pw_input"]["electrons"]
     except (OSError, ValueError, KeyError, TypeError):
         return {}
-    return electrons if isinstance(electrons, dict) else {}
-
-
-def recorded_first_threshold(start: str | os.PathLike) -> float | None:
-    """The first diagonalization threshold rhocat's prediction record in folder ``start``
-    asks for (``requirements.pw_input.electrons.diago_thr_init``), or None when ``start``
-    is not a folder rhocat predicted (or its record names none)."""
-    value = _recorded_electrons(start).get("diago_thr_init")
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
-    return float(value) if ok else None
-
-
-def recorded_startingwfc(start: str | os.PathLike) -> str | None:
-    """The ``startingwfc`` rhocat's prediction record in folder ``start`` asks for, or None
-    (pw.x's own) when it names none or ``start`` is not a folder rhocat predicted."""
-    value = _recorded_electrons(start).get("startingwfc")
-    return value if value in ("atomic", "atomic+random", "random") else None
+    if not isinstance(electrons, dict):
+        return {}
+    out: dict = {}
+    thr = electrons.get("diago_thr_init")
+    if isinstance(thr, (int, float)) and not isinstance(thr, bool) and thr > 0:
+        out["diago_thr_init"] = float(thr)
+    if electrons.get("startingwfc") in STARTINGWFC_VALUES:
+        out["startingwfc"] = electrons["startingwfc"]
+    return out
 
 
 def run_scf(
@@ -204,10 +202,10 @@ def run_scf(
             ``StructureData`` or a file (:func:`rhocat.structures.convert.to_atoms`).
         family, protocol, overrides: see :func:`rhocat.qe.inputs.pw_parameters`.
         start: ``"atomic"``, ``"acs"`` or a folder with ``charge-density.dat``. A folder
-            rhocat predicted gets the ``diago_thr_init`` its record asks for
-            (:func:`recorded_first_threshold`; the shipped model's: 1e-2) unless
-            ``overrides`` or ``parameters`` set it; any other folder (a converged run's)
-            keeps pw.x's own file default, 1e-5.
+            rhocat predicted gets the ``diago_thr_init`` and ``startingwfc`` its record
+            asks for (:func:`recorded_warm_settings`; the shipped model's: 1e-2 and
+            'atomic') unless ``overrides`` or ``parameters`` set them; any other folder (a
+            converged run's) keeps pw.x's own file default, 1e-5, and 'atomic+random'.
         calculation: ``scf``, ``relax`` or ``vc-relax``.
         workdir: where to run (kept); a new temporary folder when None (kept when
             pw.x ran, since the result points into it; removed when the run stops
@@ -261,10 +259,8 @@ def run_scf(
         # atomic one with 1e-2; the same threshold makes "acs" reproduce "atomic" exactly.
         params["electrons"].setdefault("diago_thr_init", ATOMIC_DIAGO_THR_INIT)
     else:
-        if (recorded := recorded_first_threshold(start)) is not None:
-            params["electrons"].setdefault("diago_thr_init", recorded)
-        if (wfc := recorded_startingwfc(start)) is not None:
-            params["electrons"].setdefault("startingwfc", wfc)
+        for key, value in recorded_warm_settings(start).items():
+            params["electrons"].setdefault(key, value)
     temporary = workdir is None
     workdir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="rhocat-pw-"))
     try:
