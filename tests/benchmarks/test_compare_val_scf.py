@@ -99,3 +99,32 @@ def test_acs_repeats_of_another_run_are_refused(tmp_path):
     with pytest.raises(SystemExit, match="not the same run"):
         compare_val_scf.main(argv)
     assert not (tmp_path / "o.json").exists()
+
+
+def test_paired_difference_and_its_bootstrap_interval(tmp_path):
+    a = _write(tmp_path / "a.json", {c: {"acs": 20, "0.01": 10} for c in "wxyz"})
+    # b: one cell 4 fewer, one 2 more, two the same
+    rows = {"w": 6, "x": 12, "y": 10, "z": 10}
+    b = _write(tmp_path / "b.json", {c: {"acs": 20, "0.01": n} for c, n in rows.items()})
+    out = tmp_path / "cmp.json"
+    argv = ["--model", f"a=0.01:{a}", "--model", f"b=0.01:{b}", "-o", str(out)]
+    assert compare_val_scf.main(argv) == 0
+    pair = json.loads(out.read_text())["paired"]
+    assert pair["reference"] == "a"
+    p = pair["b"]
+    assert p["n"] == 4 and p["iterations_difference"] == -2.0
+    assert (p["cells_fewer"], p["cells_more"], p["cells_same"]) == (1, 1, 2)
+    low, high = p["bootstrap_95"]
+    # resampled sums of 4 draws from {-4, 2, 0, 0} lie in [-16, 8] and straddle 0 here
+    assert -16 <= low < 0 < high <= 8
+
+
+def test_a_consistent_gain_has_an_interval_below_zero(tmp_path):
+    a = _write(tmp_path / "a.json", {f"c{i}": {"acs": 20, "0.01": 12} for i in range(30)})
+    b = _write(tmp_path / "b.json", {f"c{i}": {"acs": 20, "0.01": 11} for i in range(30)})
+    out = tmp_path / "cmp.json"
+    argv = ["--model", f"a=0.01:{a}", "--model", f"b=0.01:{b}", "-o", str(out)]
+    assert compare_val_scf.main(argv) == 0
+    p = json.loads(out.read_text())["paired"]["b"]
+    assert p["iterations_difference"] == -30.0 and p["bootstrap_95"] == [-30.0, -30.0]
+    assert p["cells_fewer"] == 30
