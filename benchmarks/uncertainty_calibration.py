@@ -1,0 +1,104 @@
+"""Does an ensemble's disagreement u say how wrong it is, on validation and on test alike?
+
+For the ensemble checkpoint MODEL and every structure of the snapshot's ``val`` and
+``test*`` splits: u (the relative Hartree spread of the members, as the prediction's
+metadata gives it), the captured share of Δρ's Hartree norm (with the model's shrinkage)
+and the residual share r = 1 − captured (0: exact, 1: no better than the ACS). Per group
+(``val``, ``test``): the Spearman correlation of u and r, the median of r / u² (the
+calibration the shrinkage s = 1 / (1 + c u²) relies on: one value for all cells when u is
+calibrated), and the cells whose r / u² exceeds the largest on validation, worst first:
+the cells that u under-reports by more than any validation cell does, which a shrinkage
+chosen on validation cannot catch. Writes JSON.
+
+    python benchmarks/uncertainty_calibration.py src/rhocat/pretrained/default.pt \\
+        benchmarks/dataset/dataset --snapshot benchmarks/full_snapshot.json \\
+        -o benchmarks/results_uncertainty_calibration.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+def cell_rows(model, samples) -> list[dict]:
+    """Per structure: ``id``, ``uncertainty`` u, ``captured_pct`` and ``residual`` r."""
+    from rhocat.evaluate.density import density_rows
+
+    rows = density_rows(model, samples)
+    return [
+        {
+            "id": r["id"],
+            "uncertainty": float(r["uncertainty"]),
+            "captured_pct": float(r["captured_pct"]),
+            "residual": 1.0 - float(r["captured_pct"]) / 100.0,
+        }
+        for r in rows
+    ]
+
+
+def group_summary(rows: list[dict], ratio_limit: float | None = None) -> dict:
+    """Spearman(u, r), median u, r and r / u², and the rows whose r / u² exceeds
+    ``ratio_limit`` (worst first)."""
+    from scipy.stats import spearmanr
+
+    u = np.array([r["uncertainty"] for r in rows])
+    res = np.array([r["residual"] for r in rows])
+    ratio = res / np.maximum(u, 1e-12) ** 2
+    out = {
+        "n": len(rows),
+        "spearman_u_residual": float(spearmanr(u, res).correlation),
+        "uncertainty_median": float(np.median(u)),
+        "residual_median": float(np.median(res)),
+        "residual_over_u2_median": float(np.median(ratio)),
+        "residual_over_u2_max": float(ratio.max()),
+    }
+    if ratio_limit is not None:
+        beyond = [
+            {**r, "residual_over_u2": float(q)}
+            for r, q in zip(rows, ratio, strict=True)
+            if q > ratio_limit
+        ]
+        out["beyond_validation"] = sorted(beyond, key=lambda r: -r["residual_over_u2"])
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    from rhocat.data.store import Dataset
+    from rhocat.models.ensemble import EnsembleModel
+    from rhocat.train import load_model
+
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("model")
+    ap.add_argument("dataset")
+    ap.add_argument("--snapshot", required=True)
+    ap.add_argument("-o", "--output", required=True)
+    args = ap.parse_args(argv)
+    model = load_model(args.model)
+    if not isinstance(model, EnsembleModel):
+        ap.error(f"{args.model}: not an ensemble, so it has no uncertainty")
+    ds = Dataset(args.dataset)
+    snap = json.loads(Path(args.snapshot).read_text())
+    test_ids = [i for k, ids in snap.items() if k.startswith("test") for i in ids]
+    val = cell_rows(model, [ds.load(i) for i in snap["val"]])
+    test = cell_rows(model, [ds.load(i) for i in test_ids])
+    val_summary = group_summary(val)
+    out = {
+        "model": args.model,
+        "snapshot": args.snapshot,
+        "val": val_summary,
+        "test": group_summary(test, ratio_limit=val_summary["residual_over_u2_max"]),
+        "cells": {"val": val, "test": test},
+    }
+    Path(args.output).write_text(json.dumps(out, indent=1))
+    print(json.dumps({k: out[k] for k in ("val", "test")}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
