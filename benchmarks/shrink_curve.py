@@ -16,8 +16,19 @@ import json
 from pathlib import Path
 
 
-def main(argv: list[str] | None = None) -> int:
+def val_and_test(dataset: str, snapshot: str) -> tuple[list, list]:
+    """The samples of the snapshot's ``val`` split and of all its ``test*`` splits, loaded
+    from the dataset folder ``dataset``."""
     from rhocat.data.store import Dataset
+
+    ds = Dataset(dataset)
+    snap = json.loads(Path(snapshot).read_text())
+    val = [ds.load(i) for i in snap["val"]]
+    test = [ds.load(i) for k, ids in snap.items() if k.startswith("test") for i in ids]
+    return val, test
+
+
+def main(argv: list[str] | None = None) -> int:
     from rhocat.evaluate.density import density_rows, summarize_density_rows
     from rhocat.models.ensemble import calibrate_shrinkage
     from rhocat.train import load_model
@@ -31,10 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--exclude", required=True, help="val ids containing this are left out")
     ap.add_argument("-o", "--output", required=True)
     args = ap.parse_args(argv)
-    ds = Dataset(args.dataset)
-    snap = json.loads(Path(args.snapshot).read_text())
-    val = [ds.load(i) for i in snap["val"]]
-    test = [ds.load(i) for k, ids in snap.items() if k.startswith("test") for i in ids]
+    val, test = val_and_test(args.dataset, args.snapshot)
     model = load_model(args.model)
     subsets = {
         "val": val,

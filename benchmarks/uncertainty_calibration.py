@@ -19,9 +19,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from shrink_curve import val_and_test  # noqa: E402
 
 
 def cell_rows(model, samples) -> list[dict]:
@@ -67,7 +71,6 @@ def group_summary(rows: list[dict], ratio_limit: float | None = None) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from rhocat.data.store import Dataset
     from rhocat.models.ensemble import EnsembleModel
     from rhocat.train import load_model
 
@@ -82,11 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     model = load_model(args.model)
     if not isinstance(model, EnsembleModel):
         ap.error(f"{args.model}: not an ensemble, so it has no uncertainty")
-    ds = Dataset(args.dataset)
-    snap = json.loads(Path(args.snapshot).read_text())
-    test_ids = [i for k, ids in snap.items() if k.startswith("test") for i in ids]
-    val = cell_rows(model, [ds.load(i) for i in snap["val"]])
-    test = cell_rows(model, [ds.load(i) for i in test_ids])
+    val_samples, test_samples = val_and_test(args.dataset, args.snapshot)
+    val, test = cell_rows(model, val_samples), cell_rows(model, test_samples)
     val_summary = group_summary(val)
     out = {
         "model": args.model,
