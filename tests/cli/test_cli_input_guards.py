@@ -119,16 +119,21 @@ def test_memory_estimate_refuses_what_will_not_fit(tmp_path):
 
 @pytest.mark.needs_upf
 def test_large_cell_says_what_it_computes_and_memory_stays_bounded(tmp_path):
-    """The ACS of 64 Si atoms (542,393 G vectors at 240 Ry) took 1.27 GB peak before the
-    structure factor was evaluated in blocks of atoms; now a progress line and < 0.6 GB."""
+    """The ACS of 64 Si atoms (542,393 G vectors at 240 Ry): a progress line, and bounded memory.
+
+    Memory is the peak of the arrays Python allocates (tracemalloc), which is the same on every
+    machine: 1.18 GB when the structure factor is evaluated for all atoms at once, 0.24 GB in
+    blocks of atoms. The process's peak RSS also holds allocator and BLAS thread buffers, which
+    vary with the machine (0.33 GB here, 0.62 GB on CI), so it is not what is asserted."""
     si64 = bulk("Si", "diamond", a=5.43, cubic=True) * (2, 2, 2)
     path = tmp_path / "si64.cif"
     si64.write(path)
     code = (
-        "import resource, sys\n"
+        "import sys, tracemalloc\n"
         "from rhocat.cli.main import main\n"
+        "tracemalloc.start()\n"
         "rc = main(sys.argv[1:])\n"
-        "print('PEAK_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        "print('PEAK_B', tracemalloc.get_traced_memory()[1])\n"
         "sys.exit(rc)\n"
     )
     p = subprocess.run(
@@ -139,8 +144,8 @@ def test_large_cell_says_what_it_computes_and_memory_stays_bounded(tmp_path):
     )
     assert p.returncode == 0, p.stderr
     assert "rhocat: ACS of Si64: 0.54 M G vectors, 108x108x108 grid, about" in p.stderr
-    peak_kb = int(p.stdout.split("PEAK_KB")[1])
-    assert peak_kb < 600 * 1024, f"peak RSS {peak_kb / 1024:.0f} MB"
+    peak = int(p.stdout.split("PEAK_B")[1])
+    assert peak < 0.45 * 2**30, f"peak of allocated arrays {peak / 2**20:.0f} MB"
 
 
 @pytest.mark.needs_upf
