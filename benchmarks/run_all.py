@@ -19,6 +19,7 @@ HERE = Path(__file__).resolve().parent
 #: against the paper needs its dataset first (``dataset_recipe``: hours of DFT here, resumable;
 #: the repository holds what is done).
 DEFAULT = [
+    ("candidates_speed", []),
     ("qe_layer", []),
     ("qe_files", []),
     ("data_index", []),

@@ -51,6 +51,14 @@ def test_data_index_benchmark_runs():
     assert out["rows"] == 2000 and out["check"] == 2000 + ok_train + val_ga + 2000
 
 
+def test_candidates_speed_benchmark_runs():
+    p = _run([str(BENCH / "candidates_speed.py")], timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    out = json.loads(p.stdout)
+    assert out["oxidation_guesses"]["formulas"] == 7 and out["oxidation_guesses"]["wall_s"] > 0
+    assert out["demo_enumeration"]["candidates_by_n_elements"]["1"] == 12  # all but N and O
+
+
 @pytest.mark.slow
 def test_inference_benchmark_runs_with_its_defaults():
     """No --dataset or --checkpoint: the shipped model (a fresh clone has no dataset)."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -130,13 +128,6 @@ def test_oxidation_guesses():
     assert guess_oxidation_states("Ga2N2") == guess_oxidation_states("GaN")
 
 
-def test_oxidation_guess_is_fast_enough():
-    t0 = time.perf_counter()
-    for f in ["CrFeO3", "NiRhO3", "Cu2NiGa", "FeAs2", "GaAs", "SiC", "Ag2O"]:
-        guess_oxidation_states(f)
-    assert time.perf_counter() - t0 < 2.0  # includes loading pymatgen's tables once
-
-
 def test_rare_oxidation_states_dropped():
     from ase.build import bulk
 
@@ -150,11 +141,9 @@ def test_rare_oxidation_states_dropped():
     assert dropped[0][0].id == "c-Cu2O" and "Cu1+" in dropped[0][1]
 
 
-def test_demo_elements_quick_and_sensible():
-    t0 = time.perf_counter()
+def test_demo_elements_sensible():
+    """The demo's elements (its speed: ``benchmarks/candidates_speed.py``)."""
     gen = enumerate_candidates(DEMO)
-    elapsed = time.perf_counter() - t0
-    assert elapsed < 20.0
     by_n = {n: [c for c in gen.candidates if c.n_elements == n] for n in (1, 2, 3)}
     assert len(by_n[1]) == 12  # every element but N and O
     assert by_n[2] and by_n[3]
