@@ -26,6 +26,7 @@ TRAIN_DEFAULTS: dict = {
     "grad_clip": 10.0,
     "seed": 0,
     "probes_per_step": 2048,  # pointwise: real-space points per structure per step
+    "ema_decay": 0.0,  # > 0: validate and save the weights' moving average (rhocat.train.ema)
 }
 
 LOSSES = ("hartree", "l2_g", "l2_real", "l1_real")
@@ -88,6 +89,8 @@ def resolve_config(kind: str, config: str | dict | os.PathLike | None = "small")
         train["loss"] = "l2_real" if kind == "pointwise" else "hartree"
     if train["loss"] not in LOSSES:
         raise InputError(f"unknown loss {train['loss']!r}; choose one of {', '.join(LOSSES)}")
+    if not (isinstance(train["ema_decay"], int | float) and 0.0 <= train["ema_decay"] < 1.0):
+        raise InputError(f"ema_decay must lie in [0, 1), got {train['ema_decay']!r}")
     if kind == "pointwise" and train["loss"] not in ("l2_real", "l1_real"):
         raise InputError(
             "the pointwise model trains on real-space samples: loss l2_real or l1_real"

@@ -43,6 +43,7 @@ from rhocat.train.checkpoint import (
 )
 from rhocat.train.config import resolve_config
 from rhocat.train.data import elements_of, split_samples
+from rhocat.train.ema import WeightAverage
 from rhocat.train.metrics import density_metrics, g_to_grid_torch, loss_g, mean_metrics
 
 CSV_FIELDS = [
@@ -322,6 +323,8 @@ class _Trainer:
                 step_loss, find_unused_parameters=True
             )
         self.opt = torch.optim.Adam(net.parameters(), lr=tcfg["lr"])
+        decay = float(tcfg.get("ema_decay") or 0.0)
+        self.ema = WeightAverage(net, decay) if decay > 0 else None
         self.n_steps = int(tcfg["steps"])
         self.gamma = tcfg["lr_final_factor"] ** (1.0 / max(self.n_steps - 1, 1))
         self.bsz = int(tcfg["batch_size"])
@@ -336,6 +339,10 @@ class _Trainer:
             state = content.get("train_state") or {}
             self.opt.load_state_dict(state["optimizer"])
             self.start, self.best_val = int(state["step"]), float(state["best_val"])
+            if self.ema is not None:
+                if "ema" not in state:
+                    raise ModelError("the run to resume was trained without ema_decay")
+                self.ema.restore(state["ema"])
             self.history = json.loads(content.get("metrics", "{}")).get("history", [])
         csv_path = self.paths[2]
         self.rows = (
@@ -375,6 +382,8 @@ class _Trainer:
                 board.flush()
         bar.close()
         board.close()
+        if self.ema is not None:
+            self.ema.copy_to_model()
         return losses, last_val
 
     def take_step(self, step: int) -> float:
@@ -391,6 +400,8 @@ class _Trainer:
         if tcfg["grad_clip"]:
             torch.nn.utils.clip_grad_norm_(self.net.parameters(), tcfg["grad_clip"])
         self.opt.step()
+        if self.ema is not None:
+            self.ema.update()
         logged = value.detach().clone()
         if self.world > 1:
             dist.all_reduce(logged)
@@ -413,7 +424,14 @@ class _Trainer:
     def validate_and_save(self, step: int, loss_value: float, row: dict) -> dict[str, float]:
         """Validate (rank 0), add the metrics to ``row`` and the history, write the last
         checkpoint and, when the validation Hartree error (else the loss) is the best so
-        far, the best one. Returns the validation metrics."""
+        far, the best one. Returns the validation metrics. With ``ema_decay`` both the
+        validation and the checkpoints use the averaged weights."""
+        if self.ema is None:
+            return self._validate_and_save(step, loss_value, row, None)
+        with self.ema.averaged() as raw:
+            return self._validate_and_save(step, loss_value, row, self.ema.state(raw))
+
+    def _validate_and_save(self, step, loss_value, row, ema_state) -> dict[str, float]:
         last_val = _validate(self.net, self.val) if self.val else {}
         row.update({f"val_{k}": v for k, v in last_val.items()})
         score = last_val.get("hartree_ry", loss_value)
@@ -425,6 +443,8 @@ class _Trainer:
         }
         state = {"step": step + 1, "optimizer": self.opt.state_dict(),
                  "best_val": min(self.best_val, score)}  # fmt: skip
+        if ema_state is not None:
+            state["ema"] = ema_state
         best_path, last_path, _ = self.paths
         if score <= self.best_val:
             self.best_val = score
