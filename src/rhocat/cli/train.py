@@ -6,6 +6,7 @@ import argparse
 import json
 
 from rhocat.errors import InputError
+from rhocat.train.config import LOSSES
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, default=None, help="optimisation steps [from config]")
     p.add_argument("--val-every", type=int, default=None, help="validate every N steps")
     p.add_argument(
-        "--loss", choices=("hartree", "l2_g", "l2_real", "l1_real"), default=None,
+        "--loss", choices=LOSSES, default=None,
         help="training loss [hartree for basis, l2_real for pointwise]",
     )  # fmt: skip
     p.add_argument(

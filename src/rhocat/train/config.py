@@ -29,7 +29,7 @@ TRAIN_DEFAULTS: dict = {
     "ema_decay": 0.0,  # > 0: validate and save the weights' moving average (rhocat.train.ema)
 }
 
-LOSSES = ("hartree", "l2_g", "l2_real", "l1_real")
+LOSSES = ("hartree", "hartree_rel", "l2_g", "l2_real", "l1_real")
 
 #: Presets per model kind ('small', 'large') and their note: ``rhocat/train/presets.json``.
 PRESETS_FILE = files("rhocat.train") / "presets.json"

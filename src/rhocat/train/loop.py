@@ -129,7 +129,7 @@ class _StepLoss(torch.nn.Module):
             err = pred - p.grid[torch.as_tensor(idx, device=p.grid.device)]
             return err.abs().mean() if self.loss == "l1_real" else (err**2).mean()
         pred = m.delta_rho_g_torch(p.numbers, p.pos, p.cell, p.g, graph=p.graph)
-        if self.loss in ("hartree", "l2_g"):
+        if self.loss in ("hartree", "hartree_rel", "l2_g"):
             return loss_g(self.loss, pred, p.target, p.g, p.volume, p.n_atoms)
         err = g_to_grid_torch(pred, p.miller, p.shape).reshape(-1) - p.grid
         return err.abs().mean() if self.loss == "l1_real" else (err**2).mean()
@@ -196,7 +196,8 @@ def train_model(
             data: the dataset's ``pseudo_family``, ``protocol`` and path (from its
             manifest), the per-element md5 ``pseudo_md5`` and the QE version (from
             the samples).
-        loss: 'hartree' (G space, 4π/G² weight), 'l2_g', 'l2_real', 'l1_real' (overrides config).
+        loss: 'hartree' (G space, 4π/G² weight), 'hartree_rel' (the same over the target's),
+            'l2_g', 'l2_real', 'l1_real' (overrides config).
         progress: show a tqdm bar (rank 0).
         stop_after: stop after this many steps of this run (then ``resume=True`` continues).
     """

@@ -27,11 +27,15 @@ def hartree_energy_ry(delta_g: np.ndarray, g_cart: np.ndarray, volume_bohr3: flo
 def loss_g(
     kind: str, pred: torch.Tensor, target: torch.Tensor, g_cart: torch.Tensor, volume, n_atoms: int
 ) -> torch.Tensor:
-    """G-space loss per atom: 'hartree' (E_H of the error, Ry/atom) or 'l2_g' (∫|δρ|²/atom)."""
+    """G-space loss: 'hartree' (E_H of the error, Ry/atom), 'hartree_rel' (E_H of the error
+    over E_H of the target, dimensionless: 1 − captured/100, each structure weighted alike
+    whatever the size of its Δρ) or 'l2_g' (∫|δρ|²/atom)."""
     err2 = (pred - target).abs() ** 2
-    if kind == "hartree":
+    if kind in ("hartree", "hartree_rel"):
         g2 = (g_cart * g_cart).sum(-1)
         w = torch.where(g2 > G2_MIN, 4.0 * math.pi * volume / torch.clamp(g2, min=G2_MIN), 0.0)
+        if kind == "hartree_rel":
+            return (w * err2).sum() / torch.clamp((w * target.abs() ** 2).sum(), min=1e-30)
         return (w * err2).sum() / n_atoms
     if kind == "l2_g":
         return volume * err2.sum() / n_atoms
