@@ -48,8 +48,7 @@ class WeightAverage:
         """Within the block the model holds θ̄; yields the raw weights θ (copies)."""
         with torch.no_grad():
             raw = {k: p.detach().clone() for k, p in self._params()}
-            for k, p in self._params():
-                p.copy_(self.shadow[k])
+        self.copy_to_model()
         try:
             yield raw
         finally:

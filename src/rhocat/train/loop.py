@@ -324,8 +324,7 @@ class _Trainer:
                 step_loss, find_unused_parameters=True
             )
         self.opt = torch.optim.Adam(net.parameters(), lr=tcfg["lr"])
-        decay = float(tcfg.get("ema_decay") or 0.0)
-        self.ema = WeightAverage(net, decay) if decay > 0 else None
+        self.ema = WeightAverage(net, tcfg["ema_decay"]) if tcfg["ema_decay"] > 0 else None
         self.n_steps = int(tcfg["steps"])
         self.gamma = tcfg["lr_final_factor"] ** (1.0 / max(self.n_steps - 1, 1))
         self.bsz = int(tcfg["batch_size"])
