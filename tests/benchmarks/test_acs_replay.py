@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import sys
 from pathlib import Path
 
@@ -58,7 +59,8 @@ def test_the_noise_comes_from_startingwfc_atomic_plus_random(tmp_path):
 
     family = load_family("debian-pbe")
     atoms = bulk("Cr", "bcc", a=2.88)
-    plain = apply_overrides(LOW_CUTOFF, {"electrons": {"startingwfc": "atomic"}})
+    # apply_overrides merges in place: a copy, so the shared LOW_CUTOFF stays as it is
+    plain = apply_overrides(copy.deepcopy(LOW_CUTOFF), {"electrons": {"startingwfc": "atomic"}})
     density, becsum = acs_replay.pw_own_start(
         atoms, family, None, tmp_path / "run", overrides=plain
     )
