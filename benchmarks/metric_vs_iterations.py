@@ -2,9 +2,10 @@
 
 Reads a ``compare_val_scf.py`` output (two models' warm-start iterations per cell, repeats
 averaged) and, per cell and model, the share of Δρ the model's prediction captures in
-several norms: the Hartree norm (weight 1/G², rhocat's ``captured_pct``), the plain L2 norm
-(the real-space error, Parseval), and L2 below and above |G| = ``--g-split`` bohr⁻¹
-(G = 0 left out everywhere). Then, over the cells, the Spearman rank correlation between
+several norms: the Hartree norm (weight 1/G², rhocat's ``captured_pct``), the same as
+decades of error reduction (:func:`hartree_decades`), the plain L2 norm (the real-space
+error, Parseval), and L2 below and above |G| = ``--g-split`` bohr⁻¹ (G = 0 left out
+everywhere). Then, over the cells, the Spearman rank correlation between
 the per-cell difference of each share (B − A) and the difference of iterations (B − A):
 a metric that predicts the SCF correlates negatively. Writes JSON.
 
@@ -42,12 +43,27 @@ def captured_shares(delta_true, delta_pred, g_cart, g_split: float) -> dict[str,
     def share(w: np.ndarray) -> float:
         return float(100.0 * (1.0 - np.sum(w * err) / np.sum(w * true)))
 
+    hartree = share(1.0 / g2)
     return {
-        "hartree": share(1.0 / g2),
+        "hartree": hartree,
+        "hartree_decades": hartree_decades(hartree),
         "l2": share(np.ones_like(g2)),
         "l2_low": share(low.astype(float)),
         "l2_high": share((~low).astype(float)),
     }
+
+
+def hartree_decades(captured_pct: float, floor: float = 1e-12) -> float:
+    """Decades by which a start lowers the Hartree error below the ACS's,
+    −log10(E_H(Δρ − Δρ_pred) / E_H(Δρ)) = −log10(1 − captured/100): 0 for the ACS, 1 at 90%
+    captured, 2 at 99%, negative for a start worse than the ACS; the error ratio is floored at
+    ``floor`` (an exact prediction gives 12).
+
+    Not a share, but the figure a linearly converging SCF counts in: if each iteration
+    shrinks the density error by a factor q, a start whose Hartree error (quadratic in the
+    density error) is 10^−d of the ACS's saves about d·ln 10 / (2 ln(1/q)) iterations, so a
+    point of capture is worth ten times more at 99% than at 90%."""
+    return float(-np.log10(max(1.0 - captured_pct / 100.0, floor)))
 
 
 def rank_correlations(cells: dict, a: str, b: str) -> dict:

@@ -20,16 +20,28 @@ def spectrum():
     return g, delta
 
 
+def _shares(s: dict) -> list[float]:
+    return [v for k, v in s.items() if k != "hartree_decades"]
+
+
 def test_exact_zero_and_half_predictions(spectrum):
     g, delta = spectrum
-    assert all(
-        v == pytest.approx(100.0) for v in mvi.captured_shares(delta, delta, g, 2.0).values()
-    )
-    assert all(
-        v == pytest.approx(0.0) for v in mvi.captured_shares(delta, 0 * delta, g, 2.0).values()
-    )
+    exact = mvi.captured_shares(delta, delta, g, 2.0)
+    assert all(v == pytest.approx(100.0) for v in _shares(exact))
+    assert exact["hartree_decades"] == pytest.approx(12.0)  # the floor, not infinity
+    zero = mvi.captured_shares(delta, 0 * delta, g, 2.0)
+    assert all(v == pytest.approx(0.0) for v in zero.values())
     half = mvi.captured_shares(delta, 0.5 * delta, g, 2.0)  # error = Δρ/2: 1 − 1/4
-    assert all(v == pytest.approx(75.0) for v in half.values())
+    assert all(v == pytest.approx(75.0) for v in _shares(half))
+    assert half["hartree_decades"] == pytest.approx(np.log10(4.0))
+
+
+def test_decades_weigh_a_point_of_capture_by_where_it_is():
+    """90 → 91% is worth less than 98 → 99%; a start worse than the ACS is negative."""
+    d = mvi.hartree_decades
+    assert d(90.0) == pytest.approx(1.0) and d(99.0) == pytest.approx(2.0)
+    assert d(99.0) - d(98.0) > 5 * (d(91.0) - d(90.0))
+    assert d(-100.0) == pytest.approx(-np.log10(2.0))
 
 
 def test_norms_weigh_short_and_long_wavelengths_differently(spectrum):
