@@ -136,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             },
             "members_alone_test": member_test,
             "per_structure": test_rows,
+            "val_per_structure": val_rows,
         }
         out_path.write_text(json.dumps(report, indent=1))
         row = report["rows"][name]

@@ -46,6 +46,9 @@ def test_a_given_checkpoint_is_evaluated_as_it_is(tmp_path):
     assert given["seeds"] == [] and given["train_s"] == 0.0
     expected = summarize_density_rows(density_rows(load_model(ckpt), samples[3:]))
     assert given["test"]["captured_mean_pct"] == pytest.approx(expected["captured_mean_pct"])
+    (val_row,) = given["val_per_structure"]  # per validation structure, as for test
+    assert val_row["id"] == "si-strained"
+    assert given["val"]["captured_mean_pct"] == pytest.approx(val_row["captured_pct"])
     assert given["test"]["captured_mean_pct"] != pytest.approx(
         rows["radial"]["test"]["captured_mean_pct"]
     )
