@@ -117,6 +117,8 @@ def test_paired_difference_and_its_bootstrap_interval(tmp_path):
     low, high = p["bootstrap_95"]
     # resampled sums of 4 draws from {-4, 2, 0, 0} lie in [-16, 8] and straddle 0 here
     assert -16 <= low < 0 < high <= 8
+    low99, high99 = p["bootstrap_99"]  # the stricter bar is the wider interval
+    assert -16 <= low99 <= low and high <= high99 <= 8 and (low99, high99) != (low, high)
 
 
 def test_a_consistent_gain_has_an_interval_below_zero(tmp_path):
