@@ -117,9 +117,7 @@ def paired(ref: dict, other: dict, resamples: int = 10000, seed: int = 0) -> dic
         dtype=float,
     )
     draws = np.random.default_rng(seed).integers(0, len(cells), size=(resamples, len(cells)))
-    sums = diff[draws].sum(axis=1)
-    low, high = np.percentile(sums, [2.5, 97.5])
-    low99, high99 = np.percentile(sums, [0.5, 99.5])
+    low99, low, high, high99 = np.percentile(diff[draws].sum(axis=1), [0.5, 2.5, 97.5, 99.5])
     return {
         "n": len(cells),
         "iterations_difference": float(diff.sum()),

@@ -29,6 +29,7 @@ import random
 import sys
 import time
 from collections import Counter
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
@@ -117,7 +118,7 @@ def extra_cells() -> dict:
     return cells
 
 
-def extra_split(cid: str, more_val: list[str] = ()) -> str:
+def extra_split(cid: str, more_val: Collection[str] = ()) -> str:
     """The split of an extra cell: "val" for ``EXTRA_VAL`` and ``more_val``, else "train"."""
     return "val" if cid in EXTRA_VAL or cid in more_val else "train"
 
