@@ -72,6 +72,10 @@ EXTRA_VAL = ("zincblende-RhI", "CdI2-RhI2", "fluorite-RhI2")
 #: validation rests on more cells: on the 52 of the first choice the validation SCF could
 #: not tell good models apart below about ±5% of its iterations (docs/ablation.md).
 ALL_VAL_PROTOTYPES = True
+#: Validation: one prototype of each of the 58 ternary combinations the split did not
+#: sample for test (:func:`val_ternaries`), so that validation holds ternaries as test does,
+#: and enough cells (about 240, docs/ablation.md) to resolve 3% of the SCF iterations.
+VAL_TERNARIES = True
 
 
 def _seed(text: str) -> int:
@@ -97,6 +101,23 @@ def more_val_prototypes(split, chosen: dict[str, str]) -> list[str]:
     if not ALL_VAL_PROTOTYPES:
         return []
     return sorted(a.id for a in split.assignments if a.split == "val" and a.id not in chosen)
+
+
+def val_ternaries(split, seed: int = 0) -> list[str]:
+    """One candidate (a seeded choice) of every ternary element combination the split left
+    unsampled: unseen combinations like the test ternaries, for validation (empty unless
+    ``VAL_TERNARIES``)."""
+    if not VAL_TERNARIES:
+        return []
+    by_system: dict[tuple, list] = {}
+    for a in split.assignments:
+        if a.split == "dropped" and a.reason.startswith("ternary not sampled"):
+            by_system.setdefault(tuple(a.elements), []).append(a.id)
+    chosen = []
+    for system, ids in sorted(by_system.items()):
+        rng = random.Random(_seed(f"{seed}-val-ternary-{'-'.join(system)}"))
+        chosen.append(rng.choice(sorted(ids)))
+    return sorted(chosen)
 
 
 def extra_cells() -> dict:
@@ -191,7 +212,7 @@ def prepare(out: Path = OUT, shard: int = 0, shards: int = 1) -> Path | None:
     print(summary_table(split), file=sys.stderr, flush=True)
     chosen = choose(split)
 
-    more_val = more_val_prototypes(split, chosen)
+    more_val = more_val_prototypes(split, chosen) + val_ternaries(split)
     extras = {**extra_cells(), **{cid: cands[cid].atoms for cid in more_val}}
     cells = {**{cid: cands[cid].atoms for cid in chosen}, **extras}
     info = relax_chosen(out, cells, shard, shards)

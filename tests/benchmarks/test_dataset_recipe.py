@@ -39,6 +39,47 @@ def test_every_validation_candidate_is_a_job_or_dropped_with_its_reason():
     assert len(copies) == 2 * len(val & parents)  # the cell and one strained copy
 
 
+def _ternary(cid, elements, reason="ternary not sampled (n_test_ternary=110)", split="dropped"):
+    return SimpleNamespace(id=cid, split=split, reason=reason, elements=elements)
+
+
+def test_val_ternaries_are_one_seeded_cell_per_unsampled_ternary_combination(monkeypatch):
+    abc, abd = ["A", "B", "C"], ["A", "B", "D"]
+    split = SimpleNamespace(assignments=[
+        _ternary("heusler-A2BC", abc), _ternary("half-heusler-ABC", abc),
+        _ternary("heusler-A2BD", abd),
+        _ternary("heusler-A2BE", ["A", "B", "E"], reason="oxidation state E0 absent from training"),
+        _ternary("heusler-A2BF", ["A", "B", "F"], split="test_ternary", reason="ternary"),
+    ])  # fmt: skip
+    chosen = dataset_recipe.val_ternaries(split)
+    assert len(chosen) == 2 and "heusler-A2BD" in chosen
+    assert chosen == dataset_recipe.val_ternaries(split)  # seeded
+    assert {dataset_recipe.val_ternaries(split, seed=k)[0] for k in range(20)} == {
+        "heusler-A2BC", "half-heusler-ABC"
+    }  # fmt: skip
+    monkeypatch.setattr(dataset_recipe, "VAL_TERNARIES", False)
+    assert dataset_recipe.val_ternaries(split) == []
+
+
+def test_every_unsampled_ternary_combination_is_a_validation_job_or_dropped():
+    split = json.loads((BENCH / "dataset" / "split.json").read_text())
+    spec = json.loads((BENCH / "dataset" / "jobs.json").read_text())
+    unsampled = {c["id"]: frozenset(c["elements"]) for c in split["candidates"]
+                 if c["reason"].startswith("ternary not sampled")}  # fmt: skip
+    systems = set(unsampled.values())
+    val_jobs = [j for j in spec["jobs"] if j["split"] == "val" and j["parent"] in unsampled]
+    computed = {j["parent"] for j in val_jobs}
+    dropped = set(unsampled) & set(spec["dropped"])
+    # 58 combinations, one cell each: 42 computed (each with a strained copy), 16 over
+    # 0.5 eV/atom above the hull; no combination of training or test among them
+    assert len(systems) == 58 and len(computed) + len(dropped) == 58
+    assert (len(computed), len(dropped), len(val_jobs)) == (42, 16, 84)
+    assert len({unsampled[c] for c in computed | dropped}) == 58
+    others = {frozenset(c["elements"]) for c in split["candidates"]
+              if c["split"] in ("train", "test_binary", "test_ternary", "val")}  # fmt: skip
+    assert not systems & others
+
+
 def test_the_enlarged_validation_snapshot_keeps_train_and_test():
     old = json.loads((BENCH / "full_snapshot.json").read_text())
     new = json.loads((BENCH / "full_snapshot_val122.json").read_text())
