@@ -104,6 +104,15 @@ def summary(rows: dict, thresholds) -> dict:
     return out
 
 
+def add_run_arguments(ap: argparse.ArgumentParser, ids_help: str) -> None:
+    """The arguments of a benchmark that runs pw.x from a model's starts on dataset entries:
+    the model, ``--ids``, ``--data`` and ``--ranks``."""
+    ap.add_argument("model")
+    ap.add_argument("--ids", required=True, help=ids_help)
+    ap.add_argument("--data", default=str(HERE / "dataset" / "dataset"))
+    ap.add_argument("--ranks", type=int, default=1)
+
+
 def main(argv: list[str] | None = None) -> int:
     from rhocat.data.store import Dataset
     from rhocat.qe.pseudo import load_family
@@ -113,11 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("model")
-    ap.add_argument("--ids", required=True, help="comma-separated entry ids, or 'paper'")
+    add_run_arguments(ap, "comma-separated entry ids, or 'paper'")
     ap.add_argument("--thresholds", default="file,0.01", help="'file' (pw.x's 1e-5) or numbers")
-    ap.add_argument("--data", default=str(HERE / "dataset" / "dataset"))
-    ap.add_argument("--ranks", type=int, default=1)
     ap.add_argument("--startingwfc", choices=STARTINGWFC_VALUES,
                     help="pw.x's startingwfc of the warm starts (default: the card's)")  # fmt: skip
     ap.add_argument("-o", "--output", default=str(HERE / "results_first_threshold.json"))

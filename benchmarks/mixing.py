@@ -32,7 +32,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from first_threshold import predicted_start  # noqa: E402
+from first_threshold import add_run_arguments, predicted_start  # noqa: E402
 from scf_repeats import scaled_density  # noqa: E402
 
 EPSILONS = (-1e-3, 0.0, 1e-3)
@@ -129,11 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("model")
-    ap.add_argument("--ids", required=True, help="comma-separated dataset entry ids")
+    add_run_arguments(ap, "comma-separated dataset entry ids")
     ap.add_argument("--setting", action="append", help="NAME=MODE:BETA (repeatable)")
-    ap.add_argument("--data", default=str(HERE / "dataset" / "dataset"))
-    ap.add_argument("--ranks", type=int, default=1)
     ap.add_argument("-o", "--output", required=True)
     args = ap.parse_args(argv)
     try:
