@@ -88,3 +88,18 @@ def test_the_enlarged_validation_snapshot_keeps_train_and_test():
     assert set(old["val"]) < set(new["val"]) and len(new["val"]) == 122
     jobs = {j["id"] for j in json.loads((BENCH / "dataset" / "jobs.json").read_text())["jobs"]}
     assert set(new["val"]) <= jobs
+
+
+def test_the_validation_ternary_snapshot_keeps_train_test_and_the_122():
+    old = json.loads((BENCH / "full_snapshot_val122.json").read_text())
+    new = json.loads((BENCH / "full_snapshot_val206.json").read_text())
+    for split in ("train", "test_binary", "test_ternary"):
+        assert new[split] == old[split]
+    assert new["val"][:122] == old["val"] and len(set(new["val"])) == 206
+    split = json.loads((BENCH / "dataset" / "split.json").read_text())
+    elements = {c["id"]: len(c["elements"]) for c in split["candidates"]}
+    jobs = {
+        j["id"]: j["parent"]
+        for j in json.loads((BENCH / "dataset" / "jobs.json").read_text())["jobs"]
+    }
+    assert all(elements[jobs[i]] == 3 for i in new["val"][122:])
