@@ -47,7 +47,10 @@ def parse_setting(text: str) -> tuple[str, dict]:
     mode, sep2, beta = spec.partition(":")
     if not (sep and sep2 and name) or mode not in MIXING_MODES:
         raise ValueError(f"{text!r} is not NAME=MODE:BETA with MODE in {MIXING_MODES}")
-    value = float(beta)
+    try:
+        value = float(beta)
+    except ValueError:
+        raise ValueError(f"{text!r}: mixing_beta {beta!r} is not a number") from None
     if not 0.0 < value <= 1.0:
         raise ValueError(f"{text!r}: mixing_beta must lie in (0, 1]")
     return name, {"mixing_mode": mode, "mixing_beta": value}

@@ -20,7 +20,10 @@ def test_a_setting_is_a_name_a_mode_and_a_beta():
     ]  # fmt: skip
 
 
-@pytest.mark.parametrize("text", ["plain:0.4", "x=broyden:0.4", "x=plain", "x=plain:0", "x=TF:1.5"])
+BAD_SETTINGS = ["plain:0.4", "x=broyden:0.4", "x=plain", "x=plain:0", "x=TF:1.5", "x=plain:abc"]
+
+
+@pytest.mark.parametrize("text", BAD_SETTINGS)
 def test_a_bad_setting_is_refused_before_any_run(text, capsys, tmp_path):
     with pytest.raises(SystemExit) as exc:
         mixing.main(["m.pt", "--ids", "x", "--setting", text, "-o", str(tmp_path / "o.json")])
