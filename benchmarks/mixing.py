@@ -84,13 +84,14 @@ def start_folders(model, sample, family, work: Path) -> dict:
 def run_cell(model, sample, family, work: Path, mixing: dict, done: dict, ranks: int) -> dict:
     """{start: {str(ε): iterations or None}} under ``mixing``, runs in ``done`` kept."""
     from rhocat.evaluate.runner import sample_atoms
-    from rhocat.qe.scf import run_scf
+    from rhocat.qe.scf import ATOMIC_DIAGO_THR_INIT, run_scf
 
     out = {s: dict(done.get(s, {})) for s in STARTS}
     if all(str(e) in out[s] for s in STARTS for e in EPSILONS):
         return out
     atoms = sample_atoms(sample)
-    over = {"electrons": {"diago_thr_init": 1e-2, "startingwfc": "atomic", **mixing}}
+    electrons = {"diago_thr_init": ATOMIC_DIAGO_THR_INIT, "startingwfc": "atomic", **mixing}
+    over = {"electrons": electrons}
     for (start, eps), folder in start_folders(model, sample, family, work).items():
         if str(eps) in out[start]:
             continue
