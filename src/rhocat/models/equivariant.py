@@ -246,9 +246,8 @@ class EquivariantBasisModel(DensityModel):
             torch.as_tensor(vec, dtype=torch.float64, device=dev),
         )
 
-    def coefficients(self, numbers: torch.Tensor, graph: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        """(n_atoms, spec.size) basis coefficients (e3nn irreps layout)."""
-        center, nbr, vec = graph
+    def _edge_features(self, vec: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(radial basis, spherical harmonics up to the output's l) of each edge vector."""
         dist = torch.linalg.norm(vec, dim=1)
         rbf = soft_one_hot_linspace(
             dist, 0.0, self.cutoff, self.config["n_rbf"], basis="bessel", cutoff=True
@@ -256,11 +255,42 @@ class EquivariantBasisModel(DensityModel):
         sh_out = o3.spherical_harmonics(
             self.irreps_sh_out, vec, normalize=True, normalization="component"
         )
-        sh_hidden = sh_out[:, : self.irreps_sh_hidden.dim]
+        return rbf, sh_out
+
+    def _hidden(self, numbers, center, nbr, sh_hidden, rbf) -> torch.Tensor:
         x = self.embed(numbers)
         for conv, lin, gate in zip(self.layers, self.selfs, self.gates, strict=True):
             y = gate(conv(x, center, nbr, sh_hidden, rbf) + lin(x))
             x = y + x if y.shape == x.shape else y
+        return x
+
+    def atom_descriptors(
+        self, numbers: torch.Tensor, graph: tuple[torch.Tensor, ...]
+    ) -> torch.Tensor:
+        """(n_atoms, n_irreps) rotation-invariant summary of each atom's last hidden features:
+        the l = 0 channels as they are and the norm of every l > 0 channel (the encoder's
+        view of the atom's environment, from which its coefficients follow)."""
+        center, nbr, vec = graph
+        rbf, sh_out = self._edge_features(vec)
+        x = self._hidden(numbers, center, nbr, sh_out[:, : self.irreps_sh_hidden.dim], rbf)
+        irreps = (
+            self.gates[-1].irreps_out
+            if len(self.gates)
+            else o3.Irreps(f"{self.config['hidden_muls'][0]}x0e")
+        )
+        parts, start = [], 0
+        for mul, ir in irreps:
+            block = x[:, start : start + mul * ir.dim].reshape(len(x), mul, ir.dim)
+            parts.append(block[..., 0] if ir.l == 0 else torch.linalg.norm(block, dim=-1))
+            start += mul * ir.dim
+        return torch.cat(parts, dim=1)
+
+    def coefficients(self, numbers: torch.Tensor, graph: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """(n_atoms, spec.size) basis coefficients (e3nn irreps layout)."""
+        center, nbr, vec = graph
+        rbf, sh_out = self._edge_features(vec)
+        sh_hidden = sh_out[:, : self.irreps_sh_hidden.dim]
+        x = self._hidden(numbers, center, nbr, sh_hidden, rbf)
         coeffs = self.out_conv(x, center, nbr, sh_out, rbf) + self.out_self(x)
         base = self.baseline[numbers]  # (na, n_alpha): the l = 0 block is the first n_alpha columns
         if self.charge_eq is not None:
