@@ -136,3 +136,60 @@ def test_calibration_picks_the_best_scale_on_samples(triclinic, g_of):
     assert best == min(grid, key=lambda c: abs(s_of[c] - 0.5))
     assert scores[0.0] == pytest.approx(0.0, abs=1e-6)  # s = 1: error = truth
     assert max(scores.values()) <= 100.0 + 1e-9
+
+
+def test_atom_descriptors_are_invariant_and_tell_environments_apart(triclinic):
+    """Rotation (with inversion), translation and permutation of the atoms leave each
+    atom's descriptor unchanged (permuted with it); moving one atom changes them."""
+    from tests.models.test_equivariant import _rotation
+
+    numbers, positions, cell, _ = triclinic
+    member = _random_member(3, features=True)
+    z = torch.as_tensor(numbers)
+
+    def desc(pos, cel, order=slice(None)):
+        with torch.no_grad():
+            return member.atom_descriptors(z[order], member.graph(pos[order], cel)).numpy()
+
+    ref = desc(positions, cell)
+    assert ref.shape == (3, member.gates[-1].irreps_out.num_irreps)  # 8 + 4 + 2 channels
+    rot = -_rotation(0.7, -1.1, 2.3)  # improper: rotation times inversion
+    np.testing.assert_allclose(desc(positions @ rot.T, cell @ rot.T), ref, atol=1e-10)
+    np.testing.assert_allclose(desc(positions + [0.9, -2.0, 0.4], cell), ref, atol=1e-10)
+    perm = np.array([2, 0, 1])
+    np.testing.assert_allclose(desc(positions, cell, perm), ref[perm], atol=1e-10)
+    moved = positions.copy()
+    moved[1] += [0.5, 0.0, 0.0]
+    assert np.abs(desc(moved, cell) - ref).max() > 1e-3
+
+
+def test_closed_form_shrink_capture_matches_direct_evaluation(triclinic, g_of):
+    """captured_after_shrink(shrinkage_stats) equals the share computed from s·Δρ̄ itself."""
+    from types import SimpleNamespace
+
+    from rhocat.models.ensemble import captured_after_shrink, shrinkage_stats
+    from rhocat.train.metrics import hartree_energy_ry
+
+    numbers, positions, cell, miller = triclinic
+    g = g_of(cell, miller)
+    ens = EnsembleModel.from_members([_random_member(1), _random_member(7)], shrink_c=3.0)
+    rng = np.random.default_rng(0)
+    target = ens.predict(numbers, positions, cell, g).delta_rho_g * 0.7
+    target = target + 1e-3 * rng.normal(size=len(g))
+    target[np.all(miller == 0, axis=1)] = 0.0
+    vol = abs(np.linalg.det(cell))
+    sample = SimpleNamespace(
+        numbers=numbers, positions_bohr=positions, cell_bohr=cell, miller=miller, g_cart=g,
+        delta_rho_g=target, volume_bohr3=vol,
+    )  # fmt: skip
+    stats = shrinkage_stats(ens, [sample])
+    assert ens.config["shrink_c"] == 3.0  # restored
+    ens.config["shrink_c"] = 0.0
+    mean = ens.predict(numbers, positions, cell, g).delta_rho_g
+    mean[np.all(miller == 0, axis=1)] = 0.0
+    assert stats[0, 3] == pytest.approx(ens.predict(numbers, positions, cell, g).uncertainty)
+    for s in (0.0, 0.4, 1.0, 1.3):
+        err = hartree_energy_ry(s * mean - target, g, vol)
+        direct = 100.0 * (1.0 - err / hartree_energy_ry(target, g, vol))
+        assert captured_after_shrink(stats, np.array([s]))[0] == pytest.approx(direct, rel=1e-9)
+    assert captured_after_shrink(stats, np.array([0.0]))[0] == pytest.approx(0.0, abs=1e-9)
