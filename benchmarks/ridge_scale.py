@@ -3,7 +3,8 @@
 The baseline is the ridge fit that initialises every basis model's per-element l = 0 term
 (its basis: l = 0 of 10 exponents from 0.25 bohr⁻², ratio 1.8; λ = 10). It is fitted on
 each snapshot's train split and judged on its val and unseen-combination test structures
-(Hartree share of Δρ captured).
+(Hartree share of Δρ captured). ``--lambdas`` scans λ (the key gains ``:lambda=λ`` when
+λ ≠ 10).
 
     python benchmarks/ridge_scale.py benchmarks/dataset/dataset \
         benchmarks/ablation_snapshot.json benchmarks/ablation_snapshot_sp2.json \
@@ -30,8 +31,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("dataset")
     ap.add_argument("snapshots", nargs="+")
+    ap.add_argument("--lambdas", default="10", help="comma-separated ridge strengths λ")
+    ap.add_argument("--scales", default="global,element", help="comma-separated ridge scales")
     ap.add_argument("-o", "--output", required=True)
     args = ap.parse_args()
+    lambdas = [float(x) for x in args.lambdas.split(",")]
     ds = Dataset(args.dataset)
     cache: dict = {}
 
@@ -45,14 +49,14 @@ def main() -> int:
         data = {k: [load(i) for i in v] for k, v in split_snapshot(ds, snapshot).items()}
         test = [s for k, v in data.items() if k.startswith("test") for s in v]
         elements = sorted({int(z) for s in data["train"] for z in s.numbers})
-        for scale in ("global", "element"):
-            config = {"basis": BASELINE_BASIS, "ridge_lambda": 10.0, "ridge_scale": scale}
+        for scale, lam in [(s, x) for s in args.scales.split(",") for x in lambdas]:
+            config = {"basis": BASELINE_BASIS, "ridge_lambda": lam, "ridge_scale": scale}
             model = RadialModel(config, elements)
             t0 = time.perf_counter()
             model.fit(data["train"])
             fit_s = time.perf_counter() - t0
             val, rows = density_rows(model, data["val"]), density_rows(model, test)
-            key = f"{Path(snapshot).name}:{scale}"
+            key = f"{Path(snapshot).name}:{scale}" + ("" if lam == 10.0 else f":lambda={lam:g}")
             out[key] = {
                 "fit_s": fit_s,
                 "val": summarize_density_rows(val),
