@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -58,26 +57,22 @@ def parse_setting(text: str) -> tuple[str, dict]:
 
 def start_folders(model, sample, family, work: Path) -> dict:
     """Restart folders per (start, ε): the ACS and the warm start, each scaled by 1 + ε."""
-    from rhocat.qe.acs import acs_rho_g, atomic_becsum
-    from rhocat.qe.density import read_charge_density, write_charge_density
-    from rhocat.qe.paw import write_paw_txt
+    from rhocat.qe.acs import atomic_becsum
+    from rhocat.qe.density import read_charge_density
+    from rhocat.qe.save import copy_restart
+    from rhocat.qe.start import acs_like
 
     atoms, _, warm = predicted_start(model, sample, family, work / "pred")
     density = read_charge_density(warm / "charge-density.dat")
-    acs = density.__class__(
-        miller=density.miller, b=density.b,
-        rho_g=np.asarray(acs_rho_g(atoms, family, density.miller), np.complex128)[None],
-    )  # fmt: skip
+    acs = acs_like(density, atoms, family)
     becsum = atomic_becsum(atoms, family)  # None without PAW species
     folders = {}
     for start, base in (("acs", acs), ("warm", density)):
         for eps in EPSILONS:
-            folder = work / f"{start}{eps:+g}"
-            shutil.copytree(warm, folder)
-            write_charge_density(folder / "charge-density.dat", scaled_density(base, eps))
-            if start == "acs" and becsum is not None:
-                write_paw_txt(folder / "paw.txt", becsum)
-            folders[(start, eps)] = folder
+            occupations = becsum if start == "acs" else None
+            folders[(start, eps)] = copy_restart(
+                warm, work / f"{start}{eps:+g}", scaled_density(base, eps), occupations
+            )
     return folders
 
 

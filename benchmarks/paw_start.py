@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -35,9 +34,11 @@ def variants(model, sample, family, work: Path, ranks: int) -> dict:
     from rhocat.predict import predict_restart
     from rhocat.predict.core import model_becsum
     from rhocat.qe.acs import atomic_becsum
-    from rhocat.qe.density import read_charge_density, write_charge_density
+    from rhocat.qe.density import read_charge_density
     from rhocat.qe.paw import Becsum, write_paw_txt
+    from rhocat.qe.save import copy_restart
     from rhocat.qe.scf import run_scf
+    from rhocat.qe.start import acs_like
 
     params = sample.meta["parameters"]
     atoms = sample_atoms(sample)
@@ -55,13 +56,7 @@ def variants(model, sample, family, work: Path, ranks: int) -> dict:
                    workdir=work / "acs", ranks=ranks)  # fmt: skip
     out["acs+atomic (pw.x)"] = base.iterations if base.converged else None
     density = read_charge_density(Path(pred.restart_dir) / "charge-density.dat")
-    acs_dir = work / "acs-start"
-    shutil.copytree(pred.restart_dir, acs_dir)
-    from rhocat.qe.acs import acs_rho_g
-
-    acs = acs_rho_g(atoms, family, density.miller)
-    acs_density = type(density)(miller=density.miller, rho_g=acs[None], b=density.b)
-    write_charge_density(acs_dir / "charge-density.dat", acs_density)
+    acs_dir = copy_restart(pred.restart_dir, work / "acs-start", acs_like(density, atoms, family))
     starts = {f"pred+{k}": (Path(pred.restart_dir), v) for k, v in choices.items() if v is not None}
     if becsum_model is not None:
         starts["acs+model"] = (acs_dir, becsum_model)

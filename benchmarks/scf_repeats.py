@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -44,7 +43,8 @@ def repeated_iterations(
 ) -> dict:  # fmt: skip
     """Iterations from the prediction scaled by 1 + ε, per ε not in ``done`` (str(ε) keys);
     ``startingwfc``: pw.x's, when not its default."""
-    from rhocat.qe.density import read_charge_density, write_charge_density
+    from rhocat.qe.density import read_charge_density
+    from rhocat.qe.save import copy_restart
     from rhocat.qe.scf import run_scf
 
     out = {"acs": int(sample.meta["iterations"]), **done}
@@ -55,9 +55,7 @@ def repeated_iterations(
     density = read_charge_density(start / "charge-density.dat")
     over = warm_overrides(threshold, startingwfc)
     for eps in todo:
-        folder = work / f"start{eps:+g}"
-        shutil.copytree(start, folder)
-        write_charge_density(folder / "charge-density.dat", scaled_density(density, eps))
+        folder = copy_restart(start, work / f"start{eps:+g}", scaled_density(density, eps))
         res = run_scf(atoms, family=family, start=folder, parameters=params, overrides=over,
                       workdir=work / f"run{eps:+g}", ranks=ranks)  # fmt: skip
         out[str(eps)] = res.iterations if res.converged else None

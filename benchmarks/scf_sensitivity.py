@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -52,16 +51,17 @@ def _starts(model, sample, family, work: Path, epsilons=EPSILONS, scales=SCALES)
     """Restart folders (name -> Path): 'acs*(1+eps)' per ε and 'acs+s*pred' per s."""
     from rhocat.evaluate.runner import sample_atoms
     from rhocat.predict import predict_restart
-    from rhocat.qe.acs import acs_rho_g, atomic_becsum
-    from rhocat.qe.density import read_charge_density, write_charge_density
-    from rhocat.qe.paw import write_paw_txt
+    from rhocat.qe.acs import atomic_becsum
+    from rhocat.qe.density import read_charge_density
+    from rhocat.qe.save import copy_restart
+    from rhocat.qe.start import acs_like
 
     atoms = sample_atoms(sample)
     ecutrho = float(sample.meta["parameters"]["system"]["ecutrho"])
     pred = predict_restart(model, atoms, family=family, out_dir=work / "pred",
                            ecutrho_ry=ecutrho, name=sample.id)  # fmt: skip
     density = read_charge_density(Path(pred.restart_dir) / "charge-density.dat")
-    acs = np.asarray(acs_rho_g(atoms, family, density.miller), dtype=np.complex128)
+    acs = acs_like(density, atoms, family).rho_g[0]
     delta = density.rho_g[0] - acs
     g0 = np.all(np.asarray(density.miller) == 0, axis=1)
     values = [np.where(g0, acs, acs * (1.0 + e)) for e in epsilons]
@@ -70,13 +70,10 @@ def _starts(model, sample, family, work: Path, epsilons=EPSILONS, scales=SCALES)
     becsum = atomic_becsum(atoms, family)  # None without PAW species
     folders = {}
     for name, values in rho.items():
-        folder = work / f"start-{len(folders)}"
-        shutil.copytree(pred.restart_dir, folder)
         start = type(density)(miller=density.miller, rho_g=values[None], b=density.b)
-        write_charge_density(folder / "charge-density.dat", start)
-        if becsum is not None:
-            write_paw_txt(folder / "paw.txt", becsum)
-        folders[name] = folder
+        folders[name] = copy_restart(
+            pred.restart_dir, work / f"start-{len(folders)}", start, becsum
+        )
     return folders
 
 

@@ -154,3 +154,37 @@ def test_write_restart_folder(pseudos, tmp_path) -> None:
     with pytest.raises(ValueError, match="spin"):
         write_restart(tmp_path / "bad.save", d, type(bec)(np.zeros((2, 2, bec.values.shape[2]))))
     assert not (tmp_path / "bad.save").exists()
+
+
+def test_copy_restart_replaces_only_what_it_is_given(pseudos, tmp_path) -> None:
+    """The ACS beside a start folder: copy_restart keeps the template's other files and
+    replaces the density and the occupations only where given; acs_like is the ACS on
+    the template density's own G list."""
+    from rhocat.qe.save import copy_restart
+    from rhocat.qe.start import acs_like
+
+    case = CASES["gaas"]
+    atoms, fam = case.atoms(), case.family(pseudos)
+    d = _acs_density("gaas", pseudos)
+    bec = atomic_becsum(atoms, fam)
+    template = write_restart(
+        tmp_path / "pred.save", type(d)(miller=d.miller, rho_g=2 * d.rho_g, b=d.b)
+    )
+    (template / "prediction.json").write_text("{}")
+    acs = acs_like(read_charge_density(template / "charge-density.dat"), atoms, fam)
+    np.testing.assert_allclose(acs.rho_g, d.rho_g, rtol=0, atol=1e-14)
+    out = copy_restart(template, tmp_path / "acs.save", acs, bec)
+    assert sorted(p.name for p in out.iterdir()) == [
+        "charge-density.dat",
+        "paw.txt",
+        "prediction.json",
+    ]
+    np.testing.assert_array_equal(read_charge_density(out / "charge-density.dat").rho_g, d.rho_g)
+    np.testing.assert_allclose(read_paw_txt(out / "paw.txt", nat=2).values, bec.values)
+    same = copy_restart(template, tmp_path / "same.save")  # nothing given: a plain copy
+    assert (same / "charge-density.dat").read_bytes() == (
+        template / "charge-density.dat"
+    ).read_bytes()
+    assert not (same / "paw.txt").exists()
+    with pytest.raises(FileExistsError):
+        copy_restart(template, out)

@@ -17,6 +17,7 @@ cells; :func:`rhocat.predict.core.first_threshold`).
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 from rhocat.fileio import atomic_dir
@@ -24,6 +25,7 @@ from rhocat.qe.density import ChargeDensity, density_bytes, read_charge_density
 from rhocat.qe.paw import Becsum, paw_txt_text, read_paw_txt
 
 __all__ = [
+    "copy_restart",
     "read_restart",
     "write_restart",
     "write_restart_files",
@@ -95,3 +97,23 @@ def write_restart_files(
         files[PAW_FILE] = paw_txt_text(becsum).encode("ascii")
     for name, data in files.items():
         (Path(folder) / name).write_bytes(data)
+
+
+def copy_restart(
+    template: str | os.PathLike,
+    folder: str | os.PathLike,
+    density: ChargeDensity | None = None,
+    becsum: Becsum | None = None,
+) -> Path:
+    """A copy of the restart folder ``template`` at ``folder`` (which must not exist) with
+    ``charge-density.dat`` and/or ``paw.txt`` replaced where given and every other file
+    kept: for runs that differ only in their start (e.g. the ACS beside a prediction)."""
+    folder = Path(folder)
+    shutil.copytree(template, folder)
+    if density is not None:
+        (folder / DENSITY_FILE).write_bytes(density_bytes(density))
+    if becsum is not None:
+        if becsum.nspin != read_charge_density(folder / DENSITY_FILE).nspin:
+            raise ValueError(f"{folder}: becsum and density differ in their spin components")
+        (folder / PAW_FILE).write_text(paw_txt_text(becsum), encoding="ascii")
+    return folder

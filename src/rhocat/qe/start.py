@@ -8,6 +8,7 @@ as pw.x writes them into ``charge-density.dat``.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +46,17 @@ def acs_density(atoms: Atoms, family: str | PseudoFamily, ecutrho_ry: float):
     miller = gvector_list(atoms, ecutrho_ry)
     rho = acs_rho_g(atoms, family, miller)
     return ChargeDensity(miller=miller, rho_g=rho[None, :], b=reciprocal_b(atoms))
+
+
+def acs_like(density, atoms: Atoms, family: str | PseudoFamily | Mapping):
+    """The ACS of ``atoms`` on the G list and reciprocal vectors of ``density`` (a
+    :class:`rhocat.qe.density.ChargeDensity`, e.g. a prediction for the same structure).
+    ``family``: a family name or folder, or a mapping symbol -> UPF path."""
+    from rhocat.qe.acs import acs_rho_g
+
+    pseudos = family if isinstance(family, Mapping) else load_family(family)
+    rho = np.asarray(acs_rho_g(atoms, pseudos, density.miller), np.complex128)
+    return type(density)(miller=density.miller, rho_g=rho[None], b=density.b)
 
 
 def acs_restart(
