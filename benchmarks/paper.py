@@ -198,6 +198,8 @@ def main() -> None:
     ap.add_argument("--out", default="/tmp/rhocat-paper")
     ap.add_argument("--models", default="radial,basis,default,pointwise")
     ap.add_argument("--checkpoint", action="append", default=[], help="NAME=PATH (reuse)")
+    ap.add_argument("--label", action="append", default=[],
+                    help="NAME=LABEL: record model NAME under LABEL (e.g. a variant)")  # fmt: skip
     ap.add_argument("--ranks", type=int, default=1)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--result", default=str(HERE / "results_paper.json"))
@@ -216,6 +218,7 @@ def main() -> None:
     ids = scf_subset(snap, args.scf_per_split)
     wanted = set(ids)
     given = dict(c.split("=", 1) for c in args.checkpoint)
+    labels = dict(c.split("=", 1) for c in args.label)
     result_path = Path(args.result)
     result = {
         "dataset": str(Path(args.data)),
@@ -234,7 +237,7 @@ def main() -> None:
             train(name, samples, ckpt)
         train_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        key = record_key(name, same_threshold)
+        key = record_key(labels.get(name, name), same_threshold)
         folder = out / f"results-{key}"
         evaluate(load_model(ckpt), ds, folder, model_path=ckpt, ids=ids, ranks=args.ranks,
                  workers=args.workers, timeout_s=600,

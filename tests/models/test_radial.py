@@ -145,3 +145,52 @@ def test_unknown_ridge_scale_is_refused():
     spec = RadialModel({}, [14]).spec
     with pytest.raises(ValueError, match="ridge_scale"):
         fit_radial_table([], spec, [14], 10.0, "per-atom")
+
+
+def _strained_samples(triclinic, g_of, truth, scales):
+    numbers, pos, cell, miller = triclinic
+    out = []
+    for scale in scales:
+        c = cell * scale
+        g = g_of(c, miller)
+        out.append(
+            _Sample(numbers, pos * scale, c, g, truth.delta_rho_g(numbers, pos * scale, c, g))
+        )
+    return out
+
+
+def test_lambda_chosen_on_validation_follows_what_validation_rewards(triclinic, g_of):
+    """'validation': a val set with the training data's correction picks the weakest ridge
+    of the grid; a val set whose Δρ is zero (any correction hurts) picks the strongest."""
+    from rhocat.models.radial import RIDGE_GRID, fit_radial_table
+
+    truth = _truth([6, 14])
+    train = _strained_samples(triclinic, g_of, truth, (1.0, 0.93, 1.08))
+    val = _strained_samples(triclinic, g_of, truth, (1.03,))
+    fit = RadialModel({"ridge_lambda": "validation"}, [6, 14])
+    fit.fit(train, val)
+    assert fit.config["ridge_lambda"] == min(RIDGE_GRID)
+    assert set(fit.ridge_curve) == set(RIDGE_GRID)
+    assert fit.ridge_curve[min(RIDGE_GRID)] > 99.9 > fit.ridge_curve[max(RIDGE_GRID)]
+    want = fit_radial_table(train, fit.spec, [6, 14], min(RIDGE_GRID))
+    np.testing.assert_allclose(fit.table[[6, 14]].numpy(), want, rtol=1e-12, atol=1e-15)
+    zero = [_Sample(s.numbers, s.positions_bohr, s.cell_bohr, s.g_cart, 0 * s.delta_rho_g + 1e-9)
+            for s in val]  # fmt: skip
+    damped = RadialModel({"ridge_lambda": "validation"}, [6, 14])
+    damped.fit(train, zero)
+    assert damped.config["ridge_lambda"] == max(RIDGE_GRID)
+
+
+def test_lambda_without_validation_data_is_the_default_and_bad_values_are_refused(triclinic, g_of):
+    import pytest
+
+    from rhocat.errors import ModelError
+    from rhocat.models.radial import DEFAULT_RIDGE
+
+    truth = _truth([6, 14])
+    fit = RadialModel({"ridge_lambda": "validation"}, [6, 14])
+    fit.fit(_strained_samples(triclinic, g_of, truth, (1.0,)))
+    assert fit.config["ridge_lambda"] == DEFAULT_RIDGE and fit.ridge_curve == {}
+    for bad in ("auto", -1.0, None):
+        with pytest.raises(ModelError, match="ridge_lambda"):
+            RadialModel({"ridge_lambda": bad}, [6, 14])

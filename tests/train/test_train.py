@@ -19,6 +19,13 @@ def test_radial_floor_transfers_to_unseen_combination(real_samples, tmp_path):
     assert val["captured_pct"] > 0.0
     assert val["nmae_pct"] < val["nmae_acs_pct"]
     m = load_model(tmp_path / "r.pt")
+    # λ chosen on the validation sample (the presets' "validation"), stored as a number
+    from rhocat.models.radial import RIDGE_GRID
+
+    curve = res.model.ridge_curve
+    assert set(curve) == set(RIDGE_GRID) and m.config["ridge_lambda"] in RIDGE_GRID
+    assert curve[m.config["ridge_lambda"]] == max(curve.values())
+    assert val["captured_pct"] == pytest.approx(max(curve.values()), abs=1e-6)
     s = real_samples[3]
     np.testing.assert_allclose(
         predict_delta_rho_g(m, s.numbers, s.positions_bohr, s.cell_bohr, s.miller),

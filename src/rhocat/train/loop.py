@@ -211,8 +211,10 @@ def train_model(
     content = _resume_content(model, last_path) if resume else None
     net = _initial_model(model, cfg, train, val, dev, meta, content)
     if isinstance(net, RadialModel):
-        net.fit(train)
-        metrics = {"val": _validate(net, val) if val else {}, "train_s": time.perf_counter() - t0}
+        net.fit(train, val)
+        metrics = {"val": _validate(net, val) if val else {}, "train_s": time.perf_counter() - t0,
+                   "ridge_lambda": net.config["ridge_lambda"],
+                   "ridge_curve": {str(k): v for k, v in net.ridge_curve.items()}}  # fmt: skip
         for path in (best_path, last_path):
             _save(net, path, rank, metrics, None)
         return TrainResult(net, best_path, last_path, None, [], metrics["val"], metrics["train_s"])
