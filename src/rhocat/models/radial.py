@@ -30,7 +30,7 @@ Z_MAX = 118
 #: λ without validation data: measured on two training structures (module docstring).
 DEFAULT_RIDGE = 10.0
 #: Candidates for ``ridge_lambda = "validation"``.
-RIDGE_GRID = (10.0, 1.0, 0.1, 0.01, 1e-3, 1e-4)
+RIDGE_GRID = (10.0, 1.0, 0.1, 0.01, 1e-3, 1e-4, 1e-5, 1e-6)
 
 
 def hartree_weights(g_cart: np.ndarray, volume_bohr3: float, n_atoms: int) -> np.ndarray:
