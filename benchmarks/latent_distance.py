@@ -19,7 +19,6 @@ reported at the validation choice, never used to choose). Writes JSON.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -27,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from shrink_curve import val_and_test  # noqa: E402
+from shrink_curve import density_parser, load_ensemble, val_and_test  # noqa: E402
 
 C_GRID = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0)
 D_GRID = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
@@ -154,21 +153,12 @@ def summary(rows: list[dict], stats: np.ndarray, c: float, d: float, c_only: flo
 
 
 def main(argv: list[str] | None = None) -> int:
-    from rhocat.models.ensemble import EnsembleModel, captured_after_shrink
-    from rhocat.train import load_model
+    from rhocat.models.ensemble import captured_after_shrink
 
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    ap.add_argument("model")
-    ap.add_argument("dataset")
-    ap.add_argument("--snapshot", required=True)
+    ap = density_parser(__doc__)
     ap.add_argument("--reduce", choices=("max", "mean"), default="max")
-    ap.add_argument("-o", "--output", required=True)
     args = ap.parse_args(argv)
-    model = load_model(args.model)
-    if not isinstance(model, EnsembleModel):
-        ap.error(f"{args.model}: not an ensemble")
+    model = load_ensemble(ap, args.model)
     snap = json.loads(Path(args.snapshot).read_text())
     train = training_atoms(model, args.dataset, snap["train"])
     val_samples, test_samples = val_and_test(args.dataset, args.snapshot)

@@ -23,7 +23,6 @@ Writes JSON.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -31,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from shrink_curve import val_and_test  # noqa: E402
+from shrink_curve import density_parser, load_ensemble, val_and_test  # noqa: E402
 
 C_GRID = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 ANCHORS = ("acs", "ridge", "baseline")
@@ -134,20 +133,10 @@ def figures(cap: np.ndarray, ids: list[str]) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     from rhocat.data.store import Dataset
-    from rhocat.models.ensemble import EnsembleModel
-    from rhocat.train import load_model
 
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    ap.add_argument("model")
-    ap.add_argument("dataset")
-    ap.add_argument("--snapshot", required=True)
-    ap.add_argument("-o", "--output", required=True)
+    ap = density_parser(__doc__)
     args = ap.parse_args(argv)
-    model = load_model(args.model)
-    if not isinstance(model, EnsembleModel):
-        ap.error(f"{args.model}: not an ensemble")
+    model = load_ensemble(ap, args.model)
     snap = json.loads(Path(args.snapshot).read_text())
     ds = Dataset(args.dataset)
     tables = anchor_tables(model, [ds.load(i) for i in snap["train"]])

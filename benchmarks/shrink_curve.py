@@ -28,22 +28,39 @@ def val_and_test(dataset: str, snapshot: str) -> tuple[list, list]:
     return val, test
 
 
-def main(argv: list[str] | None = None) -> int:
-    from rhocat.evaluate.density import density_rows, summarize_density_rows
-    from rhocat.models.ensemble import calibrate_shrinkage
-    from rhocat.train import load_model
-
+def density_parser(doc: str) -> argparse.ArgumentParser:
+    """The arguments of a density-only benchmark of a checkpoint on a snapshot: ``model``,
+    ``dataset``, ``--snapshot`` and ``-o``; add the benchmark's own after it."""
     ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("model")
     ap.add_argument("dataset")
     ap.add_argument("--snapshot", required=True)
-    ap.add_argument("--exclude", required=True, help="val ids containing this are left out")
     ap.add_argument("-o", "--output", required=True)
+    return ap
+
+
+def load_ensemble(ap: argparse.ArgumentParser, path: str):
+    """The ensemble checkpoint at ``path``; a usage error through ``ap`` for any other model."""
+    from rhocat.models.ensemble import EnsembleModel
+    from rhocat.train import load_model
+
+    model = load_model(path)
+    if not isinstance(model, EnsembleModel):
+        ap.error(f"{path}: not an ensemble, so it has no uncertainty or shrinkage")
+    return model
+
+
+def main(argv: list[str] | None = None) -> int:
+    from rhocat.evaluate.density import density_rows, summarize_density_rows
+    from rhocat.models.ensemble import calibrate_shrinkage
+
+    ap = density_parser(__doc__)
+    ap.add_argument("--exclude", required=True, help="val ids containing this are left out")
     args = ap.parse_args(argv)
     val, test = val_and_test(args.dataset, args.snapshot)
-    model = load_model(args.model)
+    model = load_ensemble(ap, args.model)
     subsets = {
         "val": val,
         f"val without {args.exclude}": [s for s in val if args.exclude not in s.id],

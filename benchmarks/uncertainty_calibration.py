@@ -17,7 +17,6 @@ chosen on validation cannot catch. Writes JSON.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -25,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from shrink_curve import val_and_test  # noqa: E402
+from shrink_curve import density_parser, load_ensemble, val_and_test  # noqa: E402
 
 
 def cell_rows(model, samples) -> list[dict]:
@@ -71,20 +70,10 @@ def group_summary(rows: list[dict], ratio_limit: float | None = None) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from rhocat.models.ensemble import EnsembleModel
-    from rhocat.train import load_model
 
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    ap.add_argument("model")
-    ap.add_argument("dataset")
-    ap.add_argument("--snapshot", required=True)
-    ap.add_argument("-o", "--output", required=True)
+    ap = density_parser(__doc__)
     args = ap.parse_args(argv)
-    model = load_model(args.model)
-    if not isinstance(model, EnsembleModel):
-        ap.error(f"{args.model}: not an ensemble, so it has no uncertainty")
+    model = load_ensemble(ap, args.model)
     val_samples, test_samples = val_and_test(args.dataset, args.snapshot)
     val, test = cell_rows(model, val_samples), cell_rows(model, test_samples)
     val_summary = group_summary(val)
