@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "benchmarks"))
-import latent_distance  # noqa: E402
+from tests.benchmarks.shared import DATASET, MODEL, needs_dataset
 
-DATASET = ROOT / "benchmarks" / "dataset" / "dataset"
-MODEL = ROOT / "src" / "rhocat" / "pretrained" / "default.pt"
+# isort: split
+import latent_distance  # benchmarks/ is on the path (tests.benchmarks.shared)
 
-pytestmark = pytest.mark.skipif(
-    not (DATASET.is_dir() and MODEL.is_file()), reason="no benchmark dataset in this tree"
-)
+pytestmark = needs_dataset
 
 
 def test_training_structures_have_no_novelty_and_the_choice_is_the_validation_best(tmp_path):

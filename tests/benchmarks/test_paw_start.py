@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "benchmarks"))
-import paw_start  # noqa: E402
+from tests.benchmarks.shared import DATASET, MODEL, needs_dataset
 
-DATASET = ROOT / "benchmarks" / "dataset" / "dataset"
-MODEL = ROOT / "src" / "rhocat" / "pretrained" / "default.pt"
+# isort: split
+import paw_start  # benchmarks/ is on the path (tests.benchmarks.shared)
 
-pytestmark = [
-    pytest.mark.needs_pw,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not (DATASET.is_dir() and MODEL.is_file()), reason="no benchmark dataset in this tree"
-    ),
-]
+pytestmark = [pytest.mark.needs_pw, pytest.mark.slow, needs_dataset]
 
 
 def test_every_occupation_variant_runs_and_the_acs_control_is_the_acs(tmp_path):

@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "benchmarks"))
-import uncertainty_calibration  # noqa: E402
+from tests.benchmarks.shared import DATASET, MODEL, needs_dataset
 
-DATASET = ROOT / "benchmarks" / "dataset" / "dataset"
-MODEL = ROOT / "src" / "rhocat" / "pretrained" / "default.pt"
+# isort: split
+import uncertainty_calibration  # benchmarks/ is on the path (tests.benchmarks.shared)
 
-pytestmark = pytest.mark.skipif(
-    not (DATASET.is_dir() and MODEL.is_file()), reason="no benchmark dataset in this tree"
-)
+pytestmark = needs_dataset
 
 
 def test_test_cells_beyond_the_validation_calibration_are_listed_worst_first(tmp_path):
