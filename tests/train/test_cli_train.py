@@ -36,6 +36,8 @@ def test_cli_train_radial_and_basis(real_samples, tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["val"]["captured_pct"] > 0
     m = load_model(tmp_path / "r.pt")
+    assert out["ridge_lambda"] == m.config["ridge_lambda"]  # chosen on 'val', a number
+    assert isinstance(out["ridge_lambda"], float)
     assert m.metadata["pseudo_family"] == "debian-pbe" and set(m.metadata["pseudo_md5"]) == {
         "Si",
         "C",

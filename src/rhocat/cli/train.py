@@ -72,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
         "train_s": round(res.train_s, 2),
         "val": res.val,
     }
+    if args.model == "radial":  # the ridge strength it chose on 'val' (or the default)
+        summary["ridge_lambda"] = res.model.config["ridge_lambda"]
     print(json.dumps(summary, indent=2))
     return 0
 
