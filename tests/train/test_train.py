@@ -166,3 +166,19 @@ def test_pointwise_model_learns_on_real_space_samples(real_samples, tmp_path):
     assert np.mean(res.losses[-10:]) < 0.5 * np.mean(res.losses[:5]), res.losses
     m = load_model(tmp_path / "p.pt")
     assert m.kind == "pointwise" and np.isfinite(res.val["nmae_pct"])
+
+
+def test_basis_baseline_ridge_chosen_on_validation(real_samples, tiny_basis):
+    """baseline_ridge_lambda "validation": the members' l = 0 baseline starts from the ridge
+    fit whose λ the validation split prefers, and the config records that λ."""
+    from rhocat.models.radial import RIDGE_GRID, fit_radial_table_choosing
+
+    tiny_basis["model"]["baseline_ridge_lambda"] = "validation"
+    res = train_model(real_samples, model="basis", config=tiny_basis, steps=1, progress=False)
+    lam = res.model.config["baseline_ridge_lambda"]
+    train = [s for s in real_samples if s.split == "train"]
+    val = [s for s in real_samples if s.split == "val"]
+    _, want, curve = fit_radial_table_choosing(
+        train, val, res.model.spec, res.model.elements, "validation"
+    )
+    assert lam == want and lam in RIDGE_GRID and curve[lam] == max(curve.values())

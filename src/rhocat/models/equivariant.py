@@ -148,8 +148,9 @@ class EquivariantBasisModel(DensityModel):
 
     Config keys: ``basis`` (BasisSpec dict), ``cutoff_ang``, ``n_layers``, ``hidden_muls``
     (multiplicities of l = 0, 1, 2, ... hidden features), ``sh_lmax`` (edge harmonics of the
-    hidden layers), ``n_rbf``, ``radial_hidden``, ``avg_neighbours``, ``baseline_ridge_lambda``,
-    ``baseline_ridge_scale`` (see :func:`rhocat.models.radial.fit_radial_table`),
+    hidden layers), ``n_rbf``, ``radial_hidden``, ``avg_neighbours``, ``baseline_ridge_lambda``
+    (a number, or ``"validation"``: chosen on the validation split when training starts) and
+    ``baseline_ridge_scale`` (see :func:`rhocat.models.radial.fit_radial_table_choosing`),
     ``element_features`` (True: atoms enter through :class:`ElementFeatures`, tabulated
     element properties; False: a free embedding per atomic number),
     ``charge_equilibration`` (True: add :class:`ChargeEquilibration`'s charge transfer).

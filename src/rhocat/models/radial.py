@@ -138,6 +138,39 @@ def validation_captured(
     return {lam: float(np.mean(v)) if v else 0.0 for lam, v in shares.items()}
 
 
+def fit_radial_table_choosing(
+    samples: Iterable,
+    val_samples: Iterable | None,
+    spec: BasisSpec,
+    elements: list[int],
+    ridge_lambda: float | str,
+    ridge_scale: str = "global",
+) -> tuple[np.ndarray, float, dict[float, float]]:
+    """:func:`fit_radial_table` whose λ may be ``"validation"``: the λ of :data:`RIDGE_GRID`
+    that captures the largest mean Hartree share on ``val_samples`` (ties: the larger λ;
+    :data:`DEFAULT_RIDGE` without validation samples). Returns (table, λ used, the
+    validation mean per λ, empty unless chosen)."""
+    if ridge_lambda != "validation" and not (
+        isinstance(ridge_lambda, int | float) and ridge_lambda >= 0
+    ):
+        raise ModelError(
+            f"ridge_lambda must be a number >= 0 or 'validation', not {ridge_lambda!r}"
+        )
+    mat, vec = radial_normal_equations(samples, spec, elements)
+    curve: dict[float, float] = {}
+    lam = ridge_lambda
+    if lam == "validation":
+        val = list(val_samples or [])
+        lam = DEFAULT_RIDGE
+        if val:
+            tables = {x: solve_radial_table(mat, vec, spec.n_alpha, x, ridge_scale)
+                      for x in RIDGE_GRID}  # fmt: skip
+            curve = validation_captured(tables, spec, elements, val)
+            lam = max(curve, key=lambda x: (curve[x], x))
+    table = solve_radial_table(mat, vec, spec.n_alpha, float(lam), ridge_scale)
+    return table, float(lam), curve
+
+
 class RadialModel(DensityModel):
     """Per-element radial correction; ``config = {"basis": {...}, "ridge_lambda": λ,
     "ridge_scale": "global" | "element"}``.
@@ -174,20 +207,11 @@ class RadialModel(DensityModel):
     def fit(self, samples: Iterable, val_samples: Iterable | None = None) -> None:
         """Fit the table on ``samples`` (closed form; seconds), choosing λ on
         ``val_samples`` when ``ridge_lambda`` is ``"validation"``."""
-        scale = self.config["ridge_scale"]
-        mat, vec = radial_normal_equations(samples, self.spec, self.elements)
-        lam = self.config["ridge_lambda"]
-        if lam == "validation":
-            val = list(val_samples or [])
-            if val:
-                tables = {x: solve_radial_table(mat, vec, self.spec.n_alpha, x, scale)
-                          for x in RIDGE_GRID}  # fmt: skip
-                self.ridge_curve = validation_captured(tables, self.spec, self.elements, val)
-                lam = max(self.ridge_curve, key=lambda x: (self.ridge_curve[x], x))
-            else:
-                lam = DEFAULT_RIDGE
-        self.config["ridge_lambda"] = float(lam)
-        coef = solve_radial_table(mat, vec, self.spec.n_alpha, float(lam), scale)
+        coef, lam, self.ridge_curve = fit_radial_table_choosing(
+            samples, val_samples, self.spec, self.elements,
+            self.config["ridge_lambda"], self.config["ridge_scale"],
+        )  # fmt: skip
+        self.config["ridge_lambda"] = lam
         with torch.no_grad():
             self.table.zero_()
             for i, z in enumerate(self.elements):

@@ -33,7 +33,7 @@ from rhocat.models.equivariant import BOHR_PER_ANGSTROM, EquivariantBasisModel
 from rhocat.models.graph import atom_graph
 from rhocat.models.grid import g_to_grid, grid_points_bohr
 from rhocat.models.pointwise import PointwiseModel
-from rhocat.models.radial import RadialModel, fit_radial_table
+from rhocat.models.radial import RadialModel, fit_radial_table_choosing
 from rhocat.models.registry import build_model, predict_delta_rho_g
 from rhocat.train.checkpoint import (
     checkpoint_dict,
@@ -291,7 +291,11 @@ def _initial_model(
             net.becsum_model = occ
         if isinstance(net, EquivariantBasisModel):
             ridge, scale = net.config["baseline_ridge_lambda"], net.config["baseline_ridge_scale"]
-            net.set_baseline(fit_radial_table(train, net.spec, net.elements, ridge, scale))
+            table, lam, _ = fit_radial_table_choosing(
+                train, val, net.spec, net.elements, ridge, scale
+            )
+            net.config["baseline_ridge_lambda"] = lam  # the λ used, when chosen on 'val'
+            net.set_baseline(table)
     return net
 
 
