@@ -138,6 +138,14 @@ def validation_captured(
     return {lam: float(np.mean(v)) if v else 0.0 for lam, v in shares.items()}
 
 
+def check_ridge_lambda(value) -> None:
+    """:class:`ModelError` unless ``value`` is a number >= 0 or ``"validation"``."""
+    if value != "validation" and not (
+        isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+    ):
+        raise ModelError(f"ridge_lambda must be a number >= 0 or 'validation', not {value!r}")
+
+
 def fit_radial_table_choosing(
     samples: Iterable,
     val_samples: Iterable | None,
@@ -150,12 +158,7 @@ def fit_radial_table_choosing(
     that captures the largest mean Hartree share on ``val_samples`` (ties: the larger λ;
     :data:`DEFAULT_RIDGE` without validation samples). Returns (table, λ used, the
     validation mean per λ, empty unless chosen)."""
-    if ridge_lambda != "validation" and not (
-        isinstance(ridge_lambda, int | float) and ridge_lambda >= 0
-    ):
-        raise ModelError(
-            f"ridge_lambda must be a number >= 0 or 'validation', not {ridge_lambda!r}"
-        )
+    check_ridge_lambda(ridge_lambda)
     mat, vec = radial_normal_equations(samples, spec, elements)
     curve: dict[float, float] = {}
     lam = ridge_lambda
@@ -196,9 +199,7 @@ class RadialModel(DensityModel):
         self.config["basis"] = self.spec.to_dict()
         self.config.setdefault("ridge_lambda", DEFAULT_RIDGE)
         self.config.setdefault("ridge_scale", "global")
-        lam = self.config["ridge_lambda"]
-        if lam != "validation" and not (isinstance(lam, int | float) and lam >= 0):
-            raise ModelError(f"ridge_lambda must be a number >= 0 or 'validation', not {lam!r}")
+        check_ridge_lambda(self.config["ridge_lambda"])
         self.ridge_curve: dict[float, float] = {}
         self.register_buffer(
             "table", torch.zeros(Z_MAX + 1, self.spec.n_alpha, dtype=torch.float64)
