@@ -82,31 +82,25 @@ def quadratic_terms(model, tables, samples) -> dict[str, np.ndarray]:
     """Per anchor, (n, 5): E(d), ⟨d, f − Δρ⟩, E(f − Δρ), E(Δρ) (Ry) and u per sample."""
     from tqdm import tqdm
 
+    from rhocat.models.ensemble import unshrunk_mean
     from rhocat.train.metrics import hartree_energy_ry
 
-    old = model.config["shrink_c"]
-    model.config["shrink_c"] = 0.0
     out: dict[str, list] = {a: [] for a in ANCHORS}
-    try:
-        for smp in tqdm(samples, desc="anchors", unit="structure"):
-            g, vol = np.asarray(smp.g_cart), smp.volume_bohr3
-            pred = model.predict(smp.numbers, smp.positions_bohr, smp.cell_bohr, g)
-            mean = pred.delta_rho_g.copy()
-            mean[np.all(np.asarray(smp.miller) == 0, axis=1)] = 0.0
-            truth = np.asarray(smp.delta_rho_g)
-            e_true = hartree_energy_ry(truth, g, vol)
-            for a in ANCHORS:
-                if a == "acs":
-                    floor = np.zeros_like(mean)
-                else:
-                    rows = np.array([tables[a][int(z)] for z in smp.numbers])
-                    floor = l0_density(model.spec, rows, smp)
-                d, e0 = mean - floor, floor - truth
-                e_d, e_e0 = hartree_energy_ry(d, g, vol), hartree_energy_ry(e0, g, vol)
-                cross = 0.5 * (hartree_energy_ry(d + e0, g, vol) - e_d - e_e0)
-                out[a].append((e_d, cross, e_e0, e_true, pred.uncertainty))
-    finally:
-        model.config["shrink_c"] = old
+    for smp in tqdm(samples, desc="anchors", unit="structure"):
+        g, vol = np.asarray(smp.g_cart), smp.volume_bohr3
+        mean, u = unshrunk_mean(model, smp)
+        truth = np.asarray(smp.delta_rho_g)
+        e_true = hartree_energy_ry(truth, g, vol)
+        for a in ANCHORS:
+            if a == "acs":
+                floor = np.zeros_like(mean)
+            else:
+                rows = np.array([tables[a][int(z)] for z in smp.numbers])
+                floor = l0_density(model.spec, rows, smp)
+            d, e0 = mean - floor, floor - truth
+            e_d, e_e0 = hartree_energy_ry(d, g, vol), hartree_energy_ry(e0, g, vol)
+            cross = 0.5 * (hartree_energy_ry(d + e0, g, vol) - e_d - e_e0)
+            out[a].append((e_d, cross, e_e0, e_true, u))
     return {a: np.asarray(v, dtype=float).reshape(-1, 5) for a, v in out.items()}
 
 
@@ -119,20 +113,9 @@ def captured(terms: np.ndarray, c: float) -> np.ndarray:
     )
 
 
-def figures(cap: np.ndarray, ids: list[str]) -> dict:
-    worst = int(np.argmin(cap))
-    return {
-        "n": len(cap),
-        "captured_mean_pct": float(cap.mean()),
-        "captured_median_pct": float(np.median(cap)),
-        "captured_worst_pct": float(cap[worst]),
-        "worst_id": ids[worst],
-        "negative": int((cap < 0).sum()),
-    }
-
-
 def main(argv: list[str] | None = None) -> int:
     from rhocat.data.store import Dataset
+    from rhocat.evaluate.density import capture_summary
 
     ap = density_parser(__doc__)
     args = ap.parse_args(argv)
@@ -154,11 +137,11 @@ def main(argv: list[str] | None = None) -> int:
             "val_curve": {str(c): v for c, v in curve.items()},
             "chosen_c": best,
             "floor_alone": {
-                g: figures(100.0 * (1 - terms[g][a][:, 2] / terms[g][a][:, 3]), ids[g])
+                g: capture_summary(100.0 * (1 - terms[g][a][:, 2] / terms[g][a][:, 3]), ids[g])
                 for g in ("val", "test")
             },
             "at_chosen_c": {
-                g: figures(captured(terms[g][a], best), ids[g]) for g in ("val", "test")
+                g: capture_summary(captured(terms[g][a], best), ids[g]) for g in ("val", "test")
             },
             "cells": {
                 g: {i: float(v) for i, v in zip(ids[g], captured(terms[g][a], best), strict=True)}

@@ -42,19 +42,27 @@ def density_rows(model, samples: Sequence) -> list[dict]:
     return rows
 
 
+def capture_summary(captured_pct: Sequence[float], ids: Sequence[str]) -> dict:
+    """``n``, mean, median and worst captured share (%) with the worst structure's id, and
+    the count of structures made worse than the ACS (``negative``: captured < 0)."""
+    cap = np.asarray(captured_pct, dtype=float)
+    worst = int(np.argmin(cap))
+    return {
+        "n": len(cap),
+        "captured_mean_pct": float(cap.mean()),
+        "captured_median_pct": float(np.median(cap)),
+        "captured_worst_pct": float(cap[worst]),
+        "worst_id": ids[worst],
+        "negative": int((cap < 0).sum()),
+    }
+
+
 def summarize_density_rows(rows: Sequence[dict]) -> dict:
     """Mean, median and worst captured share (%) with the worst structure's id, the count
     of structures made worse than the ACS (captured < 0), mean NMAE of the model and of the
     ACS (%) and the median inference time (s) of :func:`density_rows`' rows."""
-    cap = np.array([r["captured_pct"] for r in rows])
-    worst = int(np.argmin(cap))
     return {
-        "n": len(rows),
-        "captured_mean_pct": float(cap.mean()),
-        "captured_median_pct": float(np.median(cap)),
-        "captured_worst_pct": float(cap[worst]),
-        "worst_id": rows[worst]["id"],
-        "negative": int((cap < 0).sum()),
+        **capture_summary([r["captured_pct"] for r in rows], [r["id"] for r in rows]),
         "nmae_pct": float(np.mean([r["nmae_pct"] for r in rows])),
         "nmae_acs_pct": float(np.mean([r["nmae_acs_pct"] for r in rows])),
         "inference_median_s": float(np.median([r["inference_s"] for r in rows])),

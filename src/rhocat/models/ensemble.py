@@ -176,8 +176,11 @@ class EnsembleModel(DensityModel):
         volume = torch.abs(torch.linalg.det(cell_bohr))
         return evaluate_g(self.spec, coeffs, positions_bohr, g_cart, volume, partners=None)
 
-    def predict(self, numbers, positions_bohr, cell_bohr, g_cart) -> EnsemblePrediction:
-        """Shrunk mean Δρ(G) on Cartesian G vectors (1/bohr), with its uncertainty. No grads."""
+    def predict(
+        self, numbers, positions_bohr, cell_bohr, g_cart, shrink_c: float | None = None
+    ) -> EnsemblePrediction:
+        """Shrunk mean Δρ(G) on Cartesian G vectors (1/bohr), with its uncertainty. No grads.
+        ``shrink_c``: the c of the shrinkage for this call (default: the config's; 0: none)."""
         pos = np.asarray(positions_bohr, dtype=np.float64)
         cell = np.asarray(cell_bohr, dtype=np.float64)
         g = np.asarray(g_cart, dtype=np.float64)
@@ -190,7 +193,8 @@ class EnsembleModel(DensityModel):
             with _one_thread():
                 coeffs = self.member_coefficients(z, pos, cell)
                 u = self._uncertainty(coeffs, pos, g, volume)
-            s = 1.0 / (1.0 + float(self.config["shrink_c"]) * u * u)
+            c = self.config["shrink_c"] if shrink_c is None else shrink_c
+            s = 1.0 / (1.0 + float(c) * u * u)
             with _one_thread() if small else contextlib.nullcontext():
                 mean = evaluate_g(
                     self.spec,
@@ -224,28 +228,31 @@ class EnsembleModel(DensityModel):
         return self.predict(numbers, positions_bohr, cell_bohr, g_cart).delta_rho_g
 
 
+def unshrunk_mean(model: EnsembleModel, sample) -> tuple[np.ndarray, float]:
+    """The members' mean Δρ̄(G) (e/bohr³) on the sample's G list, without shrinkage and with
+    G = 0 set to 0, and its uncertainty u."""
+    pred = model.predict(
+        sample.numbers, sample.positions_bohr, sample.cell_bohr, np.asarray(sample.g_cart), 0.0
+    )
+    mean = pred.delta_rho_g.copy()
+    mean[np.all(np.asarray(sample.miller) == 0, axis=1)] = 0.0
+    return mean, pred.uncertainty
+
+
 def shrinkage_stats(model: EnsembleModel, samples: Sequence) -> np.ndarray:
     """(n, 4) per sample: A = E_H(Δρ̄), B = ⟨Δρ̄, Δρ⟩_H, C = E_H(Δρ) (Ry) and u, with Δρ̄ the
     unshrunk mean; the Hartree error of s·Δρ̄ is then s²A − 2sB + C (G = 0 left out)."""
     from rhocat.train.metrics import hartree_energy_ry
 
     stats = []
-    old = model.config["shrink_c"]
-    model.config["shrink_c"] = 0.0
-    try:
-        for smp in samples:
-            g = np.asarray(smp.g_cart)
-            pred = model.predict(smp.numbers, smp.positions_bohr, smp.cell_bohr, g)
-            p = pred.delta_rho_g.copy()
-            p[np.all(np.asarray(smp.miller) == 0, axis=1)] = 0.0
-            t = np.asarray(smp.delta_rho_g)
-            vol = smp.volume_bohr3
-            a = hartree_energy_ry(p, g, vol)
-            c = hartree_energy_ry(t, g, vol)
-            b = 0.5 * (a + c - hartree_energy_ry(p - t, g, vol))
-            stats.append((a, b, c, pred.uncertainty))
-    finally:
-        model.config["shrink_c"] = old
+    for smp in samples:
+        g, vol = np.asarray(smp.g_cart), smp.volume_bohr3
+        p, u = unshrunk_mean(model, smp)
+        t = np.asarray(smp.delta_rho_g)
+        a = hartree_energy_ry(p, g, vol)
+        c = hartree_energy_ry(t, g, vol)
+        b = 0.5 * (a + c - hartree_energy_ry(p - t, g, vol))
+        stats.append((a, b, c, u))
     return np.asarray(stats, dtype=float).reshape(-1, 4)
 
 

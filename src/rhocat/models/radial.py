@@ -91,8 +91,7 @@ def solve_radial_table(
     changes every element's fit); ``"element"``, the mean diagonal of each element's block
     (each element's damping depends on its own data only).
     """
-    if ridge_scale not in ("global", "element"):
-        raise ValueError(f"ridge_scale must be 'global' or 'element', not {ridge_scale!r}")
+    check_ridge_scale(ridge_scale)
     diag = np.diag(mat)
     if ridge_scale == "element":
         blocks = diag.reshape(-1, n_alpha)
@@ -115,10 +114,7 @@ def fit_radial_table(
     See :func:`radial_normal_equations` (the data) and :func:`solve_radial_table` (λ and
     ``ridge_scale``, checked before any work).
     """
-    if ridge_scale not in ("global", "element"):
-        raise ValueError(f"ridge_scale must be 'global' or 'element', not {ridge_scale!r}")
-    mat, vec = radial_normal_equations(samples, spec, elements)
-    return solve_radial_table(mat, vec, spec.n_alpha, ridge_lambda, ridge_scale)
+    return fit_radial_table_choosing(samples, None, spec, elements, ridge_lambda, ridge_scale)[0]
 
 
 def validation_captured(
@@ -136,6 +132,13 @@ def validation_captured(
             err = float(np.sum(w * np.abs(d @ table.reshape(-1)[cols] - rho) ** 2))
             shares[lam].append(100.0 * (1.0 - err / total) if total > 0 else 0.0)
     return {lam: float(np.mean(v)) if v else 0.0 for lam, v in shares.items()}
+
+
+def check_ridge_scale(value) -> None:
+    """ValueError unless ``value`` is ``"global"`` or ``"element"``
+    (see :func:`solve_radial_table`)."""
+    if value not in ("global", "element"):
+        raise ValueError(f"ridge_scale must be 'global' or 'element', not {value!r}")
 
 
 def check_ridge_lambda(value) -> None:
@@ -159,6 +162,7 @@ def fit_radial_table_choosing(
     :data:`DEFAULT_RIDGE` without validation samples). Returns (table, λ used, the
     validation mean per λ, empty unless chosen)."""
     check_ridge_lambda(ridge_lambda)
+    check_ridge_scale(ridge_scale)  # before any work
     mat, vec = radial_normal_equations(samples, spec, elements)
     curve: dict[float, float] = {}
     lam = ridge_lambda

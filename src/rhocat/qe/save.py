@@ -109,11 +109,13 @@ def copy_restart(
     ``charge-density.dat`` and/or ``paw.txt`` replaced where given and every other file
     kept: for runs that differ only in their start (e.g. the ACS beside a prediction)."""
     folder = Path(folder)
+    if becsum is not None:  # checked before anything is written
+        rho = density if density is not None else read_charge_density(Path(template) / DENSITY_FILE)
+        if becsum.nspin != rho.nspin:
+            raise ValueError(f"{folder}: becsum and density differ in their spin components")
     shutil.copytree(template, folder)
     if density is not None:
         (folder / DENSITY_FILE).write_bytes(density_bytes(density))
     if becsum is not None:
-        if becsum.nspin != read_charge_density(folder / DENSITY_FILE).nspin:
-            raise ValueError(f"{folder}: becsum and density differ in their spin components")
         (folder / PAW_FILE).write_text(paw_txt_text(becsum), encoding="ascii")
     return folder
