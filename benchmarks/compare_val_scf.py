@@ -3,8 +3,9 @@
 Reads ``benchmarks/first_threshold.py`` outputs (several per model when the cells were run
 in parts) and writes, per model, the iterations of every cell (the ACS's and the warm
 start's at the threshold given) and first_threshold.py's summary (mean and median share
-saved per cell, slower cells) with the iterations in all. The decision rule (``--rule``,
-text) is stored with them.
+saved per cell, slower cells) with the iterations in all, and the cells slower than the
+ACS on every one of their runs (``slower_every_run``: a cell with repeats whose runs
+straddle the ACS is not counted). The decision rule (``--rule``, text) is stored with them.
 
     python benchmarks/compare_val_scf.py \
         --model old=0.01:benchmarks/results_first_threshold_val.json,/tmp/ft_old_rest.json \
@@ -129,10 +130,26 @@ def paired(ref: dict, other: dict, resamples: int = 10000, seed: int = 0) -> dic
     }
 
 
+def slower_every_run(rows: dict, threshold: str) -> list[str]:
+    """Cells slower than the ACS on every run: a cell with repeats (``"runs"``) only if each
+    of its runs needs more iterations than the ACS count, a cell without them if its one
+    run does. A cell whose runs straddle the ACS is not counted: pw.x's chaos, not the
+    start, decides it."""
+    return [
+        cid
+        for cid, r in rows.items()
+        if r.get(threshold) is not None and min(r.get("runs", [r[threshold]])) > r["acs"]
+    ]
+
+
 def summarize(rows: dict, threshold: str) -> dict:
-    """first_threshold.py's summary at ``threshold``, with the iterations in all."""
+    """first_threshold.py's summary at ``threshold``, with the iterations in all and the
+    cells slower on every run (``slower_every_run``, beside the mean's ``slower_ids``)."""
+    every = slower_every_run(rows, threshold)
     return {
         **summary(rows, [threshold])[threshold],
+        "slower_every_run": len(every),
+        "slower_every_run_ids": every,
         "iterations_acs": sum(r["acs"] for r in rows.values()),
         "iterations_warm": sum(r[threshold] for r in rows.values()),
     }

@@ -130,3 +130,25 @@ def test_a_consistent_gain_has_an_interval_below_zero(tmp_path):
     p = json.loads(out.read_text())["paired"]["b"]
     assert p["iterations_difference"] == -30.0 and p["bootstrap_95"] == [-30.0, -30.0]
     assert p["cells_fewer"] == 30
+
+
+def test_a_cell_counts_as_slower_on_every_run_only_when_no_run_reaches_the_acs(tmp_path):
+    rows = {
+        "x": {"acs": 10, "file": 12},  # repeats 9, 13: straddles the ACS
+        "y": {"acs": 10, "file": 11},  # repeats 12, 11: every run slower
+        "z": {"acs": 10, "file": 14},  # no repeats: its one run decides
+        "w": {"acs": 10, "file": 9},
+    }
+    a = _write(tmp_path / "a.json", rows)
+    rep = tmp_path / "rep.json"
+    reps = {"x": {"acs": 10, "-0.001": 9, "0.001": 13}, "y": {"acs": 10, "-0.001": 12, "0.001": 11}}
+    rep.write_text(json.dumps({"rows": reps}))
+    out = tmp_path / "cmp.json"
+    assert (
+        compare_val_scf.main(["--model", f"a=file:{a}", "--repeats", f"a={rep}", "-o", str(out)])
+        == 0
+    )
+    s = json.loads(out.read_text())["models"]["a"]["summary"]
+    # the mean's count keeps x (34 / 3 > 10); every run's count drops it
+    assert s["slower_ids"] == ["x", "y", "z"]
+    assert s["slower_every_run_ids"] == ["y", "z"] and s["slower_every_run"] == 2
