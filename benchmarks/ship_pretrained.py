@@ -32,7 +32,7 @@ from rhocat.train import read_checkpoint, save_checkpoint
 from rhocat.train.checkpoint import model_from_checkpoint
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("checkpoint")
     ap.add_argument("dataset")
@@ -60,7 +60,7 @@ def main() -> None:
         "(docs/scf-starts.md §4); written to the checkpoint's metadata (without it the warm "
         "starts keep pw.x's own 'atomic+random')",
     )
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     if args.first_threshold is not None and not args.first_threshold > 0:
         raise SystemExit("--first-threshold must be > 0")
     content = read_checkpoint(args.checkpoint)

@@ -121,12 +121,13 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
 
 
 def model_from_checkpoint(content: dict) -> DensityModel:
-    """Rebuild the model stored in a validated checkpoint dict."""
+    """Rebuild the model stored in a validated checkpoint dict, with its metadata and metrics."""
     try:
         config = json.loads(content["config"])
         model = build_model(content["kind"], config, content["elements"])
         model.load_state_dict(content["state_dict"])
         model.metadata = json.loads(content["metadata"])
+        model.metrics = json.loads(content.get("metrics", "{}"))
         if content.get("becsum") is not None:
             model.becsum_model = BecsumModel.from_state(content["becsum"])
     except (json.JSONDecodeError, RuntimeError, KeyError, TypeError) as exc:
@@ -147,6 +148,4 @@ def load_model(path: str | os.PathLike | None = None) -> DensityModel:
             raise ModelError("no pretrained model is shipped with this rhocat installation")
         path = DEFAULT_CHECKPOINT
     content = read_checkpoint(path)
-    model = model_from_checkpoint(content)
-    model.metrics = json.loads(content.get("metrics", "{}"))
-    return model
+    return model_from_checkpoint(content)
