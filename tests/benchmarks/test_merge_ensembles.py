@@ -24,10 +24,10 @@ def _predict(model, atoms):
 
 
 def test_members_in_order_with_the_first_card():
-    from rhocat.pretrained import load_pretrained
+    """Seeds 0-4 and 5-9 of the 8000-step recipe, as merged for the ensemble of 10."""
     from rhocat.train import load_model
 
-    a = load_pretrained()
+    a = load_model(ROOT / "benchmarks" / "checkpoints" / "ensemble-8000.pt")
     b = load_model(ROOT / "benchmarks" / "checkpoints" / "seeds59-8000.pt")
     a.config["shrink_c"] = b.config["shrink_c"] = 0.0
     m = merge_ensembles.merged([a, b])
@@ -44,13 +44,25 @@ def test_members_in_order_with_the_first_card():
 
 def test_members_trained_on_other_data_are_refused():
     """The iodide model's members normalise by another training set's neighbour count: their
-    coefficients would be wrong under the shipped members' configuration."""
+    coefficients would be wrong under the 8000-step members' configuration."""
+    from rhocat.errors import ModelError
+    from rhocat.train import load_model
+
+    ours = load_model(ROOT / "benchmarks" / "checkpoints" / "ensemble-8000.pt")
+    other = load_model(ROOT / "benchmarks" / "checkpoints" / "iodides-8000.pt")
+    with pytest.raises(ModelError, match="these differ: avg_neighbours$"):
+        merge_ensembles.merged([ours, other])
+
+
+def test_members_from_another_floor_are_refused():
+    """The shipped members start from the validation-chosen floor (λ = 1e-6): merged with
+    members fitted at λ = 10 their baselines would disagree."""
     from rhocat.errors import ModelError
     from rhocat.pretrained import load_pretrained
     from rhocat.train import load_model
 
-    other = load_model(ROOT / "benchmarks" / "checkpoints" / "iodides-8000.pt")
-    with pytest.raises(ModelError, match="avg_neighbours"):
+    other = load_model(ROOT / "benchmarks" / "checkpoints" / "seeds59-8000.pt")
+    with pytest.raises(ModelError, match="baseline_ridge_lambda"):
         merge_ensembles.merged([load_pretrained(), other])
 
 
