@@ -183,10 +183,3 @@ def test_basis_baseline_ridge_chosen_on_validation(real_samples, tiny_basis):
     )
     assert lam == want and lam in RIDGE_GRID and curve[lam] == max(curve.values())
 
-
-@pytest.mark.parametrize("preset", ["small", "large"])
-def test_basis_presets_start_from_the_validation_chosen_floor(preset):
-    """The shipped recipe's one change (docs/ablation.md) is rhocat train's default."""
-    from rhocat.train.config import resolve_config
-
-    assert resolve_config("basis", preset)["model"]["baseline_ridge_lambda"] == "validation"
