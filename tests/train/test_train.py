@@ -182,4 +182,3 @@ def test_basis_baseline_ridge_chosen_on_validation(real_samples, tiny_basis):
         train, val, res.model.spec, res.model.elements, "validation"
     )
     assert lam == want and lam in RIDGE_GRID and curve[lam] == max(curve.values())
-
