@@ -1,9 +1,10 @@
 """The pretrained model shipped with rhocat, and its training card.
 
-``default.pt`` is the default ('basis') model trained on the training split of
-the benchmark (``benchmarks/recipe.py``; ``benchmarks/train_pretrained.py``
-re-creates it); ``default.json`` is its card: elements, pseudopotential family
-and md5s, protocol and cutoffs, data size, metrics. ``rhocat predict`` uses it
+``default.pt`` is the default model, an ensemble of 'basis' models trained on the
+training split of the benchmark dataset (``benchmarks/dataset_recipe.py``) and written
+here by ``benchmarks/ship_pretrained.py``; ``default.json`` is its card: elements,
+pseudopotential family and md5s, protocol and cutoffs, data size, metrics, warm-start
+settings and ``recipe``, the commands that re-create it. ``rhocat predict`` uses it
 when no model is given and refuses elements it does not cover.
 """
 
