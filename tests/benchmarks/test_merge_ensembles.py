@@ -16,6 +16,13 @@ import merge_ensembles  # noqa: E402
 BOHR_PER_ANG = 1.0 / 0.52917721067
 
 
+def _checkpoint(name: str):
+    """A committed ensemble checkpoint of ``benchmarks/checkpoints``, loaded."""
+    from rhocat.train import load_model
+
+    return load_model(ROOT / "benchmarks" / "checkpoints" / name)
+
+
 def _predict(model, atoms):
     g = np.random.default_rng(0).normal(scale=1.5, size=(64, 3))
     return model.predict(
@@ -25,10 +32,8 @@ def _predict(model, atoms):
 
 def test_members_in_order_with_the_first_card():
     """Seeds 0-4 and 5-9 of the 8000-step recipe, as merged for the ensemble of 10."""
-    from rhocat.train import load_model
-
-    a = load_model(ROOT / "benchmarks" / "checkpoints" / "ensemble-8000.pt")
-    b = load_model(ROOT / "benchmarks" / "checkpoints" / "seeds59-8000.pt")
+    a = _checkpoint("ensemble-8000.pt")
+    b = _checkpoint("seeds59-8000.pt")
     a.config["shrink_c"] = b.config["shrink_c"] = 0.0
     m = merge_ensembles.merged([a, b])
     assert len(m.members) == len(a.members) + len(b.members) == 10
@@ -46,10 +51,9 @@ def test_members_trained_on_other_data_are_refused():
     """The iodide model's members normalise by another training set's neighbour count: their
     coefficients would be wrong under the 8000-step members' configuration."""
     from rhocat.errors import ModelError
-    from rhocat.train import load_model
 
-    ours = load_model(ROOT / "benchmarks" / "checkpoints" / "ensemble-8000.pt")
-    other = load_model(ROOT / "benchmarks" / "checkpoints" / "iodides-8000.pt")
+    ours = _checkpoint("ensemble-8000.pt")
+    other = _checkpoint("iodides-8000.pt")
     with pytest.raises(ModelError, match="these differ: avg_neighbours$"):
         merge_ensembles.merged([ours, other])
 
@@ -59,9 +63,8 @@ def test_members_from_another_floor_are_refused():
     members fitted at λ = 10 their baselines would disagree."""
     from rhocat.errors import ModelError
     from rhocat.pretrained import load_pretrained
-    from rhocat.train import load_model
 
-    other = load_model(ROOT / "benchmarks" / "checkpoints" / "seeds59-8000.pt")
+    other = _checkpoint("seeds59-8000.pt")
     with pytest.raises(ModelError, match="baseline_ridge_lambda"):
         merge_ensembles.merged([load_pretrained(), other])
 
