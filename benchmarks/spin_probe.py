@@ -47,9 +47,7 @@ def spin_overrides(symbols: list[str], nspin: int, beta: float) -> dict:
     if nspin == 2:
         species = list(dict.fromkeys(symbols))
         for i, s in enumerate(species, start=1):
-            system[f"starting_magnetization({i})"] = (
-                STARTING_MAGNETIZATION if s in MAGNETS else 0.0
-            )
+            system[f"starting_magnetization({i})"] = STARTING_MAGNETIZATION if s in MAGNETS else 0.0
     return {"system": system, "electrons": {"mixing_beta": beta, "startingwfc": "atomic"}}
 
 
