@@ -89,10 +89,11 @@ def run_cell(sample, family, work: Path, done: dict, ranks: int) -> dict:
 
 
 def summarize(rows: dict) -> dict:
-    """Per setting, over the cells whose every run converged under both settings: the
-    sum of the per-cell mean iterations, the mean and largest per-cell range (max − min
-    over the β), pw.x's wall time in all (s) and, for ``nspin = 2``, the cells that end
-    magnetic (absolute magnetization above 0.1 Bohr magneton per cell)."""
+    """Per setting, the runs in all and those that did not converge; over the cells whose
+    every run converged under both settings: the sum of the per-cell mean iterations,
+    the mean and largest per-cell range (max − min over the β), pw.x's wall time in all
+    (s) and, for ``nspin = 2``, the cells that end magnetic (absolute magnetization above
+    0.1 Bohr magneton per cell)."""
 
     def ok(row):
         return all(r["iterations"] is not None for s in row.values() for r in s.values())
@@ -100,6 +101,9 @@ def summarize(rows: dict) -> dict:
     cells = [r for r in rows.values() if ok(r)]
     out: dict = {"cells": len(cells), "not_converged": len(rows) - len(cells)}
     for setting in (f"nspin={n}" for n in SPINS):
+        every = [r for row in rows.values() for r in row.get(setting, {}).values()]
+        out[f"{setting} runs not converged"] = sum(r["iterations"] is None for r in every)
+        out[f"{setting} runs"] = len(every)
         runs = [list(c[setting].values()) for c in cells]
         its = [[r["iterations"] for r in rs] for rs in runs]
         summary = {

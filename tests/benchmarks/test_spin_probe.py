@@ -54,6 +54,8 @@ def test_summary_compares_the_spread_of_the_two_settings():
     }
     s = spin_probe.summarize(rows)
     assert s["cells"] == 2 and s["not_converged"] == 1
+    assert s["nspin=1 runs"] == s["nspin=2 runs"] == 9
+    assert s["nspin=1 runs not converged"] == 1 and s["nspin=2 runs not converged"] == 0
     assert s["nspin=1"]["range_mean"] == 9.0 and s["nspin=2"]["range_mean"] == 1.5
     assert s["nspin=1"]["range_max"] == 18 and s["nspin=2"]["range_max"] == 2
     assert s["nspin=1"]["iterations"] == pytest.approx(20.67 + 10.0, abs=0.05)
