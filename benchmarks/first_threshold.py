@@ -104,13 +104,19 @@ def summary(rows: dict, thresholds) -> dict:
     return out
 
 
-def add_run_arguments(ap: argparse.ArgumentParser, ids_help: str) -> None:
-    """The arguments of a benchmark that runs pw.x from a model's starts on dataset entries:
-    the model, ``--ids``, ``--data`` and ``--ranks``."""
-    ap.add_argument("model")
+def add_cell_arguments(ap: argparse.ArgumentParser, ids_help: str) -> None:
+    """The arguments of a benchmark that runs pw.x on dataset entries: ``--ids``,
+    ``--data`` (the benchmark dataset by default) and ``--ranks``."""
     ap.add_argument("--ids", required=True, help=ids_help)
     ap.add_argument("--data", default=str(HERE / "dataset" / "dataset"))
     ap.add_argument("--ranks", type=int, default=1)
+
+
+def add_run_arguments(ap: argparse.ArgumentParser, ids_help: str) -> None:
+    """The arguments of a benchmark that runs pw.x from a model's starts on dataset entries:
+    the model and :func:`add_cell_arguments`."""
+    ap.add_argument("model")
+    add_cell_arguments(ap, ids_help)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,6 +32,9 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from first_threshold import add_cell_arguments  # noqa: E402
+
 MAGNETS = ("Cr", "Fe", "Ni")
 STARTING_MAGNETIZATION = 0.5
 BETAS = (0.396, 0.4, 0.404)
@@ -127,9 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--ids", required=True, help="comma-separated dataset entry ids")
-    ap.add_argument("--data", default=str(HERE / "dataset" / "dataset"))
-    ap.add_argument("--ranks", type=int, default=1)
+    add_cell_arguments(ap, "comma-separated dataset entry ids")
     ap.add_argument("-o", "--output", required=True)
     args = ap.parse_args(argv)
     ds = Dataset(args.data)
