@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import tempfile
 from pathlib import Path
@@ -39,7 +38,6 @@ MAGNETS = ("Cr", "Fe", "Ni")
 STARTING_MAGNETIZATION = 0.5
 BETAS = (0.396, 0.4, 0.404)
 SPINS = (1, 2)
-_MAG = re.compile(r"^\s*(total|absolute) magnetization\s*=\s*(-?[\d.]+)", re.M)
 
 
 def spin_overrides(symbols: list[str], nspin: int, beta: float) -> dict:
@@ -54,40 +52,36 @@ def spin_overrides(symbols: list[str], nspin: int, beta: float) -> dict:
     return {"system": system, "electrons": {"mixing_beta": beta, "startingwfc": "atomic"}}
 
 
-def final_magnetization(pw_output: str) -> tuple[float | None, float | None]:
-    """The last total and absolute magnetization pw.x printed (Bohr mag/cell), or None."""
-    found = {"total": None, "absolute": None}
-    for kind, value in _MAG.findall(pw_output):
-        found[kind] = float(value)
-    return found["total"], found["absolute"]
-
-
 def run_cell(sample, family, work: Path, done: dict, ranks: int) -> dict:
     """{'nspin=N': {str(beta): run record}} for every setting not in ``done``."""
     from rhocat.evaluate.runner import sample_atoms
+    from rhocat.qe.parse import final_magnetization
     from rhocat.qe.scf import run_scf
 
     atoms = sample_atoms(sample)
     out = {f"nspin={n}": dict(done.get(f"nspin={n}", {})) for n in SPINS}
     for nspin in SPINS:
+        runs = out[f"nspin={nspin}"]
         for beta in BETAS:
-            if str(beta) in out[f"nspin={nspin}"]:
+            if str(beta) in runs:
                 continue
             over = spin_overrides(atoms.get_chemical_symbols(), nspin, beta)
             res = run_scf(atoms, family=family, start="atomic", overrides=over,
                           parameters=sample.meta["parameters"], ranks=ranks,
                           workdir=work / f"s{nspin}-b{beta}")  # fmt: skip
-            text = (Path(res.workdir) / "pw.out").read_text(errors="replace")
-            total, absolute = final_magnetization(text) if nspin == 2 else (0.0, 0.0)
-            out[f"nspin={nspin}"][str(beta)] = {
+            total, absolute = (0.0, 0.0)
+            if nspin == 2:
+                stdout = (Path(res.workdir) / "pw.out").read_text(errors="replace")
+                total, absolute = final_magnetization(stdout)
+            runs[str(beta)] = {
                 "iterations": res.iterations if res.converged else None,
                 "energy_ry": res.energy_ry,
                 "total_magnetization": total,
                 "absolute_magnetization": absolute,
                 "pw_wall_s": res.pw_wall_s,
             }
-            print(sample.id, nspin, beta, out[f"nspin={nspin}"][str(beta)]["iterations"],
-                  total, absolute, file=sys.stderr, flush=True)  # fmt: skip
+            print(sample.id, nspin, beta, runs[str(beta)]["iterations"], total, absolute,
+                  file=sys.stderr, flush=True)  # fmt: skip
     return out
 
 

@@ -23,17 +23,6 @@ def test_starting_magnetization_goes_to_the_magnets_in_species_order():
     assert spin_probe.spin_overrides(["Cr", "N"], 1, 0.4)["system"] == {"nspin": 1}
 
 
-def test_the_last_magnetization_printed_is_the_final_one():
-    text = (
-        "     total magnetization       =     1.20 Bohr mag/cell\n"
-        "     absolute magnetization    =     1.50 Bohr mag/cell\n"
-        "     total magnetization       =    -0.05 Bohr mag/cell\n"
-        "     absolute magnetization    =     0.31 Bohr mag/cell\n"
-    )
-    assert spin_probe.final_magnetization(text) == (-0.05, 0.31)
-    assert spin_probe.final_magnetization("no spin here") == (None, None)
-
-
 def _run(its: int, absolute: float = 0.0, wall: float = 1.0) -> dict:
     return {"iterations": its, "absolute_magnetization": absolute, "pw_wall_s": wall}
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from rhocat.qe.gvectors import QE_BOHR_ANGSTROM
-from rhocat.qe.parse import parse_stdout, parse_xml
+from rhocat.qe.parse import final_magnetization, parse_stdout, parse_xml
 
 FIXTURES = Path(__file__).parent / "fixtures" / "pw"
 
@@ -98,3 +98,14 @@ def test_output_cut_before_job_done_is_not_converged():
     h = parse_stdout(text[: text.index("convergence has been achieved")])
     assert not h.finished and not h.converged
     assert len(h.scf_accuracy_ry) == 9 and h.pw_wall_s is None
+
+
+def test_the_last_magnetization_printed_is_the_final_one():
+    text = (
+        "     total magnetization       =     1.20 Bohr mag/cell\n"
+        "     absolute magnetization    =     1.50 Bohr mag/cell\n"
+        "     total magnetization       =    -0.05 Bohr mag/cell\n"
+        "     absolute magnetization    =     0.31 Bohr mag/cell\n"
+    )
+    assert final_magnetization(text) == (-0.05, 0.31)
+    assert final_magnetization("no spin here") == (None, None)

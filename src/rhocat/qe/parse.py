@@ -27,6 +27,7 @@ _FFT = re.compile(r"FFT dimensions:\s*\(\s*(\d+),\s*(\d+),\s*(\d+)\)")
 _NELEC = re.compile(r"number of electrons\s+=\s+([0-9.]+)")
 _FERMI = re.compile(r"the Fermi energy is\s+([-+0-9.]+)\s+ev")
 _ERROR = re.compile(r"%{20,}\s*\n(.*?)\n\s*%{20,}", re.S)
+_MAGNETIZATION = re.compile(r"^\s*(total|absolute) magnetization\s*=\s*(-?[\d.]+)", re.M)
 
 
 @dataclass
@@ -82,6 +83,15 @@ def initial_density(stdout: str) -> str | None:
     if "Initial potential from superposition of free atoms" in stdout:
         return "atomic"
     return None
+
+
+def final_magnetization(stdout: str) -> tuple[float | None, float | None]:
+    """The last total and absolute magnetization a spin-polarised pw.x run printed (Bohr
+    magneton per cell), each None when pw.x printed none (``nspin = 1``)."""
+    found: dict[str, float | None] = {"total": None, "absolute": None}
+    for kind, value in _MAGNETIZATION.findall(stdout):
+        found[kind] = float(value)
+    return found["total"], found["absolute"]
 
 
 class LiveHistory:
