@@ -1,0 +1,145 @@
+"""benchmarks/occupation_swap.py: predicted or ACS density × model or atomic occupations."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ase.build import bulk
+
+from tests.conftest import LOW_CUTOFF
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+import occupation_swap  # noqa: E402
+
+
+@pytest.fixture
+def gaas(tmp_path):
+    """GaAs (both species PAW), rhocat's warm start at low cutoffs."""
+    from rhocat.predict import predict_restart
+    from rhocat.pretrained import load_pretrained
+    from rhocat.qe.pseudo import load_family
+
+    atoms = bulk("GaAs", "zincblende", a=5.65)
+    pred = predict_restart(load_pretrained(), atoms, out_dir=tmp_path / "p", overrides=LOW_CUTOFF)
+    return atoms, load_family("debian-pbe"), Path(pred.restart_dir)
+
+
+def test_four_starts_hold_the_density_and_occupations_they_name(gaas, tmp_path):
+    from rhocat.qe.acs import atomic_becsum
+    from rhocat.qe.density import read_charge_density
+    from rhocat.qe.paw import read_paw_txt
+    from rhocat.qe.start import acs_like
+
+    atoms, family, pred_dir = gaas
+    folders = occupation_swap.swapped_starts(pred_dir, atoms, family, [0.0, 1e-3], tmp_path / "w")
+    assert sorted(folders) == sorted(
+        (s, e) for s in occupation_swap.STARTS for e in ("0.0", "0.001")
+    )
+    pred = read_charge_density(pred_dir / "charge-density.dat")
+    acs = acs_like(pred, atoms, family)
+    model_occ = read_paw_txt(pred_dir / "paw.txt", len(atoms)).values
+    atomic_occ = atomic_becsum(atoms, family).values
+    assert not np.allclose(model_occ, atomic_occ)  # the model moves the occupations
+    for (name, eps), folder in folders.items():
+        rho, occ = name.split("+")
+        want = (pred if rho == "pred" else acs).rho_g[0]
+        got = read_charge_density(folder / "charge-density.dat").rho_g[0]
+        g0 = ~pred.miller.any(axis=1)
+        np.testing.assert_allclose(got[g0], want[g0], rtol=1e-12)  # the charge is kept
+        np.testing.assert_allclose(got[~g0], want[~g0] * (1 + float(eps)), rtol=1e-9, atol=1e-14)
+        values = read_paw_txt(folder / "paw.txt", len(atoms)).values
+        np.testing.assert_allclose(values, model_occ if occ == "model" else atomic_occ, atol=1e-14)
+    assert (pred_dir / "paw.txt").read_text() != (
+        folders["pred+atomic", "0.0"] / "paw.txt"
+    ).read_text()
+
+
+def test_without_paw_species_only_the_warm_start_and_the_acs(tmp_path):
+    from rhocat.predict import predict_restart
+    from rhocat.pretrained import load_pretrained
+    from rhocat.qe.pseudo import load_family
+
+    atoms = bulk("Si", "diamond", a=5.43)
+    pred = predict_restart(load_pretrained(), atoms, out_dir=tmp_path / "p", overrides=LOW_CUTOFF)
+    folders = occupation_swap.swapped_starts(
+        Path(pred.restart_dir), atoms, load_family("debian-pbe"), [0.0], tmp_path / "w"
+    )
+    assert sorted(folders) == [("acs+atomic", "0.0"), ("pred+model", "0.0")]
+
+
+def _row(**starts) -> dict:
+    return {
+        s.replace("_", "+"): dict(zip(("-0.001", "0.0", "0.001"), v, strict=True))
+        for s, v in starts.items()
+    }
+
+
+def test_summary_compares_each_start_with_the_noise_free_acs():
+    rows = {
+        "a": _row(
+            pred_model=(14, 20, 26),
+            pred_atomic=(12, 12, 13),
+            acs_model=(15, 15, 15),
+            acs_atomic=(13, 13, 13),
+        ),
+        "b": _row(
+            pred_model=(9, 9, 9),
+            pred_atomic=(9, 10, 9),
+            acs_model=(11, 11, 12),
+            acs_atomic=(11, 12, 11),
+        ),
+        "lost": _row(
+            pred_model=(9, None, 9),
+            pred_atomic=(9, 9, 9),
+            acs_model=(9, 9, 9),
+            acs_atomic=(9, 9, 9),
+        ),
+    }
+    s = occupation_swap.summarize(rows)
+    assert s["cells"] == 2 and s["cells_with_occupations"] == 2
+    assert s["pred+model"]["iterations"] == pytest.approx(20 + 9)
+    assert s["pred+model"]["range_mean"] == 6.0 and s["pred+model"]["range_max"] == 12
+    assert s["pred+model"]["slower_cells"] == ["a"]
+    assert s["pred+model"]["runs_not_converged"] == 1
+    assert s["pred+atomic"]["slower_cells"] == [] and s["acs+atomic"]["slower_cells"] == []
+    assert s["acs+model"]["slower_cells"] == ["a"]
+    assert s["acs+atomic"]["range_mean"] == 0.5
+
+
+def test_a_file_of_runs_at_another_threshold_is_refused(tmp_path, capsys):
+    out = tmp_path / "o.json"
+    out.write_text(json.dumps({"threshold": "file", "rows": {"x": {"pred+model": {"0.0": 9}}}}))
+    with pytest.raises(SystemExit) as exc:
+        occupation_swap.main(["m.pt", "--ids", "x", "-o", str(out)])
+    assert exc.value.code == 2 and "threshold = 'file', not '0.01'" in capsys.readouterr().err
+    assert json.loads(out.read_text())["rows"]["x"]["pred+model"]["0.0"] == 9  # untouched
+
+
+@pytest.mark.needs_pw
+def test_pw_runs_every_start_once_and_a_resume_runs_none(gaas, tmp_path):
+    """Four starts at ε = 0 on GaAs, real pw.x; a second call with the first's rows runs
+    no pw.x."""
+    from rhocat.pretrained import load_pretrained
+    from rhocat.qe.inputs import pw_parameters
+    from tests.conftest import entry_sample
+
+    atoms, family, _ = gaas
+    params = pw_parameters(atoms, family, overrides=LOW_CUTOFF)
+    sample = entry_sample(atoms, "GaAs", parameters=params)
+    model = load_pretrained()
+    out = occupation_swap.swap_iterations(
+        model, sample, family, tmp_path / "r", [0.0], "0.01", "atomic", 1
+    )
+    assert sorted(out) == sorted(occupation_swap.STARTS)
+    assert all(v["0.0"] and v["0.0"] > 0 for v in out.values())
+    inputs = list((tmp_path / "r").rglob("pw.in"))
+    assert len(inputs) == 4
+    assert all("startingwfc = 'atomic'" in p.read_text() for p in inputs)
+    again = occupation_swap.swap_iterations(
+        model, sample, family, tmp_path / "r2", [0.0], "0.01", "atomic", 1, done=out
+    )
+    assert again == out and not list((tmp_path / "r2").rglob("pw.in"))
