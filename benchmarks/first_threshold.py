@@ -112,6 +112,24 @@ def add_cell_arguments(ap: argparse.ArgumentParser, ids_help: str) -> None:
     ap.add_argument("--ranks", type=int, default=1)
 
 
+def add_occupations_argument(ap: argparse.ArgumentParser) -> None:
+    """``--occupations``: whose PAW occupations the warm starts carry (default: the card's)."""
+    from rhocat.predict.core import OCCUPATIONS_VALUES
+
+    ap.add_argument("--occupations", choices=OCCUPATIONS_VALUES,
+                    help="PAW occupations of the warm starts (default: the card's)")  # fmt: skip
+
+
+def with_occupations(model, occupations: str | None):
+    """``model`` with its card's warm-start occupations set to ``occupations`` (None: the
+    card as it is), the way a shipped card would say it."""
+    from rhocat.predict.core import OCCUPATIONS_KEY
+
+    if occupations is not None:
+        model.metadata = {**(model.metadata or {}), OCCUPATIONS_KEY: occupations}
+    return model
+
+
 def add_run_arguments(ap: argparse.ArgumentParser, ids_help: str) -> None:
     """The arguments of a benchmark that runs pw.x from a model's starts on dataset entries:
     the model and :func:`add_cell_arguments`."""
@@ -132,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--thresholds", default="file,0.01", help="'file' (pw.x's 1e-5) or numbers")
     ap.add_argument("--startingwfc", choices=STARTINGWFC_VALUES,
                     help="pw.x's startingwfc of the warm starts (default: the card's)")  # fmt: skip
+    add_occupations_argument(ap)
     ap.add_argument("-o", "--output", default=str(HERE / "results_first_threshold.json"))
     args = ap.parse_args(argv)
     ids = args.ids.split(",")
@@ -140,13 +159,16 @@ def main(argv: list[str] | None = None) -> int:
     thresholds = args.thresholds.split(",")
     out_path = Path(args.output)
     result = json.loads(out_path.read_text()) if out_path.is_file() else {"rows": {}}
-    refused = check_setting(result, "startingwfc", args.startingwfc, out_path)
-    if refused:
-        ap.error(refused)
+    for key in ("startingwfc", "occupations"):
+        refused = check_setting(result, key, getattr(args, key), out_path)
+        if refused:
+            ap.error(refused)
     thresholds = list(dict.fromkeys([*result.get("thresholds", []), *thresholds]))
     result.update(model=args.model, thresholds=thresholds, startingwfc=args.startingwfc)
+    if args.occupations:
+        result["occupations"] = args.occupations
     ds = Dataset(args.data)
-    model = load_model(args.model)
+    model = with_occupations(load_model(args.model), args.occupations)
     family = load_family(ds.manifest.family)
     for i in ids:
         done = result["rows"].get(i, {})

@@ -26,7 +26,13 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from first_threshold import check_setting, predicted_start, warm_overrides  # noqa: E402
+from first_threshold import (  # noqa: E402
+    add_occupations_argument,
+    check_setting,
+    predicted_start,
+    warm_overrides,
+    with_occupations,
+)
 
 
 def scaled_density(density, eps: float):
@@ -80,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ranks", type=int, default=1)
     ap.add_argument("--startingwfc", choices=STARTINGWFC_VALUES,
                     help="pw.x's startingwfc of the warm starts (default: the card's)")  # fmt: skip
+    add_occupations_argument(ap)
     ap.add_argument("-o", "--output", required=True)
     args = ap.parse_args(argv)
     eps_list = [float(e) for e in args.eps.split(",")]
@@ -89,12 +96,15 @@ def main(argv: list[str] | None = None) -> int:
     result = json.loads(out_path.read_text()) if out_path.is_file() else {"rows": {}}
     if result.get("threshold", args.threshold) != args.threshold:
         ap.error(f"{out_path} holds runs at threshold {result['threshold']}")
-    refused = check_setting(result, "startingwfc", args.startingwfc, out_path)
-    if refused:
-        ap.error(refused)
+    for key in ("startingwfc", "occupations"):
+        refused = check_setting(result, key, getattr(args, key), out_path)
+        if refused:
+            ap.error(refused)
     result.update(model=args.model, threshold=args.threshold, startingwfc=args.startingwfc)
+    if args.occupations:
+        result["occupations"] = args.occupations
     ds = Dataset(args.data)
-    model = load_model(args.model)
+    model = with_occupations(load_model(args.model), args.occupations)
     family = load_family(ds.manifest.family)
     for i in args.ids.split(","):
         done = {k: v for k, v in result["rows"].get(i, {}).items() if k != "acs"}

@@ -53,6 +53,11 @@ KNOWN_FILES = frozenset({"charge-density.dat", "paw.txt", PREDICTION_JSON})
 FIRST_THRESHOLD_KEY = "warm_diago_thr_init"
 #: ... and pw.x's ``startingwfc`` chosen the same way (absent: pw.x's own 'atomic+random').
 STARTINGWFC_KEY = "warm_startingwfc"
+#: ... and whose PAW on-site occupations go with the predicted density: ``"model"`` (the
+#: model's, shrunk by the ensemble's s; also when absent) or ``"atomic"``.
+OCCUPATIONS_KEY = "warm_occupations"
+#: The values :data:`OCCUPATIONS_KEY` may take.
+OCCUPATIONS_VALUES = ("model", "atomic")
 
 
 def first_threshold(model, fallback: bool = False) -> float:
@@ -89,6 +94,16 @@ def warm_startingwfc(model, fallback: bool = False) -> str | None:
     return value if value in STARTINGWFC_VALUES else None
 
 
+def warm_occupations(model) -> str:
+    """Whose PAW occupations a warm start of ``model`` hands pw.x: ``"atomic"`` when the
+    model's card says so (``metadata[OCCUPATIONS_KEY]``), else ``"model"``. Atomic ones
+    are QE's ``PAW_atomic_becsum`` without its random noise; they are chosen on the card
+    where validation SCF runs found the model's own occupations less steady
+    (docs/scf-starts.md §7)."""
+    value = (getattr(model, "metadata", None) or {}).get(OCCUPATIONS_KEY)
+    return value if value in OCCUPATIONS_VALUES else "model"
+
+
 @dataclass
 class PredictionResult:
     """Plain-data outcome of one prediction (JSON-ready with :meth:`to_dict`).
@@ -102,7 +117,8 @@ class PredictionResult:
         negative_fraction: share of real-space grid points where ρ_ACS + Δρ < 0.
         clipped_fraction: share of points raised to the floor min(ρ_ACS, 0).
         clipped_charge: electrons added by raising them (before scaling).
-        becsum_source: ``"model"``, ``"atomic-fallback"`` or ``"none"`` (no PAW species).
+        becsum_source: ``"model"``, ``"atomic"`` (the card's choice,
+            :func:`warm_occupations`), ``"atomic-fallback"`` or ``"none"`` (no PAW species).
         ecutrho_ry: density cutoff of the G list, Ry.
         ngm: number of G vectors.
         fft_grid: real-space grid used for the checks and exports.
@@ -562,16 +578,30 @@ def _cutoffs(
     return float(params["system"]["ecutrho"]), float(params["system"]["ecutwfc"])
 
 
+def _start_becsum(model, atoms: Atoms, family, shrink: float | None):
+    """The PAW occupations of a warm start and their source: the atomic ones where the
+    card asks for them (:func:`warm_occupations`), else the model's, pulled toward the
+    atomic ones by an ensemble's ``shrink`` factor s (None: not an ensemble)."""
+    from rhocat.qe.acs import atomic_becsum
+
+    if warm_occupations(model) == "atomic":
+        atomic = atomic_becsum(atoms, family)
+        return atomic, ("atomic" if atomic is not None else "none")
+    becsum, source = model_becsum(model, atoms, family)
+    if becsum is not None and source == "model" and shrink is not None:
+        becsum = shrink_becsum(becsum, atoms, family, shrink)
+    return becsum, source
+
+
 def _model_start(model, atoms: Atoms, family, miller: np.ndarray, shape, ecutrho_ry: float):
     """The model's part of the start: (Δρ(G) e/bohr³, info, PAW occupations or None, their
     source). An ensemble's shrink factor also pulls predicted occupations toward the
-    atomic ones; where :func:`cutoff_fallback` says the correction does not transfer to
+    atomic ones; a card that asks for atomic occupations (:func:`warm_occupations`) gets
+    them; where :func:`cutoff_fallback` says the correction does not transfer to
     ``ecutrho_ry``, Δρ is 0 and the occupations are atomic (the start pw.x makes itself).
     """
     delta, info = model_prediction(model, atoms, miller, shape)
-    becsum, becsum_source = model_becsum(model, atoms, family)
-    if becsum is not None and becsum_source == "model" and "shrink" in info:
-        becsum = shrink_becsum(becsum, atoms, family, info["shrink"])
+    becsum, becsum_source = _start_becsum(model, atoms, family, info.get("shrink"))
     why_not = cutoff_fallback(model, atoms.get_chemical_symbols(), family, ecutrho_ry)
     if why_not:  # the start pw.x would make itself: ACS density, atomic occupations
         warnings.warn(f"{why_not}: the start is the ACS", stacklevel=3)
