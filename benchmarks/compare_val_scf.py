@@ -39,7 +39,7 @@ from first_threshold import summary  # noqa: E402
 
 def model_rows(threshold: str, paths: list[str]) -> dict:
     """Cell id -> {"acs": n, THRESHOLD: n} from first_threshold.py outputs (cells measured at
-    ``threshold`` only)."""
+    ``threshold`` only; a cell in several files takes the last file's run)."""
     rows: dict = {}
     for path in paths:
         for cid, r in json.loads(Path(path).read_text())["rows"].items():
@@ -51,12 +51,14 @@ def model_rows(threshold: str, paths: list[str]) -> dict:
 def average_repeats(rows: dict, threshold: str, paths: list[str]) -> dict:
     """``rows`` with the warm count of every cell in the ``scf_repeats.py`` outputs
     ``paths`` replaced by the mean over the first run and the repeats (``"runs"``: all
-    counts). A repeat that did not converge is left out of the mean."""
+    counts). A repeat that did not converge is left out of the mean. A cell in several
+    files takes the repeats of the last, as :func:`model_rows` takes its first run."""
     out = {cid: dict(r) for cid, r in rows.items()}
+    repeats = {}
     for path in paths:
-        for cid, rep in json.loads(Path(path).read_text())["rows"].items():
-            if cid not in out:
-                continue
+        repeats.update(json.loads(Path(path).read_text())["rows"])
+    for cid, rep in repeats.items():
+        if cid in out:
             runs = [out[cid][threshold]]
             runs += [n for k, n in rep.items() if k != "acs" and n is not None]
             out[cid][threshold] = float(sum(runs)) / len(runs)

@@ -49,6 +49,22 @@ def test_repeats_replace_a_cells_count_by_the_mean_of_its_runs(tmp_path):
     assert res["summary"]["slower_ids"] == [] and res["summary"]["iterations_warm"] == 25.0
 
 
+def test_a_later_file_replaces_a_cells_runs_and_repeats(tmp_path):
+    """A variant measured anew on some cells: its files come after the reference's, and
+    each such cell takes the new first run and the new repeats (never both sets)."""
+    old = _write(tmp_path / "old.json", {"x": {"acs": 10, "0.01": 14}, "y": {"acs": 9, "0.01": 8}})
+    new = _write(tmp_path / "new.json", {"x": {"acs": 10, "0.01": 9}})
+    old_rep = _write(tmp_path / "old_rep.json", {"x": {"acs": 10, "-0.001": 15, "0.001": 16}})
+    new_rep = _write(tmp_path / "new_rep.json", {"x": {"acs": 10, "-0.001": 8, "0.001": 10}})
+    out = tmp_path / "cmp.json"
+    argv = ["--model", f"v=0.01:{old},{new}", "--repeats", f"v={old_rep},{new_rep}",
+            "-o", str(out)]  # fmt: skip
+    assert compare_val_scf.main(argv) == 0
+    cells = json.loads(out.read_text())["models"]["v"]["cells"]
+    assert cells["x"]["runs"] == [9, 8, 10] and cells["x"]["0.01"] == 9.0
+    assert cells["y"] == {"acs": 9, "0.01": 8}
+
+
 def test_repeats_for_an_unknown_model_are_refused(tmp_path, capsys):
     a = _write(tmp_path / "a.json", {"x": {"acs": 10, "file": 12}})
     argv = ["--model", f"a=file:{a}", "--repeats", f"b={a}", "-o", str(tmp_path / "o.json")]

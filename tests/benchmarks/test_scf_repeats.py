@@ -76,6 +76,36 @@ def test_a_file_of_runs_with_another_startingwfc_is_refused(tmp_path, capsys):
     assert json.loads(out.read_text())["rows"]["x"]["0.001"] == 8  # untouched
 
 
+def test_a_file_of_runs_with_the_cards_occupations_refuses_atomic_ones(tmp_path, capsys):
+    """Warm starts with the model's PAW occupations and with atomic ones never mix in one
+    output file (docs/scf-starts.md §7)."""
+    import json
+
+    out = tmp_path / "o.json"
+    rows = {"x": {"acs": 9, "0.001": 8}}
+    out.write_text(json.dumps({"threshold": "0.01", "startingwfc": "atomic", "rows": rows}))
+    argv = ["m.pt", "--ids", "x", "--threshold", "0.01", "--startingwfc", "atomic",
+            "--occupations", "atomic", "-o", str(out)]  # fmt: skip
+    with pytest.raises(SystemExit) as exc:
+        scf_repeats.main(argv)
+    assert exc.value.code == 2 and "occupations = None, not 'atomic'" in capsys.readouterr().err
+    assert json.loads(out.read_text())["rows"] == rows  # untouched
+
+
+def test_with_occupations_sets_the_card_the_way_a_shipped_card_would():
+    from first_threshold import with_occupations
+
+    from rhocat.predict.core import warm_occupations
+    from rhocat.pretrained import load_pretrained
+
+    model = load_pretrained()
+    assert warm_occupations(model) == "model"
+    card = dict(model.metadata)
+    assert warm_occupations(with_occupations(model, None)) == "model"
+    assert warm_occupations(with_occupations(model, "atomic")) == "atomic"
+    assert {k: v for k, v in model.metadata.items() if k in card} == card  # the rest kept
+
+
 @pytest.mark.needs_pw
 def test_warm_runs_take_the_startingwfc_given(tmp_path):
     """first_threshold.warm_iterations on diamond Si: pw.x's input of the warm start holds

@@ -177,6 +177,41 @@ def test_paw_occupations_from_the_model_are_used(tmp_path):
     assert not (tmp_path / "bad").exists()
 
 
+def test_a_card_that_asks_for_atomic_occupations_gets_them_without_a_warning(tmp_path, si):
+    """warm_occupations = "atomic" on the card: the model's occupations are not used, the
+    noise-free atomic ones are written and the record says so; without PAW species
+    nothing changes."""
+    import warnings
+
+    from rhocat.predict.core import OCCUPATIONS_KEY, warm_occupations
+    from rhocat.qe.acs import atomic_becsum
+    from rhocat.qe.paw import read_paw_txt
+
+    gaas = bulk("GaAs", "zincblende", a=5.75)
+    atomic = atomic_becsum(gaas, load_family("debian-pbe")).values
+
+    class WithOccupations(ToyModel):
+        def predict_becsum(self, numbers, positions_bohr, cell_bohr):
+            return atomic[0] * 0.9
+
+    model = WithOccupations()
+    assert warm_occupations(model) == "model"
+    for bad in ("ATOMIC", 1, None):
+        model.metadata = {OCCUPATIONS_KEY: bad}
+        assert warm_occupations(model) == "model"
+    model.metadata = {OCCUPATIONS_KEY: "atomic"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = predict_restart(model, gaas, out_dir=tmp_path / "gaas")
+    assert res.becsum_source == "atomic"
+    back = read_paw_txt(tmp_path / "gaas" / "paw.txt", nat=2)
+    np.testing.assert_allclose(back.values, atomic, rtol=1e-12)
+    record = json.loads((tmp_path / "gaas" / "prediction.json").read_text())
+    assert record["becsum_source"] == "atomic"
+    res = predict_restart(model, si, out_dir=tmp_path / "si")
+    assert res.becsum_source == "none" and not (tmp_path / "si" / "paw.txt").exists()
+
+
 def test_cube_and_xsf_exports(tmp_path, si):
     res = predict_restart(
         ToyModel(scale=0.3),
