@@ -1,8 +1,8 @@
 """Ship a trained checkpoint as rhocat's pretrained model, with its training card.
 
-Copies CHECKPOINT to ``src/rhocat/pretrained/default.pt`` (with ``--first-threshold`` and
-``--startingwfc``, the warm starts' first diagonalization threshold and pw.x startingwfc
-chosen on validation, in its metadata) and writes
+Copies CHECKPOINT to ``src/rhocat/pretrained/default.pt`` (with ``--first-threshold``,
+``--startingwfc`` and ``--occupations``, the warm starts' first diagonalization threshold,
+pw.x startingwfc and PAW occupations chosen on validation, in its metadata) and writes
 ``default.json``: the model kind and config, elements, pseudopotential family
 and md5s, protocol and pw.x overrides of the dataset, data size per split, the
 checkpoint's training metrics, and (when given) the benchmark figures.
@@ -22,8 +22,11 @@ from rhocat.data.store import Dataset
 from rhocat.evaluate.density import density_rows, summarize_density_rows
 from rhocat.predict.core import (
     FIRST_THRESHOLD_KEY,
+    OCCUPATIONS_KEY,
+    OCCUPATIONS_VALUES,
     STARTINGWFC_KEY,
     first_threshold,
+    warm_occupations,
     warm_startingwfc,
 )
 from rhocat.pretrained import DEFAULT_CARD, DEFAULT_CHECKPOINT
@@ -60,6 +63,14 @@ def main(argv: list[str] | None = None) -> None:
         "(docs/scf-starts.md §4); written to the checkpoint's metadata (without it the warm "
         "starts keep pw.x's own 'atomic+random')",
     )
+    ap.add_argument(
+        "--occupations",
+        choices=OCCUPATIONS_VALUES,
+        default=None,
+        help="whose PAW occupations this model's warm starts carry, as chosen on validation "
+        "cells (docs/scf-starts.md §7); written to the checkpoint's metadata (without it "
+        "the model's own)",
+    )
     args = ap.parse_args(argv)
     if args.first_threshold is not None and not args.first_threshold > 0:
         raise SystemExit("--first-threshold must be > 0")
@@ -69,6 +80,8 @@ def main(argv: list[str] | None = None) -> None:
         metadata[FIRST_THRESHOLD_KEY] = args.first_threshold
     if args.startingwfc is not None:
         metadata[STARTINGWFC_KEY] = args.startingwfc
+    if args.occupations is not None:
+        metadata[OCCUPATIONS_KEY] = args.occupations
     content["metadata"] = json.dumps(metadata)
     model = model_from_checkpoint(content)
     ds = Dataset(args.dataset)
@@ -95,6 +108,7 @@ def main(argv: list[str] | None = None) -> None:
         "training_metrics": model.metrics,
         "warm_diago_thr_init": first_threshold(model),
         "warm_startingwfc": warm_startingwfc(model),
+        "warm_occupations": warm_occupations(model),
         "recipe": args.recipe,
     }
     if args.bench and Path(args.bench).is_file():
