@@ -1,7 +1,8 @@
 """Is it the density or the PAW occupations that makes a warm start less steady than the ACS?
 
 For each structure rhocat predicts its warm start (``predict_restart``: density and, for PAW
-species, the model's occupations shrunk by the ensemble's s, as shipped). pw.x then runs
+species, the model's occupations shrunk by the ensemble's s, as shipped until
+docs/scf-starts.md §7 chose atomic ones; the model's own whatever its card says). pw.x then runs
 from the four combinations of a density and a set of occupations,
 
 - ``pred+model``: the predicted density with the model's occupations (rhocat's warm start),
@@ -33,7 +34,13 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from first_threshold import add_run_arguments, check_setting, predicted_start, warm_overrides  # noqa: E402,I001
+from first_threshold import (  # noqa: E402
+    add_run_arguments,
+    check_setting,
+    predicted_start,
+    warm_overrides,
+    with_occupations,
+)
 from scf_repeats import scaled_density  # noqa: E402
 
 STARTS = ("pred+model", "pred+atomic", "acs+model", "acs+atomic")
@@ -69,11 +76,13 @@ def swap_iterations(
     model, sample, family, work: Path, eps_list, threshold: str, startingwfc: str | None,
     ranks: int, done: dict | None = None,
 ) -> dict:  # fmt: skip
-    """{start: {str(ε): iterations or None}} for the runs not in ``done`` (kept as given)."""
+    """{start: {str(ε): iterations or None}} for the runs not in ``done`` (kept as given).
+    The predicted folder carries the model's own occupations whatever its card asks for."""
     from rhocat.qe.scf import run_scf
 
     out = {k: dict(v) for k, v in (done or {}).items()}
-    atoms, params, pred_dir = predicted_start(model, sample, family, work / "pred")
+    own = with_occupations(model, "model")
+    atoms, params, pred_dir = predicted_start(own, sample, family, work / "pred")
     over = warm_overrides(threshold, startingwfc)
     for (name, eps), folder in swapped_starts(pred_dir, atoms, family, eps_list, work).items():
         if eps in out.get(name, {}):

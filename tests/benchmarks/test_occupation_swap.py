@@ -19,12 +19,15 @@ import occupation_swap  # noqa: E402
 @pytest.fixture
 def gaas(tmp_path):
     """GaAs (both species PAW), rhocat's warm start at low cutoffs."""
+    from first_threshold import with_occupations
+
     from rhocat.predict import predict_restart
     from rhocat.pretrained import load_pretrained
     from rhocat.qe.pseudo import load_family
 
     atoms = bulk("GaAs", "zincblende", a=5.65)
-    pred = predict_restart(load_pretrained(), atoms, out_dir=tmp_path / "p", overrides=LOW_CUTOFF)
+    own = with_occupations(load_pretrained(), "model")  # the card asks for atomic ones
+    pred = predict_restart(own, atoms, out_dir=tmp_path / "p", overrides=LOW_CUTOFF)
     return atoms, load_family("debian-pbe"), Path(pred.restart_dir)
 
 
