@@ -55,6 +55,15 @@ def check_setting(result: dict, key: str, value, path) -> str | None:
     return None
 
 
+def refuse_other_settings(ap: argparse.ArgumentParser, result: dict, settings: dict, path):
+    """Stop with ``ap.error`` when the resumed output ``result`` holds runs made with another
+    value of any of ``settings`` (key -> value of this call), by :func:`check_setting`."""
+    for key, value in settings.items():
+        refused = check_setting(result, key, value, path)
+        if refused:
+            ap.error(refused)
+
+
 def predicted_start(model, sample, family, out_dir: Path):
     """rhocat's warm start for a dataset entry, at its ground-truth run's ``ecutrho`` (Ry):
     (atoms, the run's pw.x parameters, the restart folder)."""
@@ -159,10 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     thresholds = args.thresholds.split(",")
     out_path = Path(args.output)
     result = json.loads(out_path.read_text()) if out_path.is_file() else {"rows": {}}
-    for key in ("startingwfc", "occupations"):
-        refused = check_setting(result, key, getattr(args, key), out_path)
-        if refused:
-            ap.error(refused)
+    settings = {"startingwfc": args.startingwfc, "occupations": args.occupations}
+    refuse_other_settings(ap, result, settings, out_path)
     thresholds = list(dict.fromkeys([*result.get("thresholds", []), *thresholds]))
     result.update(model=args.model, thresholds=thresholds, startingwfc=args.startingwfc)
     if args.occupations:

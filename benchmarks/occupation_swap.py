@@ -36,8 +36,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from first_threshold import (  # noqa: E402
     add_run_arguments,
-    check_setting,
     predicted_start,
+    refuse_other_settings,
     warm_overrides,
     with_occupations,
 )
@@ -148,10 +148,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--eps: give at least one ε")
     out_path = Path(args.output)
     result = json.loads(out_path.read_text()) if out_path.is_file() else {"rows": {}}
-    for key, value in (("threshold", args.threshold), ("startingwfc", args.startingwfc)):
-        refused = check_setting(result, key, value, out_path)
-        if refused:
-            ap.error(refused)
+    settings = {"threshold": args.threshold, "startingwfc": args.startingwfc}
+    refuse_other_settings(ap, result, settings, out_path)
     result.update(model=args.model, threshold=args.threshold, startingwfc=args.startingwfc)
     ds = Dataset(args.data)
     model = load_model(args.model)

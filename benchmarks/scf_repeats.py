@@ -28,8 +28,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from first_threshold import (  # noqa: E402
     add_occupations_argument,
-    check_setting,
     predicted_start,
+    refuse_other_settings,
     warm_overrides,
     with_occupations,
 )
@@ -96,10 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     result = json.loads(out_path.read_text()) if out_path.is_file() else {"rows": {}}
     if result.get("threshold", args.threshold) != args.threshold:
         ap.error(f"{out_path} holds runs at threshold {result['threshold']}")
-    for key in ("startingwfc", "occupations"):
-        refused = check_setting(result, key, getattr(args, key), out_path)
-        if refused:
-            ap.error(refused)
+    settings = {"startingwfc": args.startingwfc, "occupations": args.occupations}
+    refuse_other_settings(ap, result, settings, out_path)
     result.update(model=args.model, threshold=args.threshold, startingwfc=args.startingwfc)
     if args.occupations:
         result["occupations"] = args.occupations
