@@ -130,13 +130,18 @@ def add_occupations_argument(ap: argparse.ArgumentParser) -> None:
 
 
 def with_occupations(model, occupations: str | None):
-    """``model`` with its card's warm-start occupations set to ``occupations`` (None: the
-    card as it is), the way a shipped card would say it."""
+    """``model`` with its card's warm-start occupations set to ``occupations``, the way a
+    shipped card would say it: a shallow copy (same weights, its own card), so the caller's
+    model keeps its card; None: ``model`` itself."""
+    import copy
+
     from rhocat.predict.core import OCCUPATIONS_KEY
 
-    if occupations is not None:
-        model.metadata = {**(model.metadata or {}), OCCUPATIONS_KEY: occupations}
-    return model
+    if occupations is None:
+        return model
+    out = copy.copy(model)
+    out.metadata = {**(model.metadata or {}), OCCUPATIONS_KEY: occupations}
+    return out
 
 
 def add_run_arguments(ap: argparse.ArgumentParser, ids_help: str) -> None:

@@ -104,11 +104,13 @@ def summarize(rows: dict) -> dict:
         i: r for i, r in rows.items()
         if all(v is not None for s in starts for v in r.get(s, {}).values())
     }  # fmt: skip
-    out = {"cells": len(complete), "cells_with_occupations": 0}
-    out["cells_with_occupations"] = sum("acs+model" in r for r in complete.values())
+    out = {
+        "cells": len(complete),
+        "cells_with_occupations": sum("acs+model" in r for r in complete.values()),
+    }
+    ref = {i: np.mean(list(r[REFERENCE].values())) for i, r in complete.items()}
     for start in starts:
         cells = {i: list(r[start].values()) for i, r in complete.items() if start in r}
-        ref = {i: np.mean(list(r[REFERENCE].values())) for i, r in complete.items()}
         ranges = [max(v) - min(v) for v in cells.values()]
         out[start] = {
             "cells": len(cells),

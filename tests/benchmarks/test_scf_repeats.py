@@ -106,6 +106,7 @@ def test_with_occupations_sets_the_card_the_way_a_shipped_card_would():
     assert {k: v for k, v in model.metadata.items() if k != "warm_occupations"} == {
         k: v for k, v in card.items() if k != "warm_occupations"
     }  # the rest kept
+    assert model.metadata == card  # the caller's model keeps its own card
 
 
 @pytest.mark.needs_pw
