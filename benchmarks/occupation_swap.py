@@ -10,6 +10,9 @@ from the four combinations of a density and a set of occupations,
   ``PAW_atomic_becsum`` without its random noise),
 - ``acs+model``: the ACS density with the model's occupations,
 - ``acs+atomic``: the ACS with the atomic occupations (the noise-free ACS),
+- with ``--oracle`` also ``pred+converged``: the predicted density with the converged
+  occupations of the dataset's reference run (an oracle no prediction may use: it asks
+  whether more accurate occupations would help the predicted density),
 
 each with its density scaled by 1 + ε on every G ≠ 0 (G = 0, the charge, unchanged; ε = 0
 and ±1e-3: changes far below any model's error), all at one first diagonalization
@@ -18,7 +21,7 @@ per start, ε and structure (None: not converged), and a summary per start (sum 
 per-cell means, mean per-cell range, cells slower than the noise-free ACS). Resumable.
 
     python benchmarks/occupation_swap.py MODEL --ids heusler-Fe2GaAs,zincblende-CrC~c1 \
-        [--eps -0.001,0,0.001] [--threshold 0.01] [--startingwfc atomic] \
+        [--eps -0.001,0,0.001] [--threshold 0.01] [--startingwfc atomic] [--oracle] \
         -o benchmarks/results_occupation_swap.json
 """
 
@@ -44,14 +47,19 @@ from first_threshold import (  # noqa: E402
 from scf_repeats import scaled_density  # noqa: E402
 
 STARTS = ("pred+model", "pred+atomic", "acs+model", "acs+atomic")
+ORACLE_STARTS = ("pred+converged",)
 REFERENCE = "acs+atomic"
 EPSILONS = (-1e-3, 0.0, 1e-3)
 
 
-def swapped_starts(pred_dir: Path, atoms, family, eps_list, work: Path) -> dict:
+def swapped_starts(
+    pred_dir: Path, atoms, family, eps_list, work: Path, converged=None
+) -> dict:
     """Restart folders {(start, str(ε)): Path} for every start of :data:`STARTS` and ε,
-    built from rhocat's predicted folder ``pred_dir`` (its other files kept). Structures
-    without PAW species have no occupations: only ``pred+model`` and ``acs+atomic``."""
+    built from rhocat's predicted folder ``pred_dir`` (its other files kept), and for
+    :data:`ORACLE_STARTS` when ``converged`` (a ``Becsum``: the reference run's
+    occupations) is given. Structures without PAW species have no occupations: only
+    ``pred+model`` and ``acs+atomic``."""
     from rhocat.qe.acs import atomic_becsum
     from rhocat.qe.density import read_charge_density
     from rhocat.qe.save import copy_restart
@@ -60,8 +68,10 @@ def swapped_starts(pred_dir: Path, atoms, family, eps_list, work: Path) -> dict:
     pred = read_charge_density(pred_dir / "charge-density.dat")
     density = {"pred": pred, "acs": acs_like(pred, atoms, family)}
     atomic = atomic_becsum(atoms, family)
-    occupations = {"model": None, "atomic": atomic}  # None: keep the folder's paw.txt
+    occupations = {"model": None, "atomic": atomic, "converged": converged}  # None: keep
     names = STARTS if atomic is not None else ("pred+model", REFERENCE)
+    if atomic is not None and converged is not None:
+        names = names + ORACLE_STARTS
     folders = {}
     for name in names:
         rho, occ = name.split("+")
@@ -72,19 +82,31 @@ def swapped_starts(pred_dir: Path, atoms, family, eps_list, work: Path) -> dict:
     return folders
 
 
+def converged_becsum(sample):
+    """The reference run's converged occupations of a dataset ``sample`` as a ``Becsum``,
+    or None when it stores none (no PAW species)."""
+    from rhocat.qe.paw import Becsum
+
+    values = ((sample.meta or {}).get("paw") or {}).get("becsum")
+    return None if values is None else Becsum(np.asarray(values, dtype=np.float64))
+
+
 def swap_iterations(
     model, sample, family, work: Path, eps_list, threshold: str, startingwfc: str | None,
-    ranks: int, done: dict | None = None,
+    ranks: int, done: dict | None = None, oracle: bool = False,
 ) -> dict:  # fmt: skip
     """{start: {str(ε): iterations or None}} for the runs not in ``done`` (kept as given).
-    The predicted folder carries the model's own occupations whatever its card asks for."""
+    The predicted folder carries the model's own occupations whatever its card asks for;
+    ``oracle``: also the starts of :data:`ORACLE_STARTS`."""
     from rhocat.qe.scf import run_scf
 
     out = {k: dict(v) for k, v in (done or {}).items()}
     own = with_occupations(model, "model")
     atoms, params, pred_dir = predicted_start(own, sample, family, work / "pred")
     over = warm_overrides(threshold, startingwfc)
-    for (name, eps), folder in swapped_starts(pred_dir, atoms, family, eps_list, work).items():
+    converged = converged_becsum(sample) if oracle else None
+    folders = swapped_starts(pred_dir, atoms, family, eps_list, work, converged)
+    for (name, eps), folder in folders.items():
         if eps in out.get(name, {}):
             continue
         res = run_scf(atoms, family=family, start=folder, parameters=params, overrides=over,
@@ -99,7 +121,7 @@ def summarize(rows: dict) -> dict:
     and ``range_max`` (max − min of a cell's runs), ``slower_cells`` (mean above the
     noise-free ACS's mean) and ``runs_not_converged``. Cells where any run of any start
     did not converge enter only the count of those runs."""
-    starts = [s for s in STARTS if any(s in r for r in rows.values())]
+    starts = [s for s in STARTS + ORACLE_STARTS if any(s in r for r in rows.values())]
     complete = {
         i: r for i, r in rows.items()
         if all(v is not None for s in starts for v in r.get(s, {}).values())
@@ -140,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threshold", default="0.01", help="'file' (pw.x's 1e-5) or a number")
     ap.add_argument("--startingwfc", choices=STARTINGWFC_VALUES, default="atomic",
                     help="startingwfc of every run (default: the shipped card's)")  # fmt: skip
+    ap.add_argument("--oracle", action="store_true",
+                    help="also the predicted density with the reference run's occupations")  # fmt: skip
     ap.add_argument("-o", "--output", required=True)
     args = ap.parse_args(argv)
     try:
@@ -160,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="rhocat-occ-") as tmp:
             result["rows"][i] = swap_iterations(
                 model, ds.load(i), family, Path(tmp), eps_list, args.threshold,
-                args.startingwfc, args.ranks, done=result["rows"].get(i),
+                args.startingwfc, args.ranks, done=result["rows"].get(i), oracle=args.oracle,
             )  # fmt: skip
         result["summary"] = summarize(result["rows"])
         out_path.write_text(json.dumps(result, indent=1))

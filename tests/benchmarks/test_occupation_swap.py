@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from ase.build import bulk
 
+from tests.benchmarks.shared import DATASET, needs_dataset
 from tests.conftest import LOW_CUTOFF
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
@@ -59,6 +60,38 @@ def test_four_starts_hold_the_density_and_occupations_they_name(gaas, tmp_path):
     assert (pred_dir / "paw.txt").read_text() != (
         folders["pred+atomic", "0.0"] / "paw.txt"
     ).read_text()
+
+
+def test_the_oracle_start_holds_the_converged_occupations_it_is_given(gaas, tmp_path):
+    from rhocat.qe.acs import atomic_becsum
+    from rhocat.qe.density import read_charge_density
+    from rhocat.qe.paw import Becsum, read_paw_txt
+
+    atoms, family, pred_dir = gaas
+    converged = Becsum(1.05 * atomic_becsum(atoms, family).values)
+    folders = occupation_swap.swapped_starts(
+        pred_dir, atoms, family, [0.0], tmp_path / "w", converged
+    )
+    assert sorted(n for n, _ in folders) == sorted(
+        occupation_swap.STARTS + occupation_swap.ORACLE_STARTS
+    )
+    oracle = folders["pred+converged", "0.0"]
+    values = read_paw_txt(oracle / "paw.txt", len(atoms)).values
+    np.testing.assert_allclose(values, converged.values, atol=1e-14)
+    np.testing.assert_array_equal(
+        read_charge_density(oracle / "charge-density.dat").rho_g,
+        read_charge_density(pred_dir / "charge-density.dat").rho_g,
+    )
+
+
+@needs_dataset
+def test_converged_occupations_come_from_the_reference_run():
+    from rhocat.data.store import Dataset
+
+    ds = Dataset(DATASET)
+    crn = occupation_swap.converged_becsum(ds.load("zincblende-CrN"))
+    assert crn.values.shape[:2] == (1, 2) and np.abs(crn.values).sum() > 0
+    assert occupation_swap.converged_becsum(ds.load("L12-CuRh3")) is None  # no PAW species
 
 
 def test_without_paw_species_only_the_warm_start_and_the_acs(tmp_path):
@@ -111,6 +144,9 @@ def test_summary_compares_each_start_with_the_noise_free_acs():
     assert s["pred+atomic"]["slower_cells"] == [] and s["acs+atomic"]["slower_cells"] == []
     assert s["acs+model"]["slower_cells"] == ["a"]
     assert s["acs+atomic"]["range_mean"] == 0.5
+    assert "pred+converged" not in s  # only where its runs were made
+    rows["b"]["pred+converged"] = {"-0.001": 8, "0.0": 8, "0.001": 9}
+    assert occupation_swap.summarize(rows)["pred+converged"]["iterations"] == pytest.approx(25 / 3)
 
 
 def test_a_file_of_runs_at_another_threshold_is_refused(tmp_path, capsys):
