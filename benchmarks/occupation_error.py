@@ -1,15 +1,16 @@
 """How far the occupation model's PAW occupations lie from the converged ones, per group.
 
 For every converged structure of the dataset's ``val`` split (and, reported only, its
-``test*`` splits; or the structures of ``--ids``) that holds PAW atoms and stored converged occupations: the squared
-Frobenius distance of the model's occupations (``rhocat.models.predict_becsum``, unshrunk)
-and of the atomic ones (``PAW_atomic_becsum`` without noise) from the converged occupations
-of the dataset's reference run, summed over the PAW atoms of each element. Per group the
-error ratio ‖model − converged‖ / ‖atomic − converged‖ (below 1: the model's occupations
-are closer to the converged ones than the atomic ones are). Groups: split × PAW element ×
-whether the structure holds one of ``--light`` (default B, C, N, O): the split along which
-docs/scf-starts.md §7 found the atomic occupations' gain on validation. A diagnostic (no
-SCF): it reads reference occupations, which a prediction never does. Writes JSON.
+``test*`` splits; or the structures of ``--ids``) that holds PAW atoms and stored converged
+occupations: the squared Frobenius distance of the model's occupations
+(``rhocat.models.predict_becsum``, unshrunk) and of the atomic ones (``PAW_atomic_becsum``
+without noise) from the converged occupations of the dataset's reference run, summed over
+the PAW atoms of each element. Per group the error ratio ‖model − converged‖ / ‖atomic −
+converged‖ (below 1: the model's occupations are closer to the converged ones than the
+atomic ones are). Groups: split × PAW element × whether the structure holds one of
+``--light`` (default B, C, N, O): the split along which docs/scf-starts.md §7 found the
+atomic occupations' gain on validation. A diagnostic (no SCF): it reads reference
+occupations, which a prediction never does. Writes JSON.
 
     python benchmarks/occupation_error.py src/rhocat/pretrained/default.pt \\
         benchmarks/dataset/dataset -o benchmarks/results_occupation_error.json

@@ -52,9 +52,7 @@ REFERENCE = "acs+atomic"
 EPSILONS = (-1e-3, 0.0, 1e-3)
 
 
-def swapped_starts(
-    pred_dir: Path, atoms, family, eps_list, work: Path, converged=None
-) -> dict:
+def swapped_starts(pred_dir: Path, atoms, family, eps_list, work: Path, converged=None) -> dict:
     """Restart folders {(start, str(ε)): Path} for every start of :data:`STARTS` and ε,
     built from rhocat's predicted folder ``pred_dir`` (its other files kept), and for
     :data:`ORACLE_STARTS` when ``converged`` (a ``Becsum``: the reference run's
@@ -163,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--startingwfc", choices=STARTINGWFC_VALUES, default="atomic",
                     help="startingwfc of every run (default: the shipped card's)")  # fmt: skip
     ap.add_argument("--oracle", action="store_true",
-                    help="also the predicted density with the reference run's occupations")  # fmt: skip
+                    help="also the predicted density with the reference occupations")  # fmt: skip
     ap.add_argument("-o", "--output", required=True)
     args = ap.parse_args(argv)
     try:
