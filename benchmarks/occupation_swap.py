@@ -10,9 +10,11 @@ from the four combinations of a density and a set of occupations,
   ``PAW_atomic_becsum`` without its random noise),
 - ``acs+model``: the ACS density with the model's occupations,
 - ``acs+atomic``: the ACS with the atomic occupations (the noise-free ACS),
-- with ``--oracle`` also ``pred+converged``: the predicted density with the converged
-  occupations of the dataset's reference run (an oracle no prediction may use: it asks
-  whether more accurate occupations would help the predicted density),
+- with ``--extra`` any other pair of a density (``pred``, ``acs``, or ``ref``: the
+  converged density of the dataset's reference run) and occupations (``model``, ``atomic``,
+  ``converged``: the reference run's, or ``half``: midway between the model's and the
+  atomic ones), e.g. ``pred+converged`` or ``ref+atomic``; ``ref`` and ``converged`` are
+  oracles no prediction may use (they ask what more accurate halves of the start would do),
 
 each with its density scaled by 1 + ε on every G ≠ 0 (G = 0, the charge, unchanged; ε = 0
 and ±1e-3: changes far below any model's error), all at one first diagonalization
@@ -21,7 +23,7 @@ per start, ε and structure (None: not converged), and a summary per start (sum 
 per-cell means, mean per-cell range, cells slower than the noise-free ACS). Resumable.
 
     python benchmarks/occupation_swap.py MODEL --ids heusler-Fe2GaAs,zincblende-CrC~c1 \
-        [--eps -0.001,0,0.001] [--threshold 0.01] [--startingwfc atomic] [--oracle] \
+        [--eps -0.001,0,0.001] [--threshold 0.01] [--startingwfc atomic] [--extra pred+converged] \
         -o benchmarks/results_occupation_swap.json
 """
 
@@ -47,37 +49,75 @@ from first_threshold import (  # noqa: E402
 from scf_repeats import scaled_density  # noqa: E402
 
 STARTS = ("pred+model", "pred+atomic", "acs+model", "acs+atomic")
-ORACLE_STARTS = ("pred+converged",)
+DENSITIES = ("pred", "acs", "ref")
+OCCUPATIONS = ("model", "atomic", "converged", "half")
 REFERENCE = "acs+atomic"
 EPSILONS = (-1e-3, 0.0, 1e-3)
 
 
-def swapped_starts(pred_dir: Path, atoms, family, eps_list, work: Path, converged=None) -> dict:
-    """Restart folders {(start, str(ε)): Path} for every start of :data:`STARTS` and ε,
-    built from rhocat's predicted folder ``pred_dir`` (its other files kept), and for
-    :data:`ORACLE_STARTS` when ``converged`` (a ``Becsum``: the reference run's
-    occupations) is given. Structures without PAW species have no occupations: only
-    ``pred+model`` and ``acs+atomic``."""
+def swapped_starts(
+    pred_dir: Path, atoms, family, eps_list, work: Path, extra=(), reference=None
+) -> dict:
+    """Restart folders {(start, str(ε)): Path} for every start of :data:`STARTS` and of
+    ``extra`` and every ε, built from rhocat's predicted folder ``pred_dir`` (its other
+    files kept). ``reference``: (converged density, converged ``Becsum``) of the dataset's
+    reference run, needed by the ``ref`` and ``converged`` starts. Structures without PAW
+    species have no occupations: only ``pred+model``, ``acs+atomic`` and the ``extra``
+    starts with ``model`` occupations."""
     from rhocat.qe.acs import atomic_becsum
     from rhocat.qe.density import read_charge_density
+    from rhocat.qe.paw import Becsum, read_paw_txt
     from rhocat.qe.save import copy_restart
     from rhocat.qe.start import acs_like
 
     pred = read_charge_density(pred_dir / "charge-density.dat")
-    density = {"pred": pred, "acs": acs_like(pred, atoms, family)}
+    ref_density, converged = reference or (None, None)
+    density = {"pred": pred, "acs": acs_like(pred, atoms, family), "ref": ref_density}
     atomic = atomic_becsum(atoms, family)
     occupations = {"model": None, "atomic": atomic, "converged": converged}  # None: keep
+    if atomic is not None:
+        own = read_paw_txt(pred_dir / "paw.txt", len(atoms)).values
+        occupations["half"] = Becsum(0.5 * (own + atomic.values))
     names = STARTS if atomic is not None else ("pred+model", REFERENCE)
-    if atomic is not None and converged is not None:
-        names = names + ORACLE_STARTS
+    names = names + tuple(
+        n for n in extra if n not in names and (atomic is not None or n.endswith("+model"))
+    )
     folders = {}
     for name in names:
         rho, occ = name.split("+")
+        if density[rho] is None or (occ == "converged" and converged is None):
+            raise ValueError(f"start {name!r} needs the reference run's density and occupations")
         for eps in eps_list:
             folder = work / f"{rho}-{occ}{eps:+g}"
             start = scaled_density(density[rho], eps) if eps else density[rho]
             folders[name, str(eps)] = copy_restart(pred_dir, folder, start, occupations[occ])
     return folders
+
+
+def reference_start(sample, pred_density):
+    """(converged density, converged ``Becsum`` or None) of a dataset ``sample``, the density
+    as a copy of ``pred_density`` (a ``rhocat.qe.density`` record on the same G vectors,
+    e/bohr³) holding the sample's converged ρ(G)."""
+    import dataclasses
+
+    if not np.array_equal(np.asarray(pred_density.miller), np.asarray(sample.miller)):
+        raise ValueError(f"{sample.id}: the prediction's G vectors are not the reference run's")
+    rho = dataclasses.replace(pred_density, rho_g=np.asarray(sample.rho_g, dtype=np.complex128))
+    return rho, converged_becsum(sample)
+
+
+def parse_extra(text: str) -> tuple[str, ...]:
+    """``--extra``'s comma-separated starts, each DENSITY+OCCUPATIONS; ValueError otherwise."""
+    out = []
+    for name in (t.strip() for t in text.split(",") if t.strip()):
+        rho, _, occ = name.partition("+")
+        if rho not in DENSITIES or occ not in OCCUPATIONS:
+            raise ValueError(
+                f"{name!r}: a start is DENSITY+OCCUPATIONS with DENSITY in {DENSITIES} and "
+                f"OCCUPATIONS in {OCCUPATIONS}"
+            )
+        out.append(name)
+    return tuple(out)
 
 
 def converged_becsum(sample):
@@ -91,19 +131,23 @@ def converged_becsum(sample):
 
 def swap_iterations(
     model, sample, family, work: Path, eps_list, threshold: str, startingwfc: str | None,
-    ranks: int, done: dict | None = None, oracle: bool = False,
+    ranks: int, done: dict | None = None, extra: tuple[str, ...] = (),
 ) -> dict:  # fmt: skip
     """{start: {str(ε): iterations or None}} for the runs not in ``done`` (kept as given).
     The predicted folder carries the model's own occupations whatever its card asks for;
-    ``oracle``: also the starts of :data:`ORACLE_STARTS`."""
+    ``extra``: starts beyond :data:`STARTS` (see :func:`swapped_starts`)."""
     from rhocat.qe.scf import run_scf
 
     out = {k: dict(v) for k, v in (done or {}).items()}
     own = with_occupations(model, "model")
     atoms, params, pred_dir = predicted_start(own, sample, family, work / "pred")
     over = warm_overrides(threshold, startingwfc)
-    converged = converged_becsum(sample) if oracle else None
-    folders = swapped_starts(pred_dir, atoms, family, eps_list, work, converged)
+    from rhocat.qe.density import read_charge_density
+
+    reference = None
+    if any(n.startswith("ref+") or n.endswith("+converged") for n in extra):
+        reference = reference_start(sample, read_charge_density(pred_dir / "charge-density.dat"))
+    folders = swapped_starts(pred_dir, atoms, family, eps_list, work, extra, reference)
     for (name, eps), folder in folders.items():
         if eps in out.get(name, {}):
             continue
@@ -119,7 +163,8 @@ def summarize(rows: dict) -> dict:
     and ``range_max`` (max − min of a cell's runs), ``slower_cells`` (mean above the
     noise-free ACS's mean) and ``runs_not_converged``. Cells where any run of any start
     did not converge enter only the count of those runs."""
-    starts = [s for s in STARTS + ORACLE_STARTS if any(s in r for r in rows.values())]
+    extra = sorted({s for r in rows.values() for s in r} - set(STARTS))
+    starts = [s for s in (*STARTS, *extra) if any(s in r for r in rows.values())]
     complete = {
         i: r for i, r in rows.items()
         if all(v is not None for s in starts for v in r.get(s, {}).values())
@@ -160,8 +205,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threshold", default="0.01", help="'file' (pw.x's 1e-5) or a number")
     ap.add_argument("--startingwfc", choices=STARTINGWFC_VALUES, default="atomic",
                     help="startingwfc of every run (default: the shipped card's)")  # fmt: skip
-    ap.add_argument("--oracle", action="store_true",
-                    help="also the predicted density with the reference occupations")  # fmt: skip
+    ap.add_argument("--extra", default="",
+                    help="more starts, e.g. pred+converged,ref+atomic (see above)")  # fmt: skip
     ap.add_argument("-o", "--output", required=True)
     args = ap.parse_args(argv)
     try:
@@ -170,6 +215,10 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--eps: {exc}")
     if not eps_list:
         ap.error("--eps: give at least one ε")
+    try:
+        extra = parse_extra(args.extra)
+    except ValueError as exc:
+        ap.error(f"--extra: {exc}")
     out_path = Path(args.output)
     result = json.loads(out_path.read_text()) if out_path.is_file() else {"rows": {}}
     settings = {"threshold": args.threshold, "startingwfc": args.startingwfc}
@@ -182,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="rhocat-occ-") as tmp:
             result["rows"][i] = swap_iterations(
                 model, ds.load(i), family, Path(tmp), eps_list, args.threshold,
-                args.startingwfc, args.ranks, done=result["rows"].get(i), oracle=args.oracle,
+                args.startingwfc, args.ranks, done=result["rows"].get(i), extra=extra,
             )  # fmt: skip
         result["summary"] = summarize(result["rows"])
         out_path.write_text(json.dumps(result, indent=1))

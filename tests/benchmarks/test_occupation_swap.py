@@ -62,36 +62,69 @@ def test_four_starts_hold_the_density_and_occupations_they_name(gaas, tmp_path):
     ).read_text()
 
 
-def test_the_oracle_start_holds_the_converged_occupations_it_is_given(gaas, tmp_path):
+def test_extra_starts_hold_the_reference_halves_and_the_midway_occupations(gaas, tmp_path):
+    import dataclasses
+
     from rhocat.qe.acs import atomic_becsum
     from rhocat.qe.density import read_charge_density
     from rhocat.qe.paw import Becsum, read_paw_txt
 
     atoms, family, pred_dir = gaas
-    converged = Becsum(1.05 * atomic_becsum(atoms, family).values)
+    pred = read_charge_density(pred_dir / "charge-density.dat")
+    ref = dataclasses.replace(pred, rho_g=pred.rho_g * 1.01)  # stands in for a converged run
+    atomic = atomic_becsum(atoms, family).values
+    converged = Becsum(1.05 * atomic)
+    extra = ("pred+converged", "ref+atomic", "pred+half")
     folders = occupation_swap.swapped_starts(
-        pred_dir, atoms, family, [0.0], tmp_path / "w", converged
+        pred_dir, atoms, family, [0.0], tmp_path / "w", extra, (ref, converged)
     )
-    assert sorted(n for n, _ in folders) == sorted(
-        occupation_swap.STARTS + occupation_swap.ORACLE_STARTS
+    assert sorted(n for n, _ in folders) == sorted(occupation_swap.STARTS + extra)
+    model_occ = read_paw_txt(pred_dir / "paw.txt", len(atoms)).values
+
+    def occ(name):
+        return read_paw_txt(folders[name, "0.0"] / "paw.txt", len(atoms)).values
+
+    def rho(name):
+        return read_charge_density(folders[name, "0.0"] / "charge-density.dat").rho_g
+
+    np.testing.assert_allclose(occ("pred+converged"), converged.values, atol=1e-14)
+    np.testing.assert_allclose(occ("pred+half"), 0.5 * (model_occ + atomic), atol=1e-14)
+    np.testing.assert_allclose(occ("ref+atomic"), atomic, atol=1e-14)
+    np.testing.assert_array_equal(rho("ref+atomic"), ref.rho_g)
+    np.testing.assert_array_equal(rho("pred+half"), pred.rho_g)
+    with pytest.raises(ValueError, match="reference run"):
+        occupation_swap.swapped_starts(pred_dir, atoms, family, [0.0], tmp_path / "x", extra)
+
+
+def test_extra_starts_are_parsed_and_unknown_ones_refused():
+    assert occupation_swap.parse_extra("pred+converged, ref+atomic") == (
+        "pred+converged",
+        "ref+atomic",
     )
-    oracle = folders["pred+converged", "0.0"]
-    values = read_paw_txt(oracle / "paw.txt", len(atoms)).values
-    np.testing.assert_allclose(values, converged.values, atol=1e-14)
-    np.testing.assert_array_equal(
-        read_charge_density(oracle / "charge-density.dat").rho_g,
-        read_charge_density(pred_dir / "charge-density.dat").rho_g,
-    )
+    assert occupation_swap.parse_extra("") == ()
+    for bad in ("pred", "exact+atomic", "ref+random"):
+        with pytest.raises(ValueError, match="DENSITY\\+OCCUPATIONS"):
+            occupation_swap.parse_extra(bad)
 
 
 @needs_dataset
 def test_converged_occupations_come_from_the_reference_run():
     from rhocat.data.store import Dataset
+    from rhocat.qe.density import ChargeDensity
 
     ds = Dataset(DATASET)
-    crn = occupation_swap.converged_becsum(ds.load("zincblende-CrN"))
+    sample = ds.load("zincblende-CrN")
+    crn = occupation_swap.converged_becsum(sample)
     assert crn.values.shape[:2] == (1, 2) and np.abs(crn.values).sum() > 0
     assert occupation_swap.converged_becsum(ds.load("L12-CuRh3")) is None  # no PAW species
+    like = ChargeDensity(miller=sample.miller, rho_g=np.zeros_like(sample.rho_g), b=np.eye(3))
+    rho, occ = occupation_swap.reference_start(sample, like)
+    np.testing.assert_array_equal(rho.rho_g, sample.rho_g)
+    np.testing.assert_array_equal(occ.values, crn.values)
+    with pytest.raises(ValueError, match="G vectors"):
+        occupation_swap.reference_start(
+            sample, ChargeDensity(miller=sample.miller[::-1], rho_g=like.rho_g, b=np.eye(3))
+        )
 
 
 def test_without_paw_species_only_the_warm_start_and_the_acs(tmp_path):
@@ -144,7 +177,7 @@ def test_summary_compares_each_start_with_the_noise_free_acs():
     assert s["pred+atomic"]["slower_cells"] == [] and s["acs+atomic"]["slower_cells"] == []
     assert s["acs+model"]["slower_cells"] == ["a"]
     assert s["acs+atomic"]["range_mean"] == 0.5
-    assert "pred+converged" not in s  # only where its runs were made
+    assert "pred+converged" not in s  # only the starts that were run
     rows["b"]["pred+converged"] = {"-0.001": 8, "0.0": 8, "0.001": 9}
     assert occupation_swap.summarize(rows)["pred+converged"]["iterations"] == pytest.approx(25 / 3)
 
