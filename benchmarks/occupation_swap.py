@@ -10,11 +10,13 @@ from the four combinations of a density and a set of occupations,
   ``PAW_atomic_becsum`` without its random noise),
 - ``acs+model``: the ACS density with the model's occupations,
 - ``acs+atomic``: the ACS with the atomic occupations (the noise-free ACS),
-- with ``--extra`` any other pair of a density (``pred``, ``acs``, or ``ref``: the
-  converged density of the dataset's reference run) and occupations (``model``, ``atomic``,
-  ``converged``: the reference run's, or ``half``: midway between the model's and the
-  atomic ones), e.g. ``pred+converged`` or ``ref+atomic``; ``ref`` and ``converged`` are
-  oracles no prediction may use (they ask what more accurate halves of the start would do),
+- with ``--extra`` any other pair of a density (``pred``, ``acs``, ``ref``: the
+  converged density of the dataset's reference run, or ``refNN``: the converged density
+  plus NN% of the prediction's error, ref + 0.NN·(pred − ref)) and occupations
+  (``model``, ``atomic``, ``converged``: the reference run's, or ``half``: midway between
+  the model's and the atomic ones), e.g. ``pred+converged`` or ``ref+atomic``; ``ref``,
+  ``refNN`` and ``converged`` are oracles no prediction may use (they ask what more
+  accurate halves of the start would do),
 
 each with its density scaled by 1 + ε on every G ≠ 0 (G = 0, the charge, unchanged; ε = 0
 and ±1e-3: changes far below any model's error), all at one first diagonalization
@@ -73,6 +75,10 @@ def swapped_starts(
     pred = read_charge_density(pred_dir / "charge-density.dat")
     ref_density, converged = reference or (None, None)
     density = {"pred": pred, "acs": acs_like(pred, atoms, family), "ref": ref_density}
+    for name in extra:
+        rho = name.split("+")[0]
+        if rho not in density and ref_density is not None:
+            density[rho] = between(ref_density, pred, error_share(rho))
     atomic = atomic_becsum(atoms, family)
     occupations = {"model": None, "atomic": atomic, "converged": converged}  # None: keep
     if atomic is not None:
@@ -85,7 +91,7 @@ def swapped_starts(
     folders = {}
     for name in names:
         rho, occ = name.split("+")
-        if density[rho] is None or (occ == "converged" and converged is None):
+        if density.get(rho) is None or (occ == "converged" and converged is None):
             raise ValueError(f"start {name!r} needs the reference run's density and occupations")
         for eps in eps_list:
             folder = work / f"{rho}-{occ}{eps:+g}"
@@ -106,14 +112,32 @@ def reference_start(sample, pred_density):
     return rho, converged_becsum(sample)
 
 
+def error_share(rho: str) -> float | None:
+    """The share of the prediction's error a ``refNN`` density keeps (NN / 100), or None
+    for any other name."""
+    digits = rho[3:]
+    if rho.startswith("ref") and len(digits) == 2 and digits.isdigit():
+        return int(digits) / 100.0
+    return None
+
+
+def between(ref, pred, share: float):
+    """ref + ``share``·(pred − ref) on every G vector (the charge, G = 0, is the same in
+    both); ``rhocat.qe.density`` records on the same G vectors."""
+    import dataclasses
+
+    return dataclasses.replace(ref, rho_g=ref.rho_g + share * (pred.rho_g - ref.rho_g))
+
+
 def parse_extra(text: str) -> tuple[str, ...]:
     """``--extra``'s comma-separated starts, each DENSITY+OCCUPATIONS; ValueError otherwise."""
     out = []
     for name in (t.strip() for t in text.split(",") if t.strip()):
         rho, _, occ = name.partition("+")
-        if rho not in DENSITIES or occ not in OCCUPATIONS:
+        if (rho not in DENSITIES and error_share(rho) is None) or occ not in OCCUPATIONS:
             raise ValueError(
-                f"{name!r}: a start is DENSITY+OCCUPATIONS with DENSITY in {DENSITIES} and "
+                f"{name!r}: a start is DENSITY+OCCUPATIONS with DENSITY in {DENSITIES} or "
+                f"refNN and "
                 f"OCCUPATIONS in {OCCUPATIONS}"
             )
         out.append(name)
@@ -145,7 +169,7 @@ def swap_iterations(
     from rhocat.qe.density import read_charge_density
 
     reference = None
-    if any(n.startswith("ref+") or n.endswith("+converged") for n in extra):
+    if any(n.startswith("ref") or n.endswith("+converged") for n in extra):
         reference = reference_start(sample, read_charge_density(pred_dir / "charge-density.dat"))
     folders = swapped_starts(pred_dir, atoms, family, eps_list, work, extra, reference)
     for (name, eps), folder in folders.items():

@@ -74,7 +74,7 @@ def test_extra_starts_hold_the_reference_halves_and_the_midway_occupations(gaas,
     ref = dataclasses.replace(pred, rho_g=pred.rho_g * 1.01)  # stands in for a converged run
     atomic = atomic_becsum(atoms, family).values
     converged = Becsum(1.05 * atomic)
-    extra = ("pred+converged", "ref+atomic", "pred+half")
+    extra = ("pred+converged", "ref+atomic", "pred+half", "ref25+converged")
     folders = occupation_swap.swapped_starts(
         pred_dir, atoms, family, [0.0], tmp_path / "w", extra, (ref, converged)
     )
@@ -92,6 +92,8 @@ def test_extra_starts_hold_the_reference_halves_and_the_midway_occupations(gaas,
     np.testing.assert_allclose(occ("ref+atomic"), atomic, atol=1e-14)
     np.testing.assert_array_equal(rho("ref+atomic"), ref.rho_g)
     np.testing.assert_array_equal(rho("pred+half"), pred.rho_g)
+    np.testing.assert_allclose(rho("ref25+converged"), ref.rho_g + 0.25 * (pred.rho_g - ref.rho_g))
+    np.testing.assert_allclose(occ("ref25+converged"), converged.values, atol=1e-14)
     with pytest.raises(ValueError, match="reference run"):
         occupation_swap.swapped_starts(pred_dir, atoms, family, [0.0], tmp_path / "x", extra)
 
@@ -102,7 +104,11 @@ def test_extra_starts_are_parsed_and_unknown_ones_refused():
         "ref+atomic",
     )
     assert occupation_swap.parse_extra("") == ()
-    for bad in ("pred", "exact+atomic", "ref+random"):
+    assert occupation_swap.parse_extra("ref25+atomic,ref50+converged") == (
+        "ref25+atomic",
+        "ref50+converged",
+    )
+    for bad in ("pred", "exact+atomic", "ref+random", "ref5+atomic", "ref250+atomic"):
         with pytest.raises(ValueError, match="DENSITY\\+OCCUPATIONS"):
             occupation_swap.parse_extra(bad)
 
