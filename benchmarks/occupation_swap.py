@@ -136,9 +136,8 @@ def parse_extra(text: str) -> tuple[str, ...]:
         rho, _, occ = name.partition("+")
         if (rho not in DENSITIES and error_share(rho) is None) or occ not in OCCUPATIONS:
             raise ValueError(
-                f"{name!r}: a start is DENSITY+OCCUPATIONS with DENSITY in {DENSITIES} or "
-                f"refNN and "
-                f"OCCUPATIONS in {OCCUPATIONS}"
+                f"{name!r}: a start is DENSITY+OCCUPATIONS with DENSITY in {DENSITIES} "
+                f"or refNN and OCCUPATIONS in {OCCUPATIONS}"
             )
         out.append(name)
     return tuple(out)
@@ -160,14 +159,13 @@ def swap_iterations(
     """{start: {str(ε): iterations or None}} for the runs not in ``done`` (kept as given).
     The predicted folder carries the model's own occupations whatever its card asks for;
     ``extra``: starts beyond :data:`STARTS` (see :func:`swapped_starts`)."""
+    from rhocat.qe.density import read_charge_density
     from rhocat.qe.scf import run_scf
 
     out = {k: dict(v) for k, v in (done or {}).items()}
     own = with_occupations(model, "model")
     atoms, params, pred_dir = predicted_start(own, sample, family, work / "pred")
     over = warm_overrides(threshold, startingwfc)
-    from rhocat.qe.density import read_charge_density
-
     reference = None
     if any(n.startswith("ref") or n.endswith("+converged") for n in extra):
         reference = reference_start(sample, read_charge_density(pred_dir / "charge-density.dat"))
