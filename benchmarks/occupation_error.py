@@ -24,28 +24,18 @@ import math
 from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
-
 
 def atom_errors(occ_model, sample) -> dict[int, tuple[float, float]]:
     """Per PAW element Z of ``sample``: (Σ‖model − converged‖², Σ‖atomic − converged‖²) over
-    its atoms, occupations in electrons; {} when the sample has no converged occupations or
-    the occupation model lacks one of its elements."""
-    from rhocat.models.becsum import packed_to_matrix
+    its atoms (``rhocat.models.becsum_fit.occupation_errors``), occupations in electrons; {}
+    when the sample has no converged occupations or the occupation model lacks one of its
+    elements."""
+    from rhocat.models.becsum_fit import occupation_errors
 
-    bec = ((sample.meta or {}).get("paw") or {}).get("becsum")
-    if bec is None or np.asarray(bec).ndim != 3 or occ_model.missing(sample.numbers):
-        return {}
-    bec = np.asarray(bec, dtype=np.float64)[0]
-    pred = occ_model.predict_matrices(sample.numbers, sample.positions_bohr, sample.cell_bohr)
     out: dict[int, list[float]] = defaultdict(lambda: [0.0, 0.0])
-    for a, z in enumerate(sample.numbers):
-        lay = occ_model.layouts[int(z)]
-        if not lay.is_paw:
-            continue
-        ref = packed_to_matrix(bec[a], lay.nh)
-        out[int(z)][0] += float(np.sum((pred[a] - ref) ** 2))
-        out[int(z)][1] += float(np.sum((lay.atomic_matrix() - ref) ** 2))
+    for z, model_sq, atomic_sq in occupation_errors(occ_model, sample):
+        out[z][0] += model_sq
+        out[z][1] += atomic_sq
     return {z: (m, at) for z, (m, at) in out.items()}
 
 

@@ -91,19 +91,36 @@ def _occ_arrays(s) -> tuple:
     return s.numbers, s.positions_bohr, s.cell_bohr, bec
 
 
+def occupation_errors(model: BecsumModel, sample) -> list[tuple[int, float, float]]:
+    """Per PAW atom of ``sample``: (Z, ‖predicted − converged‖², ‖atomic − converged‖²), the
+    squared Frobenius distances of its on-site matrices (electrons²) from pw.x's converged
+    occupations of the sample. [] when the sample holds no spin-unpolarized converged
+    occupations or ``model`` lacks one of its elements."""
+    if not _paw_samples([sample]):
+        return []
+    numbers, pos, cell, bec = _occ_arrays(sample)
+    if model.missing(numbers):
+        return []
+    pred = model.predict(numbers, pos, cell)[0]
+    out = []
+    for a, z in enumerate(numbers):
+        lay = model.layouts[int(z)]
+        if not lay.is_paw:
+            continue
+        ref = packed_to_matrix(bec[a], lay.nh)
+        out.append(
+            (
+                int(z),
+                float(np.sum((packed_to_matrix(pred[a], lay.nh) - ref) ** 2)),
+                float(np.sum((lay.atomic_matrix() - ref) ** 2)),
+            )
+        )
+    return out
+
+
 def _occ_error_ratio(model: BecsumModel, samples: list) -> float | None:
     """‖predicted − converged‖ / ‖atomic − converged‖ over the PAW atoms of ``samples``."""
-    num = den = 0.0
-    for s in samples:
-        numbers, pos, cell, bec = _occ_arrays(s)
-        if model.missing(numbers):
-            continue
-        pred = model.predict(numbers, pos, cell)[0]
-        for a, z in enumerate(numbers):
-            lay = model.layouts[int(z)]
-            if not lay.is_paw:
-                continue
-            ref = packed_to_matrix(bec[a], lay.nh)
-            num += float(np.sum((packed_to_matrix(pred[a], lay.nh) - ref) ** 2))
-            den += float(np.sum((lay.atomic_matrix() - ref) ** 2))
+    errors = [e for s in samples for e in occupation_errors(model, s)]
+    num = sum(m for _, m, _ in errors)
+    den = sum(a for _, _, a in errors)
     return math.sqrt(num / den) if den > 0 else None
