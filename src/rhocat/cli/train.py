@@ -37,6 +37,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "their ensemble: mean prediction, per-structure uncertainty, shrinkage toward the ACS "
         "calibrated on 'val' [off]",
     )  # fmt: skip
+    p.add_argument(
+        "--init-from", default=None, metavar="CKPT",
+        help="fine-tune: start from this trained model ('default': the shipped one); its "
+        "model config, baseline and PAW occupations are kept, an ensemble is fine-tuned "
+        "member by member [train from scratch]",
+    )  # fmt: skip
     p.add_argument("--device", default="cpu", help="cpu or cuda [cpu]")
     p.add_argument("--resume", action="store_true", help="continue from <name>.last.pt")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -50,8 +56,11 @@ def run(args: argparse.Namespace) -> int:
     if args.steps is not None and args.steps < 1:
         raise InputError("--steps must be positive")
     data = Dataset(args.data)
+    init = _init_model(args)
+    if args.ensemble is None and init is not None and init.kind == "ensemble":
+        args.ensemble = len(init.members)  # fine-tune every member
     if args.ensemble is not None:
-        return _run_ensemble(args, data)
+        return _run_ensemble(args, data, init)
     res = train_model(
         data,
         model=args.model,
@@ -63,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
         resume=args.resume,
         loss=args.loss,
         progress=not args.no_progress,
+        init_from=init,
     )
     summary = {
         "model": args.model,
@@ -78,7 +88,16 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_ensemble(args: argparse.Namespace, data) -> int:
+def _init_model(args: argparse.Namespace):
+    """The model named by ``--init-from`` (None when absent)."""
+    from rhocat.train import load_model
+
+    if args.init_from is None:
+        return None
+    return load_model(None if args.init_from == "default" else args.init_from)
+
+
+def _run_ensemble(args: argparse.Namespace, data, init=None) -> int:
     from rhocat.train.ensemble import train_ensemble
 
     if args.model != "basis":
@@ -90,7 +109,7 @@ def _run_ensemble(args: argparse.Namespace, data) -> int:
     ens, metrics = train_ensemble(
         data, n_members=args.ensemble, config=args.config, steps=args.steps, out=args.output,
         progress=not args.no_progress, device=args.device, val_every=args.val_every,
-        loss=args.loss,
+        loss=args.loss, init_from=init,
     )  # fmt: skip
     summary = {"model": "ensemble", "n_members": args.ensemble, "best": str(args.output)}
     print(json.dumps({**summary, **metrics}, indent=2, default=str))

@@ -120,6 +120,20 @@ class EnsembleModel(DensityModel):
         ens.eval()
         return ens
 
+    def member(self, k: int) -> EquivariantBasisModel:
+        """A standalone copy of member ``k`` (its weights, the ensemble's metadata and PAW
+        occupation model): what :func:`rhocat.train.train_ensemble` fine-tunes from."""
+        if not 0 <= k < len(self.members):
+            raise ModelError(f"the ensemble has {len(self.members)} members, no member {k}")
+        one = EquivariantBasisModel(dict(self.config["member_config"]), self.elements)
+        one.load_state_dict(self.members[k].state_dict())
+        one.metadata = dict(self.metadata)
+        occ = getattr(self, "becsum_model", None)
+        if occ is not None:
+            one.becsum_model = occ
+        one.eval()
+        return one
+
     # ---------------------------------------------------------------------------------------
     def member_coefficients(self, numbers: torch.Tensor, positions_bohr, cell_bohr):
         """(K, n_atoms, spec.size) coefficients of every member (one shared atom graph).

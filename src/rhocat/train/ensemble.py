@@ -31,7 +31,7 @@ def member_path(out: str | os.PathLike, k: int) -> Path:
     return out.with_name(f"{out.stem}.member{k}{out.suffix or '.pt'}")
 
 
-def _steps_done(path: Path) -> int | None:
+def steps_done(path: Path) -> int | None:
     """Steps a member has taken, from its last checkpoint beside ``path``; None without one.
 
     The best checkpoint (``path``) is written during training whenever validation improves,
@@ -54,6 +54,7 @@ def train_ensemble(
     out: str | os.PathLike = "model.pt",
     calibrate: bool = True,
     progress: bool = True,
+    init_from: EnsembleModel | str | os.PathLike | None = None,
     **train_kwargs,
 ) -> tuple[EnsembleModel, dict]:
     """Train ``n_members`` basis models with consecutive seeds and save them as one ensemble.
@@ -66,6 +67,9 @@ def train_ensemble(
         steps: optimisation steps per member.
         out: the ensemble checkpoint; members are written beside it.
         calibrate: choose ``shrink_c`` on the validation split (else c = 1).
+        init_from: fine-tune a trained ensemble (or its checkpoint file): member k starts
+            from its member k (see ``init_from`` of :func:`rhocat.train.train_model`);
+            ``n_members`` must not exceed its number of members.
         train_kwargs: passed to :func:`rhocat.train.train_model` (``device``, ``loss``, ...).
 
     Returns:
@@ -83,11 +87,12 @@ def train_ensemble(
     # the members train on samples: the dataset's family and protocol are passed on
     train_kwargs["metadata"] = {**dataset_metadata(data), **(train_kwargs.get("metadata") or {})}
     samples = train + val
+    starts = _member_starts(init_from, n_members)
     total = int(steps if steps is not None else cfg["train"]["steps"])
     members, member_metrics = [], []
     for k in range(n_members):
         path = member_path(out, k)
-        done = _steps_done(path)
+        done = steps_done(path)
         if path.is_file() and (done is None or done >= total):
             members.append(load_model(path))
             member_metrics.append(getattr(members[-1], "metrics", {}).get("val", {}))
@@ -96,7 +101,7 @@ def train_ensemble(
         cfg_k["train"]["seed"] = seed0 + k
         result = train_model(
             samples, model="basis", config=cfg_k, steps=steps, out=path, progress=progress,
-            resume=done is not None, **train_kwargs,
+            resume=done is not None, init_from=starts[k], **train_kwargs,
         )  # fmt: skip
         members.append(load_model(result.best_path))
         member_metrics.append(result.val)
@@ -113,6 +118,23 @@ def train_ensemble(
     }
     save_checkpoint(out, checkpoint_dict(ensemble, metrics))
     return ensemble, metrics
+
+
+def _member_starts(init: EnsembleModel | str | os.PathLike | None, n_members: int) -> list[Any]:
+    """Per member, the model its training starts from (None: from scratch)."""
+    if init is None:
+        return [None] * n_members
+    if not isinstance(init, EnsembleModel):
+        init = load_model(init)
+    if not isinstance(init, EnsembleModel):
+        raise InputError(
+            f"fine-tuning an ensemble starts from an ensemble, not from a {init.kind!r} model"
+        )
+    if n_members > len(init.members):
+        raise InputError(
+            f"the ensemble to fine-tune has {len(init.members)} members, fewer than {n_members}"
+        )
+    return [init.member(k) for k in range(n_members)]
 
 
 def train_member(

@@ -11,6 +11,7 @@ resumed run reproduces the losses of an uninterrupted one.
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import math
@@ -178,6 +179,7 @@ def train_model(
     loss: str | None = None,
     progress: bool = True,
     stop_after: int | None = None,
+    init_from: DensityModel | str | os.PathLike | None = None,
 ) -> TrainResult:
     """Train a density model of Δρ = ρ_SCF − ρ_ACS.
 
@@ -200,6 +202,12 @@ def train_model(
             'l2_g', 'l2_real', 'l1_real' (overrides config).
         progress: show a tqdm bar (rank 0).
         stop_after: stop after this many steps of this run (then ``resume=True`` continues).
+        init_from: fine-tune: a trained model (or its checkpoint file) of kind ``model``
+            whose weights start the run. Its model config, radial baseline and PAW
+            occupation model are kept (the ``model`` section of ``config`` is not used);
+            the optimiser, the learning-rate schedule and the best score start afresh.
+            Every element of the training split must be one of its elements. A resumed
+            run continues from ``model.last.pt`` and ignores it.
     """
     cfg = _train_config(model, config, steps, val_every, loss)
     dev = _device(device)
@@ -209,7 +217,8 @@ def train_model(
     meta = {**dataset_metadata(data), **_metadata_from_samples(train), **dict(metadata or {})}
     t0 = time.perf_counter()
     content = _resume_content(model, last_path) if resume else None
-    net = _initial_model(model, cfg, train, val, dev, meta, content)
+    start = _fine_tune_start(init_from, model, train) if content is None else None
+    net = _initial_model(model, cfg, train, val, dev, meta, content, start)
     if isinstance(net, RadialModel):
         net.fit(train, val)
         metrics = {"val": _validate(net, val) if val else {}, "train_s": time.perf_counter() - t0,
@@ -270,14 +279,52 @@ def _resume_content(model: str, last_path: Path | None) -> dict:
     return content
 
 
+def _fine_tune_start(
+    init: DensityModel | str | os.PathLike | None, model: str, train: list
+) -> DensityModel | None:
+    """A copy of the model a fine-tuning run starts from (None: train from scratch), with
+    ``fine_tuned_from`` in its metadata; InputError when it cannot start this run."""
+    if init is None:
+        return None
+    origin = "a model in memory"
+    if isinstance(init, str | os.PathLike):
+        origin = str(init)
+        init = model_from_checkpoint(read_checkpoint(init))
+    if init.kind == "ensemble":
+        raise InputError("fine-tune an ensemble member by member: train_ensemble(init_from=...)")
+    if isinstance(init, RadialModel):
+        raise InputError("the radial floor is fitted in closed form: there is nothing to fine-tune")
+    if init.kind != model:
+        raise InputError(f"cannot fine-tune a {init.kind!r} model as {model!r}")
+    missing = sorted(set(elements_of(train)) - set(init.elements))
+    if missing:
+        from ase.data import chemical_symbols
+
+        names = ", ".join(chemical_symbols[z] for z in missing)
+        raise InputError(f"the model to fine-tune was not trained on {names}")
+    net = copy.deepcopy(init)
+    net.metadata = {**net.metadata, "fine_tuned_from": origin}
+    return net
+
+
 def _initial_model(
-    model: str, cfg: dict, train: list, val: list, dev: torch.device, meta: dict, content
+    model: str,
+    cfg: dict,
+    train: list,
+    val: list,
+    dev: torch.device,
+    meta: dict,
+    content,
+    start: DensityModel | None = None,
 ) -> DensityModel:
-    """The model to optimise: the resumed one, or a new one (seeded weights, identical
-    on every rank) with its PAW occupation model and, for 'basis', its radial baseline."""
+    """The model to optimise: the resumed one, a copy of ``start`` (fine-tuning), or a new
+    one (seeded weights, identical on every rank) with its PAW occupation model and, for
+    'basis', its radial baseline."""
     if content is not None:
         net = model_from_checkpoint(content)
         net.to(dev)
+    elif start is not None:
+        net = start.to(dev)
     else:
         mcfg = dict(cfg["model"])
         if model == "basis" and "avg_neighbours" not in mcfg:
@@ -285,7 +332,7 @@ def _initial_model(
         torch.manual_seed(cfg["train"]["seed"])  # identical initial weights on every rank
         net = build_model(model, mcfg, elements_of(train)).to(dev)
     net.metadata = {**net.metadata, **meta, "train_config": cfg["train"]}
-    if content is None:
+    if content is None and start is None:
         occ = fit_occupation_model(train, net.metadata.get("pseudo_family"), val)
         if occ is not None:
             net.becsum_model = occ
