@@ -56,9 +56,9 @@ def run(args: argparse.Namespace) -> int:
     if args.steps is not None and args.steps < 1:
         raise InputError("--steps must be positive")
     data = Dataset(args.data)
-    init = _init_model(args)
-    if args.ensemble is None and init is not None and init.kind == "ensemble":
-        args.ensemble = len(init.members)  # fine-tune every member
+    init, init_model = _init_model(args)
+    if args.ensemble is None and init_model is not None and init_model.kind == "ensemble":
+        args.ensemble = len(init_model.members)  # fine-tune every member
     if args.ensemble is not None:
         return _run_ensemble(args, data, init)
     res = train_model(
@@ -89,12 +89,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _init_model(args: argparse.Namespace):
-    """The model named by ``--init-from`` (None when absent)."""
+    """(the checkpoint path ``--init-from`` names, its model), or (None, None)."""
+    from rhocat.pretrained import DEFAULT_CHECKPOINT
     from rhocat.train import load_model
 
     if args.init_from is None:
-        return None
-    return load_model(None if args.init_from == "default" else args.init_from)
+        return None, None
+    path = str(DEFAULT_CHECKPOINT) if args.init_from == "default" else args.init_from
+    return path, load_model(path)
 
 
 def _run_ensemble(args: argparse.Namespace, data, init=None) -> int:

@@ -122,9 +122,13 @@ def train_ensemble(
 
 def _member_starts(init: EnsembleModel | str | os.PathLike | None, n_members: int) -> list[Any]:
     """Per member, the model its training starts from (None: from scratch)."""
+    from rhocat.train.loop import FINE_TUNE_SOURCE
+
     if init is None:
         return [None] * n_members
-    if not isinstance(init, EnsembleModel):
+    source = "an ensemble in memory"
+    if isinstance(init, str | os.PathLike):
+        source = str(init)
         init = load_model(init)
     if not isinstance(init, EnsembleModel):
         raise InputError(
@@ -134,7 +138,10 @@ def _member_starts(init: EnsembleModel | str | os.PathLike | None, n_members: in
         raise InputError(
             f"the ensemble to fine-tune has {len(init.members)} members, fewer than {n_members}"
         )
-    return [init.member(k) for k in range(n_members)]
+    starts = [init.member(k) for k in range(n_members)]
+    for k, start in enumerate(starts):
+        start.metadata[FINE_TUNE_SOURCE] = f"{source}, member {k}"
+    return starts
 
 
 def train_member(

@@ -54,6 +54,11 @@ CSV_FIELDS = [
 ]  # fmt: skip
 
 
+#: Metadata key naming where an in-memory starting model came from (e.g. an ensemble's
+#: member k); read and dropped by a fine-tuning run, which records ``fine_tuned_from``.
+FINE_TUNE_SOURCE = "fine_tune_source"
+
+
 @dataclass
 class TrainResult:
     """What :func:`train_model` produced. Paths are None on ranks other than 0."""
@@ -286,9 +291,12 @@ def _fine_tune_start(
     ``fine_tuned_from`` in its metadata; InputError when it cannot start this run."""
     if init is None:
         return None
-    origin = "a model in memory"
+    origin = (
+        init.metadata.get(FINE_TUNE_SOURCE, "a model in memory")
+        if isinstance(init, DensityModel)
+        else str(init)
+    )
     if isinstance(init, str | os.PathLike):
-        origin = str(init)
         init = model_from_checkpoint(read_checkpoint(init))
     if init.kind == "ensemble":
         raise InputError("fine-tune an ensemble member by member: train_ensemble(init_from=...)")
@@ -304,6 +312,7 @@ def _fine_tune_start(
         raise InputError(f"the model to fine-tune was not trained on {names}")
     net = copy.deepcopy(init)
     net.metadata = {**net.metadata, "fine_tuned_from": origin}
+    net.metadata.pop(FINE_TUNE_SOURCE, None)
     return net
 
 
