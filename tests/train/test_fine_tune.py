@@ -82,6 +82,11 @@ def test_fine_tuning_refuses_what_it_cannot_start_from(real_samples, trained, ti
         train_model(real_samples, "basis", tiny_basis, steps=1, init_from=small, progress=False)
     with pytest.raises(InputError, match="cannot fine-tune a 'basis' model as 'pointwise'"):
         train_model(real_samples, "pointwise", steps=1, init_from=base, progress=False)
+    other_family = copy.deepcopy(base)
+    other_family.metadata["pseudo_family"] = "sssp-efficiency"
+    with pytest.raises(InputError, match="'sssp-efficiency' pseudopotentials, the data"):
+        train_model(real_samples, "basis", tiny_basis, steps=1, init_from=other_family,
+                    metadata={"pseudo_family": "debian-pbe"}, progress=False)  # fmt: skip
     radial = train_model(real_samples, "radial", progress=False).model
     with pytest.raises(InputError, match="closed form"):
         train_model(real_samples, "radial", init_from=radial, progress=False)

@@ -222,7 +222,7 @@ def train_model(
     meta = {**dataset_metadata(data), **_metadata_from_samples(train), **dict(metadata or {})}
     t0 = time.perf_counter()
     content = _resume_content(model, last_path) if resume else None
-    start = _fine_tune_start(init_from, model, train) if content is None else None
+    start = _fine_tune_start(init_from, model, train, meta) if content is None else None
     net = _initial_model(model, cfg, train, val, dev, meta, content, start)
     if isinstance(net, RadialModel):
         net.fit(train, val)
@@ -285,10 +285,12 @@ def _resume_content(model: str, last_path: Path | None) -> dict:
 
 
 def _fine_tune_start(
-    init: DensityModel | str | os.PathLike | None, model: str, train: list
+    init: DensityModel | str | os.PathLike | None, model: str, train: list, meta: dict
 ) -> DensityModel | None:
     """A copy of the model a fine-tuning run starts from (None: train from scratch), with
-    ``fine_tuned_from`` in its metadata; InputError when it cannot start this run."""
+    ``fine_tuned_from`` in its metadata; InputError when it cannot start this run: another
+    kind, elements it lacks, or data of another pseudopotential family (``meta``'s), which
+    its ACS-relative Δρ and PAW occupation model do not transfer to."""
     if init is None:
         return None
     origin = (
@@ -304,6 +306,12 @@ def _fine_tune_start(
         raise InputError("the radial floor is fitted in closed form: there is nothing to fine-tune")
     if init.kind != model:
         raise InputError(f"cannot fine-tune a {init.kind!r} model as {model!r}")
+    theirs, ours = init.metadata.get("pseudo_family"), meta.get("pseudo_family")
+    if theirs and ours and theirs != ours:
+        raise InputError(
+            f"the model to fine-tune was trained on {theirs!r} pseudopotentials, the data "
+            f"is {ours!r}: train from scratch instead"
+        )
     missing = sorted(set(elements_of(train)) - set(init.elements))
     if missing:
         from ase.data import chemical_symbols
