@@ -73,7 +73,8 @@ def figures(model, samples: list, c: float) -> dict:
     }
     for g in (*GROUPS, "other"):
         vals = [v for i, v in zip(ids, cap, strict=True) if group_of(i) == g]
-        out["groups"][g] = {"n": len(vals), "captured_mean_pct": float(np.mean(vals))}
+        mean = float(np.mean(vals)) if vals else None
+        out["groups"][g] = {"n": len(vals), "captured_mean_pct": mean}
     return out
 
 

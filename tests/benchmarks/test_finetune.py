@@ -1,0 +1,71 @@
+"""benchmarks/finetune.py: the shipped ensemble fine-tuned on a few benchmark structures."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from tests.benchmarks.shared import DATASET, MODEL, needs_dataset
+
+import finetune  # benchmarks/ is on the path (tests.benchmarks.shared)
+
+pytestmark = needs_dataset
+
+
+def test_group_of_reads_the_formula_not_the_prototype():
+    assert finetune.group_of("zincblende-CrAs~c1") == "Cr"
+    assert finetune.group_of("L10-GaFe") == "Fe"
+    assert finetune.group_of("A15-Cr3Fe") == "Cr"  # Cr before Fe
+    assert finetune.group_of("CsCl-CuAs") == "other"
+
+
+def test_oversampling_repeats_the_structures_with_the_element():
+    from rhocat.data.store import Dataset
+
+    snap = {"train": ["zincblende-CrAs", "CsCl-CuAs", "CsCl-AsRh"], "val": ["rocksalt-CrN"]}
+    got = finetune.training_samples(Dataset(DATASET), snap, {"Cr": 3})
+    assert [s.id for s in got] == ["zincblende-CrAs"] * 3 + ["CsCl-CuAs", "CsCl-AsRh"] + [
+        "rocksalt-CrN"
+    ]
+    plain = finetune.training_samples(Dataset(DATASET), snap, {})
+    assert [s.id for s in plain] == ["zincblende-CrAs", "CsCl-CuAs", "CsCl-AsRh", "rocksalt-CrN"]
+
+
+def test_members_are_fine_tuned_and_evaluated_against_the_start(tmp_path):
+    from rhocat.train import load_model
+
+    snap = tmp_path / "snap.json"
+    snap.write_text(
+        json.dumps(
+            {
+                "train": ["zincblende-CrAs", "CsCl-CuAs"],
+                "val": ["rocksalt-CrN", "zincblende-CrC"],
+                "test_binary": ["CsCl-AgGe"],
+            }
+        )
+    )
+    out = tmp_path / "ft.pt"
+    common = [str(DATASET), "--snapshot", str(snap), "--init", str(MODEL), "--steps", "2",
+              "--oversample", "Cr=2", "--n-members", "2", "-o", str(out)]  # fmt: skip
+    assert finetune.main([*common, "--members", "0"]) == 0
+    with pytest.raises(SystemExit):  # member 1 is missing
+        finetune.main([*common, "--members", "", "--evaluate", str(snap)])
+    assert finetune.main([*common, "--members", "1", "--evaluate", str(snap),
+                          "--compare", str(MODEL)]) == 0  # fmt: skip
+    report = json.loads(out.with_suffix(".json").read_text())
+    assert report["oversample"] == {"Cr": 2} and report["steps"] == 2
+    for key in ("fine_tuned", "compare"):
+        r = report[key]
+        curve = {float(c): v for c, v in r["val_curve"].items()}
+        assert r["chosen_c"] == max(curve, key=curve.get)
+        assert r["val"]["n"] == 2 and r["test"]["n"] == 1
+        assert r["val"]["groups"]["Cr"]["n"] == 2 and r["val"]["groups"]["other"]["n"] == 0
+        assert r["val"]["captured_worst_pct"] == min(r["val"]["cells"].values())
+    shipped, tuned = load_model(MODEL), load_model(out)
+    assert len(tuned.members) == 2
+    for k in range(2):
+        a, b = shipped.members[k].state_dict(), tuned.members[k].state_dict()
+        assert any(not torch.equal(a[n], b[n]) for n in a)  # moved from member k's weights
+    assert report["fine_tuned"]["val"]["cells"] != report["compare"]["val"]["cells"]
