@@ -9,6 +9,7 @@ import torch
 
 from tests.benchmarks.shared import DATASET, MODEL, needs_dataset
 
+# isort: split
 import finetune  # benchmarks/ is on the path (tests.benchmarks.shared)
 
 pytestmark = needs_dataset
