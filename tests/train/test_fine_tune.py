@@ -138,9 +138,13 @@ def test_cli_fine_tunes_every_member_of_an_ensemble(real_samples, tiny_basis, tm
     assert main(["train", *common, "-o", str(base), "--ensemble", "2"]) == 0
     capsys.readouterr()
     ft = tmp_path / "ft.pt"
-    assert main(["train", *common, "-o", str(ft), "--init-from", str(base)]) == 0
+    assert main(["train", *common, "-o", str(ft), "--init-from", str(base), "--lr", "2e-4"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["model"] == "ensemble" and summary["n_members"] == 2
+    first = output_paths(member_path(ft, 0))[2].read_text().splitlines()[1].split(",")
+    assert float(first[2]) == pytest.approx(2e-4)  # --lr over the config's 1e-2
+    assert main(["train", *common, "-o", str(tmp_path / "w.pt"), "--lr", "0"]) == 2
+    assert "--lr must be positive" in capsys.readouterr().err
     assert load_model(member_path(ft, 1)).metadata["fine_tuned_from"] == f"{base}, member 1"
     missing = tmp_path / "none.pt"
     assert main(["train", *common, "-o", str(tmp_path / "z.pt"), "--init-from", str(missing)]) == 2

@@ -26,6 +26,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     p.add_argument("--config", default="small", help="small, large or a JSON file [small]")
     p.add_argument("--steps", type=int, default=None, help="optimisation steps [from config]")
+    p.add_argument(
+        "--lr", type=float, default=None,
+        help="initial learning rate, decaying to lr_final_factor × lr [from config]; lower "
+        "it to fine-tune (--init-from)",
+    )  # fmt: skip
     p.add_argument("--val-every", type=int, default=None, help="validate every N steps")
     p.add_argument(
         "--loss", choices=LOSSES, default=None,
@@ -55,7 +60,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.steps is not None and args.steps < 1:
         raise InputError("--steps must be positive")
+    if args.lr is not None and not args.lr > 0:
+        raise InputError("--lr must be positive")
     data = Dataset(args.data)
+    args.config = _with_lr(args)
     init, init_model = _init_model(args)
     if args.ensemble is None and init_model is not None and init_model.kind == "ensemble":
         args.ensemble = len(init_model.members)  # fine-tune every member
@@ -86,6 +94,18 @@ def run(args: argparse.Namespace) -> int:
         summary["ridge_lambda"] = res.model.config["ridge_lambda"]
     print(json.dumps(summary, indent=2))
     return 0
+
+
+def _with_lr(args: argparse.Namespace):
+    """``--config`` with ``--lr`` applied (the config as given when there is none)."""
+    from rhocat.train.config import resolve_config
+
+    if args.lr is None:
+        return args.config
+    kind = "basis" if args.ensemble is not None else args.model
+    cfg = resolve_config(kind, args.config)
+    cfg["train"]["lr"] = args.lr
+    return cfg
 
 
 def _init_model(args: argparse.Namespace):
