@@ -45,6 +45,13 @@ def test_a_fine_tuning_run_starts_from_the_given_weights(real_samples, trained, 
                        progress=False).model  # fmt: skip
     assert _same_weights(kept, base)  # baseline table included (a buffer)
     assert kept.metadata["fine_tuned_from"] == str(path)
+    # warm-start settings measured for one model are not another's
+    carded = copy.deepcopy(base)
+    carded.metadata.update(warm_diago_thr_init=0.01, warm_occupations="atomic")
+    res = train_model(real_samples, "basis", _frozen(tiny_basis), steps=1, init_from=carded,
+                      progress=False)  # fmt: skip
+    assert not any(k.startswith("warm_") for k in res.model.metadata)
+    assert res.model.metadata["pseudo_md5"] == base.metadata["pseudo_md5"]
     # the same frozen run from scratch starts elsewhere (seeded new weights)
     fresh = train_model(real_samples, "basis", _frozen(tiny_basis), steps=2, progress=False)
     assert not _same_weights(fresh.model, base)
@@ -87,6 +94,11 @@ def test_fine_tuning_refuses_what_it_cannot_start_from(real_samples, trained, ti
     with pytest.raises(InputError, match="'sssp-efficiency' pseudopotentials, the data"):
         train_model(real_samples, "basis", tiny_basis, steps=1, init_from=other_family,
                     metadata={"pseudo_family": "debian-pbe"}, progress=False)  # fmt: skip
+    other_file = copy.deepcopy(base)
+    other_file.metadata["pseudo_md5"] = {**base.metadata["pseudo_md5"], "C": "0" * 32}
+    with pytest.raises(InputError, match="other pseudopotential files for C"):
+        train_model(real_samples, "basis", tiny_basis, steps=1, init_from=other_file,
+                    progress=False)  # fmt: skip
     radial = train_model(real_samples, "radial", progress=False).model
     with pytest.raises(InputError, match="closed form"):
         train_model(real_samples, "radial", init_from=radial, progress=False)

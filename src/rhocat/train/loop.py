@@ -54,6 +54,10 @@ CSV_FIELDS = [
 ]  # fmt: skip
 
 
+#: Prefix of the metadata keys that hold warm-start settings measured for one model (its
+#: card: ``warm_diago_thr_init``, ``warm_occupations``, ...); a fine-tuned model is another
+#: model and starts without them, until they are measured for it.
+CARD_PREFIX = "warm_"
 #: Metadata key naming where an in-memory starting model came from (e.g. an ensemble's
 #: member k); read and dropped by a fine-tuning run, which records ``fine_tuned_from``.
 FINE_TUNE_SOURCE = "fine_tune_source"
@@ -289,8 +293,10 @@ def _fine_tune_start(
 ) -> DensityModel | None:
     """A copy of the model a fine-tuning run starts from (None: train from scratch), with
     ``fine_tuned_from`` in its metadata; InputError when it cannot start this run: another
-    kind, elements it lacks, or data of another pseudopotential family (``meta``'s), which
-    its ACS-relative Δρ and PAW occupation model do not transfer to."""
+    kind, elements it lacks, or data of another pseudopotential family or file (``meta``'s
+    ``pseudo_family`` and per-element ``pseudo_md5``), which its ACS-relative Δρ and PAW
+    occupation model do not transfer to. The warm-start settings measured for the starting
+    model (metadata keys ``warm_*``) are not carried over."""
     if init is None:
         return None
     origin = (
@@ -312,6 +318,13 @@ def _fine_tune_start(
             f"the model to fine-tune was trained on {theirs!r} pseudopotentials, the data "
             f"is {ours!r}: train from scratch instead"
         )
+    old_md5, new_md5 = init.metadata.get("pseudo_md5") or {}, meta.get("pseudo_md5") or {}
+    changed = sorted(e for e in set(old_md5) & set(new_md5) if old_md5[e] != new_md5[e])
+    if changed:
+        raise InputError(
+            "the model to fine-tune was trained with other pseudopotential files for "
+            f"{', '.join(changed)} (md5 differs): train from scratch instead"
+        )
     missing = sorted(set(elements_of(train)) - set(init.elements))
     if missing:
         from ase.data import chemical_symbols
@@ -319,7 +332,8 @@ def _fine_tune_start(
         names = ", ".join(chemical_symbols[z] for z in missing)
         raise InputError(f"the model to fine-tune was not trained on {names}")
     net = copy.deepcopy(init)
-    net.metadata = {**net.metadata, "fine_tuned_from": origin}
+    kept = {k: v for k, v in net.metadata.items() if not k.startswith(CARD_PREFIX)}
+    net.metadata = {**kept, "fine_tuned_from": origin}
     net.metadata.pop(FINE_TUNE_SOURCE, None)
     return net
 
