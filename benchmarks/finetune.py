@@ -14,7 +14,7 @@ finished members and resumes interrupted ones.
 
 ``--evaluate SNAPSHOT`` (with ``--compare CKPT`` for a reference row) assembles the
 ensemble once all members are done, chooses its shrinkage c on that snapshot's validation
-split, and writes JSON with the Hartree share of Δρ captured (closed form, no SCF) on
+split, and writes JSON (``--report``) with the Hartree share of Δρ captured (closed form, no SCF) on
 validation and test, overall and per group (cells with Cr, with Fe and neither; a group
 is reported, never chosen on).
 """
@@ -119,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--evaluate", default=None, metavar="SNAPSHOT", help="figures on it")
     ap.add_argument("--compare", default=None, help="another ensemble evaluated alike")
     ap.add_argument("-o", "--output", required=True, help="the fine-tuned ensemble checkpoint")
+    ap.add_argument("--report", default=None, help="JSON figures [beside -o, .json]")
     args = ap.parse_args(argv)
     oversample = {k: int(v) for k, v in (p.split("=") for p in args.oversample.split(",") if p)}
     ds = Dataset(args.dataset)
@@ -139,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     report["fine_tuned"] = evaluate(args.output, args.dataset, args.evaluate)
     if args.compare:
         report["compare"] = evaluate(args.compare, args.dataset, args.evaluate)
-    out = Path(args.output).with_suffix(".json")
+    out = Path(args.report or Path(args.output).with_suffix(".json"))
     out.write_text(json.dumps(report, indent=1))
     for key in ("compare", "fine_tuned"):
         if key in report:
