@@ -292,11 +292,8 @@ def _fine_tune_start(
     init: DensityModel | str | os.PathLike | None, model: str, train: list, meta: dict
 ) -> DensityModel | None:
     """A copy of the model a fine-tuning run starts from (None: train from scratch), with
-    ``fine_tuned_from`` in its metadata; InputError when it cannot start this run: another
-    kind, elements it lacks, or data of another pseudopotential family or file (``meta``'s
-    ``pseudo_family`` and per-element ``pseudo_md5``), which its ACS-relative Δρ and PAW
-    occupation model do not transfer to. The warm-start settings measured for the starting
-    model (metadata keys ``warm_*``) are not carried over."""
+    ``fine_tuned_from`` in its metadata and without the warm-start settings measured for
+    the starting model (metadata keys ``warm_*``); see :func:`_refuse_start`."""
     if init is None:
         return None
     origin = (
@@ -306,6 +303,19 @@ def _fine_tune_start(
     )
     if isinstance(init, str | os.PathLike):
         init = model_from_checkpoint(read_checkpoint(init))
+    _refuse_start(init, model, train, meta)
+    net = copy.deepcopy(init)
+    kept = {k: v for k, v in net.metadata.items() if not k.startswith(CARD_PREFIX)}
+    net.metadata = {**kept, "fine_tuned_from": origin}
+    net.metadata.pop(FINE_TUNE_SOURCE, None)
+    return net
+
+
+def _refuse_start(init: DensityModel, model: str, train: list, meta: dict) -> None:
+    """InputError when ``init`` cannot start a fine-tuning run of kind ``model`` on
+    ``train``: an ensemble or the radial floor, another kind, elements it lacks, or data of
+    another pseudopotential family or file (``meta``'s ``pseudo_family`` and per-element
+    ``pseudo_md5``), which its ACS-relative Δρ and PAW occupation model do not transfer to."""
     if init.kind == "ensemble":
         raise InputError("fine-tune an ensemble member by member: train_ensemble(init_from=...)")
     if isinstance(init, RadialModel):
@@ -331,11 +341,6 @@ def _fine_tune_start(
 
         names = ", ".join(chemical_symbols[z] for z in missing)
         raise InputError(f"the model to fine-tune was not trained on {names}")
-    net = copy.deepcopy(init)
-    kept = {k: v for k, v in net.metadata.items() if not k.startswith(CARD_PREFIX)}
-    net.metadata = {**kept, "fine_tuned_from": origin}
-    net.metadata.pop(FINE_TUNE_SOURCE, None)
-    return net
 
 
 def _initial_model(
