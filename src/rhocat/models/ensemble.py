@@ -113,12 +113,7 @@ class EnsembleModel(DensityModel):
         ens = cls(config, first.elements)
         for mine, theirs in zip(ens.members, members, strict=True):
             mine.load_state_dict(theirs.state_dict())
-        ens.metadata = dict(first.metadata)
-        occ = getattr(first, "becsum_model", None)
-        if occ is not None:
-            ens.becsum_model = occ
-        ens.eval()
-        return ens
+        return _with_card_of(ens, first)
 
     def member(self, k: int) -> EquivariantBasisModel:
         """A standalone copy of member ``k`` (its weights, the ensemble's metadata and PAW
@@ -127,12 +122,7 @@ class EnsembleModel(DensityModel):
             raise ModelError(f"the ensemble has {len(self.members)} members, no member {k}")
         one = EquivariantBasisModel(dict(self.config["member_config"]), self.elements)
         one.load_state_dict(self.members[k].state_dict())
-        one.metadata = dict(self.metadata)
-        occ = getattr(self, "becsum_model", None)
-        if occ is not None:
-            one.becsum_model = occ
-        one.eval()
-        return one
+        return _with_card_of(one, self)
 
     # ---------------------------------------------------------------------------------------
     def member_coefficients(self, numbers: torch.Tensor, positions_bohr, cell_bohr):
@@ -240,6 +230,17 @@ class EnsembleModel(DensityModel):
     def delta_rho_g(self, numbers, positions_bohr, cell_bohr, g_cart) -> np.ndarray:
         """(ngm,) complex128 shrunk mean Δρ(G), e/bohr³ (see :meth:`predict`)."""
         return self.predict(numbers, positions_bohr, cell_bohr, g_cart).delta_rho_g
+
+
+def _with_card_of(model: DensityModel, source: DensityModel) -> DensityModel:
+    """``model`` with a copy of ``source``'s metadata and its PAW occupation model (if
+    any), in eval mode."""
+    model.metadata = dict(source.metadata)
+    occ = getattr(source, "becsum_model", None)
+    if occ is not None:
+        model.becsum_model = occ
+    model.eval()
+    return model
 
 
 def unshrunk_mean(model: EnsembleModel, sample) -> tuple[np.ndarray, float]:
