@@ -55,19 +55,14 @@ def training_samples(ds, snap: dict, oversample: dict[str, int]) -> list:
 def figures(model, samples: list, c: float) -> dict:
     """Captured share (%) of Δρ at shrinkage ``c``: mean, median, worst overall and the mean
     per group, with the per-cell values."""
+    from rhocat.evaluate.density import capture_summary
     from rhocat.models.ensemble import captured_after_shrink, shrinkage_stats
 
     stats = shrinkage_stats(model, samples)
     cap = captured_after_shrink(stats, 1.0 / (1.0 + c * stats[:, 3] ** 2))
     ids = [s.id for s in samples]
-    worst = int(np.argmin(cap))
     out = {
-        "n": len(ids),
-        "captured_mean_pct": float(cap.mean()),
-        "captured_median_pct": float(np.median(cap)),
-        "captured_worst_pct": float(cap[worst]),
-        "worst_id": ids[worst],
-        "negative": int((cap < 0).sum()),
+        **capture_summary(cap, ids),
         "groups": {},
         "cells": dict(zip(ids, map(float, cap), strict=True)),
     }
