@@ -58,14 +58,14 @@ EPSILONS = (-1e-3, 0.0, 1e-3)
 
 
 def swapped_starts(
-    pred_dir: Path, atoms, family, eps_list, work: Path, extra=(), reference=None, skip=()
+    pred_dir: Path, atoms, family, eps_list, work: Path, extra=(), reference=None
 ) -> dict:
     """Restart folders {(start, str(ε)): Path} for every start of :data:`STARTS` and of
     ``extra`` and every ε, built from rhocat's predicted folder ``pred_dir`` (its other
     files kept). ``reference``: (converged density, converged ``Becsum``) of the dataset's
     reference run, needed by the ``ref`` and ``converged`` starts. Structures without PAW
     species have no occupations: only ``pred+model``, ``acs+atomic`` and the ``extra``
-    starts with ``model`` occupations. Starts in ``skip`` are left out."""
+    starts with ``model`` occupations."""
     from rhocat.qe.acs import atomic_becsum
     from rhocat.qe.density import read_charge_density
     from rhocat.qe.paw import Becsum, read_paw_txt
@@ -88,7 +88,6 @@ def swapped_starts(
     names = names + tuple(
         n for n in extra if n not in names and (atomic is not None or n.endswith("+model"))
     )
-    names = tuple(n for n in names if n not in skip)
     folders = {}
     for name in names:
         rho, occ = name.split("+")
@@ -155,12 +154,11 @@ def converged_becsum(sample):
 
 def swap_iterations(
     model, sample, family, work: Path, eps_list, threshold: str, startingwfc: str | None,
-    ranks: int, done: dict | None = None, extra: tuple[str, ...] = (), skip: tuple = (),
+    ranks: int, done: dict | None = None, extra: tuple[str, ...] = (),
 ) -> dict:  # fmt: skip
     """{start: {str(ε): iterations or None}} for the runs not in ``done`` (kept as given).
     The predicted folder carries the model's own occupations whatever its card asks for;
-    ``extra``: starts beyond :data:`STARTS`, ``skip``: starts of it not to run (see
-    :func:`swapped_starts`)."""
+    ``extra``: starts beyond :data:`STARTS` (see :func:`swapped_starts`)."""
     from rhocat.qe.density import read_charge_density
     from rhocat.qe.scf import run_scf
 
@@ -171,7 +169,7 @@ def swap_iterations(
     reference = None
     if any(n.startswith("ref") or n.endswith("+converged") for n in extra):
         reference = reference_start(sample, read_charge_density(pred_dir / "charge-density.dat"))
-    folders = swapped_starts(pred_dir, atoms, family, eps_list, work, extra, reference, skip)
+    folders = swapped_starts(pred_dir, atoms, family, eps_list, work, extra, reference)
     for (name, eps), folder in folders.items():
         if eps in out.get(name, {}):
             continue
@@ -231,13 +229,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="startingwfc of every run (default: the shipped card's)")  # fmt: skip
     ap.add_argument("--extra", default="",
                     help="more starts, e.g. pred+converged,ref+atomic (see above)")  # fmt: skip
-    ap.add_argument("--skip", default="",
-                    help=f"starts of {', '.join(STARTS)} not to run (e.g. acs+model)")  # fmt: skip
     ap.add_argument("-o", "--output", required=True)
     args = ap.parse_args(argv)
-    skip = tuple(s for s in args.skip.split(",") if s)
-    if set(skip) - set(STARTS) or REFERENCE in skip:
-        ap.error(f"--skip: choose among {', '.join(s for s in STARTS if s != REFERENCE)}")
     try:
         eps_list = [float(e) for e in args.eps.split(",") if e.strip()]
     except ValueError as exc:
@@ -261,7 +254,6 @@ def main(argv: list[str] | None = None) -> int:
             result["rows"][i] = swap_iterations(
                 model, ds.load(i), family, Path(tmp), eps_list, args.threshold,
                 args.startingwfc, args.ranks, done=result["rows"].get(i), extra=extra,
-                skip=skip,
             )  # fmt: skip
         result["summary"] = summarize(result["rows"])
         out_path.write_text(json.dumps(result, indent=1))

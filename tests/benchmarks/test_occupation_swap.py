@@ -62,20 +62,6 @@ def test_four_starts_hold_the_density_and_occupations_they_name(gaas, tmp_path):
     ).read_text()
 
 
-def test_skipped_starts_get_no_folder(gaas, tmp_path):
-    atoms, family, pred_dir = gaas
-    folders = occupation_swap.swapped_starts(
-        pred_dir, atoms, family, [0.0], tmp_path / "w", skip=("acs+model", "pred+model")
-    )
-    assert sorted(folders) == [("acs+atomic", "0.0"), ("pred+atomic", "0.0")]
-
-
-def test_the_reference_start_cannot_be_skipped(capsys):
-    with pytest.raises(SystemExit):
-        occupation_swap.main(["m.pt", "--ids", "x", "--skip", "acs+atomic", "-o", "o.json"])
-    assert "--skip: choose among" in capsys.readouterr().err
-
-
 def test_extra_starts_hold_the_reference_halves_and_the_midway_occupations(gaas, tmp_path):
     import dataclasses
 
