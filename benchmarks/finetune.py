@@ -41,12 +41,13 @@ def group_of(sid: str) -> str:
 def training_samples(ds, snap: dict, oversample: dict[str, int]) -> list:
     """The snapshot's train and val samples, with each train structure that contains an
     element of ``oversample`` repeated that many times (the largest factor applies)."""
+    from ase.data import chemical_symbols
+
     train = [ds.load(i) for i in snap["train"]]
     val = [ds.load(i) for i in snap["val"]]
     out = []
     for s in train:
-        formula = s.id.split("-", 1)[-1].split("~")[0]
-        symbols = set(re.findall(r"[A-Z][a-z]?", formula))
+        symbols = {chemical_symbols[int(z)] for z in s.numbers}
         repeat = max([oversample[e] for e in symbols if e in oversample], default=1)
         out.extend([s] * repeat)
     return out + val
