@@ -99,6 +99,7 @@ def evaluate(path: str, dataset: str, snapshot: str) -> dict:
 def main(argv: list[str] | None = None) -> int:
     from rhocat.data.snapshot import split_snapshot
     from rhocat.data.store import Dataset
+    from rhocat.train import load_model
     from rhocat.train.ensemble import member_path, train_ensemble
 
     ap = argparse.ArgumentParser(
@@ -122,8 +123,10 @@ def main(argv: list[str] | None = None) -> int:
     snap = split_snapshot(ds, args.snapshot)
     samples = training_samples(ds, snap, oversample)
     config = {"train": {"lr": args.lr, "lr_final_factor": 0.1}}
-    for k in (int(m) for m in args.members.split(",") if m):
-        _train_one(samples, args, {"train": {**config["train"], "seed": k}}, k)
+    members = [int(m) for m in args.members.split(",") if m]
+    init = load_model(args.init) if members else None  # read once for all members
+    for k in members:
+        _train_one(samples, args, config, k, init.member(k))
     if args.evaluate is None:
         return 0
     if not all(member_path(args.output, k).is_file() for k in range(args.n_members)):
@@ -153,18 +156,17 @@ def _short(fig: dict) -> dict:
     }
 
 
-def _train_one(samples: list, args, cfg: dict, k: int) -> None:
-    """Member ``k`` of the ensemble ``args.init`` fine-tuned into member k's path (skipped
-    when finished, resumed when interrupted)."""
-    from rhocat.train import load_model
+def _train_one(samples: list, args, config: dict, k: int, start) -> None:
+    """``start``, member ``k`` of the ensemble ``args.init``, fine-tuned with ``config`` and
+    seed k into member k's path (skipped when finished, resumed when interrupted)."""
     from rhocat.train.ensemble import member_path, steps_done
     from rhocat.train.loop import train_model
 
+    cfg = {"train": {**config["train"], "seed": k}}
     path = member_path(args.output, k)
     done = steps_done(path)
     if done is not None and done >= args.steps:
         return
-    start = load_model(args.init).member(k)
     train_model(
         samples, model="basis", config=cfg, steps=args.steps, out=path, progress=False,
         resume=done is not None, init_from=start,
