@@ -63,7 +63,6 @@ def run(args: argparse.Namespace) -> int:
     if args.lr is not None and not args.lr > 0:
         raise InputError("--lr must be positive")
     data = Dataset(args.data)
-    args.config = _with_lr(args)
     init, init_model = _init_model(args)
     if args.ensemble is None and init_model is not None and init_model.kind == "ensemble":
         args.ensemble = len(init_model.members)  # fine-tune every member
@@ -81,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
         loss=args.loss,
         progress=not args.no_progress,
         init_from=init,
+        lr=args.lr,
     )
     summary = {
         "model": args.model,
@@ -94,18 +94,6 @@ def run(args: argparse.Namespace) -> int:
         summary["ridge_lambda"] = res.model.config["ridge_lambda"]
     print(json.dumps(summary, indent=2))
     return 0
-
-
-def _with_lr(args: argparse.Namespace):
-    """``--config`` with ``--lr`` applied (the config as given when there is none)."""
-    from rhocat.train.config import resolve_config
-
-    if args.lr is None:
-        return args.config
-    kind = "basis" if args.ensemble is not None else args.model
-    cfg = resolve_config(kind, args.config)
-    cfg["train"]["lr"] = args.lr
-    return cfg
 
 
 def _init_model(args: argparse.Namespace):
@@ -131,7 +119,7 @@ def _run_ensemble(args: argparse.Namespace, data, init=None) -> int:
     ens, metrics = train_ensemble(
         data, n_members=args.ensemble, config=args.config, steps=args.steps, out=args.output,
         progress=not args.no_progress, device=args.device, val_every=args.val_every,
-        loss=args.loss, init_from=init,
+        loss=args.loss, init_from=init, lr=args.lr,
     )  # fmt: skip
     summary = {"model": "ensemble", "n_members": args.ensemble, "best": str(args.output)}
     print(json.dumps({**summary, **metrics}, indent=2, default=str))

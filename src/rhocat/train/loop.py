@@ -189,6 +189,7 @@ def train_model(
     progress: bool = True,
     stop_after: int | None = None,
     init_from: DensityModel | str | os.PathLike | None = None,
+    lr: float | None = None,
 ) -> TrainResult:
     """Train a density model of Δρ = ρ_SCF − ρ_ACS.
 
@@ -217,8 +218,9 @@ def train_model(
             the optimiser, the learning-rate schedule and the best score start afresh.
             Every element of the training split must be one of its elements. A resumed
             run continues from ``model.last.pt`` and ignores it.
+        lr: initial learning rate (overrides config; it decays to ``lr_final_factor`` × lr).
     """
-    cfg = _train_config(model, config, steps, val_every, loss)
+    cfg = _train_config(model, config, steps, val_every, loss, lr)
     dev = _device(device)
     rank, world = _dist_setup(device)
     best_path, last_path, csv_path = output_paths(out) if out is not None else (None, None, None)
@@ -248,14 +250,17 @@ def train_model(
 
 
 def _train_config(
-    model: str, config: Any, steps: int | None, val_every: int | None, loss: str | None
-) -> dict:
+    model: str, config: Any, steps: int | None, val_every: int | None, loss: str | None,
+    lr: float | None = None,
+) -> dict:  # fmt: skip
     """The resolved ``{model, train}`` config with the call's overrides; InputError when
     ``steps`` or ``val_every`` is not positive."""
     cfg = resolve_config(model, config)
     tcfg = cfg["train"]
     if steps is not None:
         tcfg["steps"] = int(steps)
+    if lr is not None:
+        tcfg["lr"] = float(lr)
     if val_every is not None:
         tcfg["val_every"] = int(val_every)
     if loss is not None:
