@@ -110,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--init", required=True, help="the ensemble checkpoint to fine-tune")
     ap.add_argument("--steps", type=int, default=3000)
     ap.add_argument("--lr", type=float, default=1e-3, help="decays to lr/10 at the last step")
+    ap.add_argument("--batch-size", type=int, default=1, help="structures per step")
+    ap.add_argument("--loss", default=None, help="training loss (rhocat.train.config.LOSSES)")
     ap.add_argument("--oversample", default="", help="ELEMENT=FACTOR[,...] (e.g. Cr=3)")
     ap.add_argument("--members", default="0,1,2,3,4", help="member indices to train here")
     ap.add_argument("--n-members", type=int, default=5)
@@ -122,7 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     ds = Dataset(args.dataset)
     snap = split_snapshot(ds, args.snapshot)
     samples = training_samples(ds, snap, oversample)
-    config = {"train": {"lr": args.lr, "lr_final_factor": 0.1}}
+    config = {"train": {"lr": args.lr, "lr_final_factor": 0.1, "batch_size": args.batch_size}}
+    if args.loss:
+        config["train"]["loss"] = args.loss
     members = [int(m) for m in args.members.split(",") if m]
     init = load_model(args.init) if members else None  # read once for all members
     for k in members:
@@ -135,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         samples, n_members=args.n_members, config=config, steps=args.steps,
         out=args.output, progress=False, init_from=args.init,
     )  # fmt: skip
-    report = {"oversample": oversample, "steps": args.steps, "lr": args.lr}
+    report = {"oversample": oversample, "steps": args.steps, **config["train"]}
     report["fine_tuned"] = evaluate(args.output, args.dataset, args.evaluate)
     if args.compare:
         report["compare"] = evaluate(args.compare, args.dataset, args.evaluate)

@@ -36,6 +36,7 @@ def test_oversampling_repeats_the_structures_with_the_element():
 
 def test_members_are_fine_tuned_and_evaluated_against_the_start(tmp_path):
     from rhocat.train import load_model
+    from rhocat.train.ensemble import member_path
 
     snap = tmp_path / "snap.json"
     snap.write_text(
@@ -49,7 +50,8 @@ def test_members_are_fine_tuned_and_evaluated_against_the_start(tmp_path):
     )
     out = tmp_path / "ft.pt"
     common = [str(DATASET), "--snapshot", str(snap), "--init", str(MODEL), "--steps", "2",
-              "--oversample", "Cr=2", "--n-members", "2", "-o", str(out)]  # fmt: skip
+              "--oversample", "Cr=2", "--n-members", "2", "--batch-size", "2",
+              "--loss", "hartree_rel", "-o", str(out)]  # fmt: skip
     assert finetune.main([*common, "--members", "0"]) == 0
     with pytest.raises(SystemExit):  # member 1 is missing
         finetune.main([*common, "--members", "", "--evaluate", str(snap)])
@@ -57,6 +59,9 @@ def test_members_are_fine_tuned_and_evaluated_against_the_start(tmp_path):
                           "--compare", str(MODEL)]) == 0  # fmt: skip
     report = json.loads(out.with_suffix(".json").read_text())
     assert report["oversample"] == {"Cr": 2} and report["steps"] == 2
+    assert report["batch_size"] == 2 and report["loss"] == "hartree_rel"
+    trained_with = load_model(member_path(out, 0)).metadata["train_config"]
+    assert trained_with["batch_size"] == 2 and trained_with["loss"] == "hartree_rel"
     for key in ("fine_tuned", "compare"):
         r = report[key]
         curve = {float(c): v for c, v in r["val_curve"].items()}
