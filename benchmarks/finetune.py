@@ -1,8 +1,9 @@
-"""Fine-tune a trained ensemble, optionally drawing structures with one element more often.
+"""Fine-tune a trained ensemble (or train members from scratch) on a snapshot's train split.
 
 Each member of the ensemble INIT continues training from its weights (fresh optimiser and
 learning-rate schedule, :func:`rhocat.train.train_ensemble` with ``init_from``) on the
-snapshot's train split; ``--oversample Cr=3`` puts every training structure containing Cr
+snapshot's train split; without ``--init`` member k trains from scratch with seed k and
+``--config`` (a training configuration, :func:`rhocat.train.config.resolve_config`); ``--oversample Cr=3`` puts every training structure containing Cr
 into the list three times, so that it is drawn three times as often. Members train one per
 ``--members`` entry (run two processes with disjoint lists to use two cores); a rerun skips
 finished members and resumes interrupted ones.
@@ -107,10 +108,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("dataset")
     ap.add_argument("--snapshot", required=True, help="ids per split the members train on")
-    ap.add_argument("--init", required=True, help="the ensemble checkpoint to fine-tune")
+    ap.add_argument("--init", default=None, help="the ensemble checkpoint to fine-tune")
+    ap.add_argument("--config", default=None, help="configuration of members from scratch")
     ap.add_argument("--steps", type=int, default=3000)
-    ap.add_argument("--lr", type=float, default=1e-3, help="decays to lr/10 at the last step")
-    ap.add_argument("--batch-size", type=int, default=1, help="structures per step")
+    ap.add_argument("--lr", type=float, default=None,
+                    help="decays to lr/10 at the last step [1e-3 with --init, else the config's]")
+    ap.add_argument("--batch-size", type=int, default=None, help="structures per step [1]")
     ap.add_argument("--loss", default=None, help="training loss (rhocat.train.config.LOSSES)")
     ap.add_argument("--oversample", default="", help="ELEMENT=FACTOR[,...] (e.g. Cr=3)")
     ap.add_argument("--members", default="0,1,2,3,4", help="member indices to train here")
@@ -124,13 +127,11 @@ def main(argv: list[str] | None = None) -> int:
     ds = Dataset(args.dataset)
     snap = split_snapshot(ds, args.snapshot)
     samples = training_samples(ds, snap, oversample)
-    config = {"train": {"lr": args.lr, "lr_final_factor": 0.1, "batch_size": args.batch_size}}
-    if args.loss:
-        config["train"]["loss"] = args.loss
+    config = _config(args, ap)
     members = [int(m) for m in args.members.split(",") if m]
-    init = load_model(args.init) if members else None  # read once for all members
+    init = load_model(args.init) if members and args.init else None  # read once for all
     for k in members:
-        _train_one(samples, args, config, k, init.member(k))
+        _train_one(samples, args, config, k, init.member(k) if init else None)
     if args.evaluate is None:
         return 0
     if not all(member_path(args.output, k).is_file() for k in range(args.n_members)):
@@ -152,6 +153,22 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _config(args, ap) -> dict:
+    """The members' configuration: ``--config`` (from scratch) or the fine-tuned members'
+    own, with the learning rate, batch size and loss given on the command line."""
+    from rhocat.train.config import resolve_config
+
+    if args.init and args.config:
+        ap.error("--config is for members from scratch; a fine-tuned member keeps its own")
+    config = resolve_config("basis", args.config) if args.config else {"train": {}}
+    train = config["train"]
+    if args.init:
+        train.update(lr=1e-3, lr_final_factor=0.1, batch_size=1)
+    given = {"lr": args.lr, "batch_size": args.batch_size, "loss": args.loss}
+    train.update({k: v for k, v in given.items() if v is not None})
+    return config
+
+
 def _short(fig: dict) -> dict:
     keep = ("captured_mean_pct", "captured_median_pct", "captured_worst_pct", "worst_id")
     return {
@@ -161,12 +178,12 @@ def _short(fig: dict) -> dict:
 
 
 def _train_one(samples: list, args, config: dict, k: int, start) -> None:
-    """``start``, member ``k`` of the ensemble ``args.init``, fine-tuned with ``config`` and
-    seed k into member k's path (skipped when finished, resumed when interrupted)."""
+    """``start`` (member ``k`` of the ensemble ``args.init``, or None: from scratch) trained
+    with ``config`` and seed k into member k's path (skipped when finished, resumed when interrupted)."""
     from rhocat.train.ensemble import member_path, steps_done
     from rhocat.train.loop import train_model
 
-    cfg = {"train": {**config["train"], "seed": k}}
+    cfg = {**config, "train": {**config["train"], "seed": k}}
     path = member_path(args.output, k)
     done = steps_done(path)
     if done is not None and done >= args.steps:

@@ -75,3 +75,23 @@ def test_members_are_fine_tuned_and_evaluated_against_the_start(tmp_path):
         a, b = shipped.members[k].state_dict(), tuned.members[k].state_dict()
         assert any(not torch.equal(a[n], b[n]) for n in a)  # moved from member k's weights
     assert report["fine_tuned"]["val"]["cells"] != report["compare"]["val"]["cells"]
+
+
+def test_members_from_scratch_take_the_config_and_the_command_line(tmp_path):
+    from rhocat.train import load_model
+    from rhocat.train.ensemble import member_path
+
+    snap = tmp_path / "snap.json"
+    snap.write_text(json.dumps({"train": ["zincblende-CrAs"], "val": ["rocksalt-CrN"]}))
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"model": {"n_layers": 1}, "train": {"lr": 3e-3, "batch_size": 2}}))
+    out = tmp_path / "scratch.pt"
+    common = [str(DATASET), "--snapshot", str(snap), "--steps", "2", "-o", str(out)]
+    assert finetune.main([*common, "--config", str(cfg), "--members", "1", "--lr", "1e-2"]) == 0
+    member = load_model(member_path(out, 1))
+    assert member.config["n_layers"] == 1
+    trained_with = member.metadata["train_config"]
+    assert trained_with["lr"] == 1e-2 and trained_with["batch_size"] == 2
+    assert trained_with["seed"] == 1 and "fine_tuned_from" not in member.metadata
+    with pytest.raises(SystemExit):  # a fine-tuned member keeps its own configuration
+        finetune.main([*common, "--config", str(cfg), "--init", str(MODEL), "--members", "0"])
