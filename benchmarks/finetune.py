@@ -3,8 +3,9 @@
 Each member of the ensemble INIT continues training from its weights (fresh optimiser and
 learning-rate schedule, :func:`rhocat.train.train_ensemble` with ``init_from``) on the
 snapshot's train split; without ``--init`` member k trains from scratch with seed k and
-``--config`` (a training configuration, :func:`rhocat.train.config.resolve_config`); ``--oversample Cr=3`` puts every training structure containing Cr
-into the list three times, so that it is drawn three times as often. Members train one per
+``--config`` (a training configuration, :func:`rhocat.train.config.resolve_config`).
+``--oversample Cr=3`` puts every training structure containing Cr into the list three
+times, so that it is drawn three times as often. Members train one per
 ``--members`` entry (run two processes with disjoint lists to use two cores); a rerun skips
 finished members and resumes interrupted ones.
 
@@ -179,7 +180,8 @@ def _short(fig: dict) -> dict:
 
 def _train_one(samples: list, args, config: dict, k: int, start) -> None:
     """``start`` (member ``k`` of the ensemble ``args.init``, or None: from scratch) trained
-    with ``config`` and seed k into member k's path (skipped when finished, resumed when interrupted)."""
+    with ``config`` and seed k into member k's path (skipped when finished, resumed when
+    interrupted)."""
     from rhocat.train.ensemble import member_path, steps_done
     from rhocat.train.loop import train_model
 
