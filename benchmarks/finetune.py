@@ -112,8 +112,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--init", default=None, help="the ensemble checkpoint to fine-tune")
     ap.add_argument("--config", default=None, help="configuration of members from scratch")
     ap.add_argument("--steps", type=int, default=3000)
-    ap.add_argument("--lr", type=float, default=None,
-                    help="decays to lr/10 at the last step [1e-3 with --init, else the config's]")
+    ap.add_argument(
+        "--lr",
+        type=float,
+        default=None,
+        help="decays to lr/10 at the last step [1e-3 with --init, else the config's]",
+    )
     ap.add_argument("--batch-size", type=int, default=None, help="structures per step [1]")
     ap.add_argument("--loss", default=None, help="training loss (rhocat.train.config.LOSSES)")
     ap.add_argument("--oversample", default="", help="ELEMENT=FACTOR[,...] (e.g. Cr=3)")
