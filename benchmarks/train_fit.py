@@ -6,8 +6,9 @@ must. Per split of a snapshot (default: train and val) and per checkpoint (an en
 shipped, with its shrinkage, or member K alone with ``--member K``), this reports the
 Hartree share of Δρ captured (mean, median, worst), the pooled share 1 − ΣE_H(err)/ΣE_H(Δρ)
 (each structure weighted by its Δρ, as the absolute Hartree loss weighs it), the mean per
-element, and the same split by the size of Δρ: the quarter of structures with the
-smallest E_H(Δρ) per atom (Ry) against the rest, with their share of the total error.
+element (and the share of the error its structures hold), and the same split by the size
+of Δρ: the quarter of structures with the smallest E_H(Δρ) per atom (Ry) against the rest,
+with their share of the total error.
 
     python benchmarks/train_fit.py src/rhocat/pretrained/default.pt \\
         --dataset benchmarks/dataset/dataset --snapshot benchmarks/full_snapshot.json \\
@@ -28,7 +29,8 @@ import numpy as np
 
 def fit_figures(rows: list[dict], n_atoms: list[int], symbols: list[set[str]]) -> dict:
     """Summary of :func:`rhocat.evaluate.density.density_rows` rows of one split: captured
-    share (%) mean/median/worst, pooled, per element, and by the size of Δρ per atom."""
+    share (%) mean/median/worst, pooled, per element (with the share of the split's summed
+    Hartree error held by structures containing it), and by the size of Δρ per atom."""
     from rhocat.evaluate.density import capture_summary
 
     cap = np.array([r["captured_pct"] for r in rows])
@@ -36,17 +38,21 @@ def fit_figures(rows: list[dict], n_atoms: list[int], symbols: list[set[str]]) -
     size = np.array([r["hartree_acs_ry"] for r in rows])
     per_atom = size / np.asarray(n_atoms, dtype=float)
     small = per_atom <= np.quantile(per_atom, 0.25)
-    by_element: dict[str, list[float]] = defaultdict(list)
-    for c, syms in zip(cap, symbols, strict=True):
+    by_element: dict[str, list[int]] = defaultdict(list)
+    for i, syms in enumerate(symbols):
         for e in syms:
-            by_element[e].append(float(c))
+            by_element[e].append(i)
     return {
         **capture_summary(cap, [r["id"] for r in rows]),
         "captured_pooled_pct": float(100.0 * (1.0 - err.sum() / size.sum())),
         "elements": {
-            e: {"n": len(v), "captured_mean_pct": float(np.mean(v))}
-            for e, v in sorted(by_element.items())
-        },  # fmt: skip
+            e: {
+                "n": len(i),
+                "captured_mean_pct": float(cap[i].mean()),
+                "error_share": float(err[i].sum() / err.sum()),
+            }
+            for e, i in sorted(by_element.items())
+        },
         "small_delta_rho": _part(cap, err, small, per_atom),
         "rest": _part(cap, err, ~small, per_atom),
         "cells": {r["id"]: float(c) for r, c in zip(rows, cap, strict=True)},

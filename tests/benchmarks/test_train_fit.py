@@ -66,6 +66,7 @@ def test_pooled_share_weights_structures_by_their_delta_rho():
     assert fig["small_delta_rho"]["n"] == 1
     assert fig["small_delta_rho"]["error_share"] == pytest.approx(1.0 / 4.1)
     assert fig["elements"]["Y"]["captured_mean_pct"] == pytest.approx(89.5)
+    assert fig["elements"]["X"]["error_share"] == pytest.approx(2.0 / 4.1)
 
 
 def test_an_unknown_split_is_refused(tmp_path):
