@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         samples, n_members=args.n_members, config=config, steps=args.steps,
         out=args.output, progress=False, init_from=args.init,
     )  # fmt: skip
-    report = {"oversample": oversample, "steps": args.steps, **config["train"]}
+    report = {**config["train"], "oversample": oversample, "steps": args.steps}
     report["fine_tuned"] = evaluate(args.output, args.dataset, args.evaluate)
     if args.compare:
         report["compare"] = evaluate(args.compare, args.dataset, args.evaluate)
