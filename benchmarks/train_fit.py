@@ -14,7 +14,7 @@ with their share of the total error.
         --dataset benchmarks/dataset/dataset --snapshot benchmarks/full_snapshot.json \\
         --member 0 -o benchmarks/results_train_fit.json
 
-Density only (no pw.x): about a minute per checkpoint for the 670 structures on 2 cores.
+Density only (no pw.x): one to two minutes per checkpoint for the 624 + 206 structures.
 """
 
 from __future__ import annotations
