@@ -55,6 +55,21 @@ def training_samples(ds, snap: dict, oversample: dict[str, int]) -> list:
     return out + val
 
 
+def keep_combinations(samples: list, fraction: float, seed: int = 0) -> list:
+    """The training samples whose element combination (set of elements) is in a seeded
+    ``fraction`` of the combinations present (at least one), validation samples untouched."""
+    import random
+
+    from ase.data import chemical_symbols
+
+    def combo(s) -> str:
+        return "-".join(sorted({chemical_symbols[int(z)] for z in s.numbers}))
+
+    combos = sorted({combo(s) for s in samples if s.split == "train"})
+    kept = set(random.Random(seed).sample(combos, max(1, round(fraction * len(combos)))))
+    return [s for s in samples if s.split != "train" or combo(s) in kept]
+
+
 def figures(model, samples: list, c: float) -> dict:
     """Captured share (%) of Δρ at shrinkage ``c``: mean, median, worst overall and the mean
     per group, with the per-cell values."""
@@ -121,6 +136,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch-size", type=int, default=None, help="structures per step [1]")
     ap.add_argument("--loss", default=None, help="training loss (rhocat.train.config.LOSSES)")
     ap.add_argument("--oversample", default="", help="ELEMENT=FACTOR[,...] (e.g. Cr=3)")
+    ap.add_argument(
+        "--combinations",
+        type=float,
+        default=1.0,
+        help="train on a seeded fraction of the training element combinations",
+    )
     ap.add_argument("--members", default="0,1,2,3,4", help="member indices to train here")
     ap.add_argument("--n-members", type=int, default=5)
     ap.add_argument("--evaluate", default=None, metavar="SNAPSHOT", help="figures on it")
@@ -132,6 +153,10 @@ def main(argv: list[str] | None = None) -> int:
     ds = Dataset(args.dataset)
     snap = split_snapshot(ds, args.snapshot)
     samples = training_samples(ds, snap, oversample)
+    if not 0.0 < args.combinations <= 1.0:
+        ap.error("--combinations is a fraction in (0, 1]")
+    if args.combinations < 1.0:
+        samples = keep_combinations(samples, args.combinations)
     config = _config(args, ap)
     members = [int(m) for m in args.members.split(",") if m]
     init = load_model(args.init) if members and args.init else None  # read once for all
@@ -145,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
         samples, n_members=args.n_members, config=config, steps=args.steps,
         out=args.output, progress=False, init_from=args.init,
     )  # fmt: skip
-    report = {**config["train"], "oversample": oversample, "steps": args.steps}
+    report = {**config["train"], "oversample": oversample, "steps": args.steps,
+              "combinations": args.combinations}  # fmt: skip
     report["fine_tuned"] = evaluate(args.output, args.dataset, args.evaluate)
     if args.compare:
         report["compare"] = evaluate(args.compare, args.dataset, args.evaluate)

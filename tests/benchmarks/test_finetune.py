@@ -95,3 +95,26 @@ def test_members_from_scratch_take_the_config_and_the_command_line(tmp_path):
     assert trained_with["seed"] == 1 and "fine_tuned_from" not in member.metadata
     with pytest.raises(SystemExit):  # a fine-tuned member keeps its own configuration
         finetune.main([*common, "--config", str(cfg), "--init", str(MODEL), "--members", "0"])
+
+
+def test_a_fraction_of_the_training_combinations_keeps_whole_combinations():
+    from rhocat.data.store import Dataset
+
+    snap = {
+        "train": ["zincblende-CrAs", "zincblende-CrAs~c1", "CsCl-CuAs", "CsCl-AsRh"],
+        "val": ["rocksalt-CrN"],
+    }
+    samples = finetune.training_samples(Dataset(DATASET), snap, {})
+    half = finetune.keep_combinations(samples, 0.5)
+    train = [s.id for s in half if s.split == "train"]
+    combos = {i.split("-")[1].split("~")[0] for i in train}
+    assert len(combos) == 2  # half of 3 combinations, rounded
+    # every structure of a kept combination is kept (a copy goes with its cell)
+    assert train == [i for i in snap["train"] if i.split("-")[1].split("~")[0] in combos]
+    third = finetune.keep_combinations(samples, 1 / 3, seed=1)
+    assert len({s.id.split("~")[0] for s in third if s.split == "train"}) == 1
+    assert [s.id for s in half if s.split == "val"] == ["rocksalt-CrN"]
+    assert finetune.keep_combinations(samples, 0.5) == half  # seeded
+    with pytest.raises(SystemExit):
+        finetune.main([str(DATASET), "--snapshot", "x.json", "--combinations", "0",
+                       "-o", "x.pt"])  # fmt: skip
