@@ -150,11 +150,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--report", default=None, help="JSON figures [beside -o, .json]")
     args = ap.parse_args(argv)
     oversample = {k: int(v) for k, v in (p.split("=") for p in args.oversample.split(",") if p)}
+    if not 0.0 < args.combinations <= 1.0:
+        ap.error("--combinations is a fraction in (0, 1]")
     ds = Dataset(args.dataset)
     snap = split_snapshot(ds, args.snapshot)
     samples = training_samples(ds, snap, oversample)
-    if not 0.0 < args.combinations <= 1.0:
-        ap.error("--combinations is a fraction in (0, 1]")
     if args.combinations < 1.0:
         samples = keep_combinations(samples, args.combinations)
     config = _config(args, ap)

@@ -97,7 +97,7 @@ def test_members_from_scratch_take_the_config_and_the_command_line(tmp_path):
         finetune.main([*common, "--config", str(cfg), "--init", str(MODEL), "--members", "0"])
 
 
-def test_a_fraction_of_the_training_combinations_keeps_whole_combinations():
+def test_a_fraction_of_the_training_combinations_keeps_whole_combinations(tmp_path):
     from rhocat.data.store import Dataset
 
     snap = {
@@ -115,6 +115,8 @@ def test_a_fraction_of_the_training_combinations_keeps_whole_combinations():
     assert len({s.id.split("~")[0] for s in third if s.split == "train"}) == 1
     assert [s.id for s in half if s.split == "val"] == ["rocksalt-CrN"]
     assert finetune.keep_combinations(samples, 0.5) == half  # seeded
-    with pytest.raises(SystemExit):
-        finetune.main([str(DATASET), "--snapshot", "x.json", "--combinations", "0",
-                       "-o", "x.pt"])  # fmt: skip
+    snapshot = tmp_path / "snap.json"  # a missing snapshot would be written on first use
+    with pytest.raises(SystemExit):  # refused before any data is read
+        finetune.main([str(DATASET), "--snapshot", str(snapshot), "--combinations", "0",
+                       "-o", str(tmp_path / "x.pt")])  # fmt: skip
+    assert not snapshot.exists()
