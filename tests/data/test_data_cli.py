@@ -154,6 +154,16 @@ def _pw_processes_under(path: Path) -> list[int]:
     return out
 
 
+def _finished_entries(entries: Path) -> dict[str, tuple[int, int]]:
+    """name -> (inode, mtime) of the written entries; a worker killed while writing leaves a
+    `.tmp-*` file, left out (pathlib's glob matches dot files)."""
+    return {
+        p.name: (p.stat().st_ino, p.stat().st_mtime_ns)
+        for p in entries.glob("*.h5")
+        if not p.name.startswith(".tmp-")
+    }
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_resume_after_sigkill(tmp_path, workers):
     n = 5
@@ -177,12 +187,16 @@ def test_resume_after_sigkill(tmp_path, workers):
         time.sleep(0.2)
     assert not _pw_processes_under(out)
     entries = out / "entries"
-    # a worker killed while writing leaves a `.tmp-*` file (pathlib's glob matches dot files)
-    before = {
-        p.name: (p.stat().st_ino, p.stat().st_mtime_ns)
-        for p in entries.glob("*.h5")
-        if not p.name.startswith(".tmp-")
-    }
+    # a worker whose pw.x had just finished may still be writing its entry: wait until the
+    # finished entries stay the same for 3 s (CI once counted 1 here and 2 at the rerun)
+    before, stable_since, deadline = None, time.time(), time.time() + 30
+    while time.time() < deadline:
+        now = _finished_entries(entries)
+        if now != before:
+            before, stable_since = now, time.time()
+        elif time.time() - stable_since >= 3.0:
+            break
+        time.sleep(0.2)
     assert 1 <= len(before) < n
     assert check_dataset(out).clean  # nothing corrupt; unindexed or temp files are only notes
     p = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=300)
