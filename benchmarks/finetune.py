@@ -43,14 +43,11 @@ def group_of(sid: str) -> str:
 def training_samples(ds, snap: dict, oversample: dict[str, int]) -> list:
     """The snapshot's train and val samples, with each train structure that contains an
     element of ``oversample`` repeated that many times (the largest factor applies)."""
-    from ase.data import chemical_symbols
-
     train = [ds.load(i) for i in snap["train"]]
     val = [ds.load(i) for i in snap["val"]]
     out = []
     for s in train:
-        symbols = {chemical_symbols[int(z)] for z in s.numbers}
-        repeat = max([oversample[e] for e in symbols if e in oversample], default=1)
+        repeat = max([oversample[e] for e in s.elements if e in oversample], default=1)
         out.extend([s] * repeat)
     return out + val
 
@@ -60,14 +57,9 @@ def keep_combinations(samples: list, fraction: float, seed: int = 0) -> list:
     ``fraction`` of the combinations present (at least one), validation samples untouched."""
     import random
 
-    from ase.data import chemical_symbols
-
-    def combo(s) -> str:
-        return "-".join(sorted({chemical_symbols[int(z)] for z in s.numbers}))
-
-    combos = sorted({combo(s) for s in samples if s.split == "train"})
+    combos = sorted({"-".join(s.elements) for s in samples if s.split == "train"})
     kept = set(random.Random(seed).sample(combos, max(1, round(fraction * len(combos)))))
-    return [s for s in samples if s.split != "train" or combo(s) in kept]
+    return [s for s in samples if s.split != "train" or "-".join(s.elements) in kept]
 
 
 def figures(model, samples: list, c: float) -> dict:

@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     for entry in ids:
         sample = ds.load(entry)
         split = ds.row(entry).split
-        symbols = {chemical_symbols[int(z)] for z in sample.numbers}
+        symbols = set(sample.elements)
         for z, (m, a) in atom_errors(occ_model, sample).items():
             sym = chemical_symbols[z]
             rows.append(

@@ -72,15 +72,13 @@ def _part(cap: np.ndarray, err: np.ndarray, mask: np.ndarray, per_atom: np.ndarr
 
 def evaluate(model, samples_by_split: dict[str, list]) -> dict:
     """:func:`fit_figures` per split for one model."""
-    from ase.data import chemical_symbols
-
     from rhocat.evaluate.density import density_rows
 
     out = {}
     for split, samples in samples_by_split.items():
         rows = density_rows(model, samples)
         n_atoms = [len(s.numbers) for s in samples]
-        symbols = [{chemical_symbols[int(z)] for z in s.numbers} for s in samples]
+        symbols = [set(s.elements) for s in samples]
         out[split] = fit_figures(rows, n_atoms, symbols)
     return out
 

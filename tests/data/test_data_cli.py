@@ -203,7 +203,7 @@ def test_resume_after_sigkill(tmp_path, workers):
     assert p.returncode == 0, p.stderr
     done = n - len(before)
     assert f"{n} structures: {done} computed, 0 failed, {len(before)} already in" in p.stdout
-    after = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in entries.glob("*.h5")}
+    after = _finished_entries(entries)
     assert len(after) == n and all(after[k] == v for k, v in before.items())  # not recomputed
     assert not list(entries.glob(".tmp-*")) and not list((out / "work").iterdir())
     final = check_dataset(out)

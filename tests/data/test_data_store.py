@@ -90,6 +90,16 @@ def test_entry_round_trip_is_exact(ds):
     assert np.isclose(sample.rho_g[0, 0].real * sample.volume_bohr3, 8.0)
     assert np.allclose(sample.delta_rho_g, rec.rho_g[0] - rec.rho_acs_g)
     assert sample.meta["formula"] == "Si"
+    assert sample.elements == back.elements == ["Si"]
+
+
+def test_a_sample_names_its_element_combination_sorted_once_each():
+    from rhocat.data.sample import DensitySample
+
+    z = np.array([31, 33, 31])
+    empty = np.zeros((0, 3))
+    sample = DensitySample("x", z, np.zeros((3, 3)), np.eye(3), empty, empty, empty, (1, 1, 1))
+    assert sample.elements == ["As", "Ga"]
 
 
 def test_ids_filters_and_failed_entries_are_kept_out(ds):

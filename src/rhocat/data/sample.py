@@ -49,6 +49,13 @@ class DensitySample:
         return float(abs(np.linalg.det(self.cell_bohr)))
 
     @property
+    def elements(self) -> list[str]:
+        """Chemical symbols of the structure's elements, sorted (its element combination)."""
+        from ase.data import chemical_symbols
+
+        return sorted({chemical_symbols[int(z)] for z in self.numbers})
+
+    @property
     def g_cart(self) -> np.ndarray:
         """(ngm, 3) Cartesian G vectors in 1/bohr: G = m · b (2π included)."""
         from rhocat.qe.gvectors import g_cartesian
