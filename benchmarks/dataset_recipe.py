@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import json
 import random
 import sys
@@ -76,6 +77,16 @@ ALL_VAL_PROTOTYPES = True
 #: sample for test (:func:`val_ternaries`), so that validation holds ternaries as test does,
 #: and enough cells (about 240, docs/ablation.md) to resolve 3% of the SCF iterations.
 VAL_TERNARIES = True
+#: Training: ternary cells (docs/ablation.md, "Training ternaries"). Training held no
+#: ternary cell, while validation and test hold 84 and 78, and the validation error fell
+#: with every doubling of the training combinations. Every three-element combination whose
+#: three pairs are all training combinations and which is neither a validation nor a test
+#: combination (:func:`train_ternary_systems`, 27): up to ``TERNARY_TRIES`` cells each (the
+#: generator's candidates under the chemistry rules first, then a seeded draw of every
+#: prototype and site assignment), CHGNet-relaxed; the ``TERNARY_KEEP`` most stable within
+#: ``MAX_E_HULL`` are kept, with ``TERNARY_COPIES`` DFT structures each.
+TRAIN_TERNARIES = True
+TERNARY_TRIES, TERNARY_KEEP, TERNARY_COPIES = 6, 2, 2
 
 
 def _seed(text: str) -> int:
@@ -118,6 +129,52 @@ def val_ternaries(split, seed: int = 0) -> list[str]:
         rng = random.Random(_seed(f"{seed}-val-ternary-{'-'.join(system)}"))
         chosen.append(rng.choice(sorted(ids)))
     return sorted(chosen)
+
+
+def train_ternary_systems(split) -> list[tuple[str, ...]]:
+    """Three-element combinations (sorted symbols) whose three pairs are training
+    combinations and that no validation or test cell has (empty unless ``TRAIN_TERNARIES``)."""
+    if not TRAIN_TERNARIES:
+        return []
+    train_pairs = {tuple(a.elements) for a in split.assignments
+                   if a.split == "train" and len(a.elements) == 2}  # fmt: skip
+    held = {tuple(a.elements) for a in split.assignments if len(a.elements) == 3 and (
+        a.split != "dropped" or a.reason.startswith("ternary not sampled"))}  # fmt: skip
+    return [
+        system
+        for system in itertools.combinations(sorted(ELEMENTS), 3)
+        if system not in held and all(p in train_pairs for p in itertools.combinations(system, 2))
+    ]
+
+
+def train_ternary_cells(split, seed: int = 0) -> dict:
+    """Up to ``TERNARY_TRIES`` cells of each :func:`train_ternary_systems` combination before
+    relaxation: id -> ``ase.Atoms`` (Å); the generator's candidates under the chemistry
+    rules first, then a seeded draw of its other prototypes and site assignments."""
+    from rhocat.structures.generate import enumerate_candidates
+
+    cells = {}
+    for system in train_ternary_systems(split):
+        tries = []
+        for rules in (True, False):
+            gen = enumerate_candidates(system, prototypes="all", max_atoms=MAX_ATOMS,
+                                       max_volume=None, rules=rules)  # fmt: skip
+            found = sorted((c for c in gen.candidates if len(c.elements) == 3 and
+                            c.id not in {t.id for t in tries}), key=lambda c: c.id)  # fmt: skip
+            random.Random(_seed(f"{seed}-train-ternary-{rules}-{'-'.join(system)}")).shuffle(found)
+            tries += found
+        cells.update({c.id: c.atoms for c in tries[:TERNARY_TRIES]})
+    return cells
+
+
+def most_stable_per_system(e_hull: dict[str, float], systems: dict[str, tuple]) -> dict[str, str]:
+    """Drop reasons for the cells beyond the ``TERNARY_KEEP`` lowest energies above the
+    hull (eV/atom) of their element combination (``systems``: id -> combination)."""
+    by_system: dict[tuple, list[str]] = {}
+    for cid in sorted(systems, key=lambda c: (e_hull[c], c)):
+        by_system.setdefault(systems[cid], []).append(cid)
+    return {cid: f"not among the {TERNARY_KEEP} most stable cells of its combination"
+            for ids in by_system.values() for cid in ids[TERNARY_KEEP:]}  # fmt: skip
 
 
 def extra_cells() -> dict:
@@ -213,7 +270,8 @@ def prepare(out: Path = OUT, shard: int = 0, shards: int = 1) -> Path | None:
     chosen = choose(split)
 
     more_val = more_val_prototypes(split, chosen) + val_ternaries(split)
-    extras = {**extra_cells(), **{cid: cands[cid].atoms for cid in more_val}}
+    ternaries = train_ternary_cells(split)
+    extras = {**extra_cells(), **{cid: cands[cid].atoms for cid in more_val}, **ternaries}
     cells = {**{cid: cands[cid].atoms for cid in chosen}, **extras}
     info = relax_chosen(out, cells, shard, shards)
     if len(info) < len(cells):
@@ -247,17 +305,19 @@ def prepare(out: Path = OUT, shard: int = 0, shards: int = 1) -> Path | None:
     jobs, dropped = [], {}
     for cid, e_hull in zip(ids, hull, strict=True):
         info[cid]["e_above_hull"] = e_hull
-        reason = None
         if not info[cid]["converged"]:
-            reason = "relaxation did not converge"
+            dropped[cid] = "relaxation did not converge"
         elif info[cid]["volume_A3"] > MAX_VOLUME_A3:
-            reason = f"volume {info[cid]['volume_A3']:.0f} Å³ > {MAX_VOLUME_A3:.0f}"
+            dropped[cid] = f"volume {info[cid]['volume_A3']:.0f} Å³ > {MAX_VOLUME_A3:.0f}"
         elif e_hull > MAX_E_HULL:
-            reason = f"{e_hull:.2f} eV/atom above the hull > {MAX_E_HULL}"
-        if reason:
-            dropped[cid] = reason
+            dropped[cid] = f"{e_hull:.2f} eV/atom above the hull > {MAX_E_HULL}"
+    kept_ternaries = {cid: tuple(sorted(info[cid]["composition"]))
+                      for cid in ternaries if cid not in dropped}  # fmt: skip
+    dropped.update(most_stable_per_system(dict(zip(ids, hull, strict=True)), kept_ternaries))
+    for cid in ids:
+        if cid in dropped:
             continue
-        for k in range(COPIES[chosen[cid]]):
+        for k in range(TERNARY_COPIES if cid in ternaries else COPIES[chosen[cid]]):
             jobs.append({"id": cid if k == 0 else f"{cid}~c{k}", "parent": cid,
                          "split": chosen[cid], "copy": k})  # fmt: skip
     info_path.write_text(json.dumps(info, indent=1, sort_keys=True))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -103,3 +104,71 @@ def test_the_validation_ternary_snapshot_keeps_train_test_and_the_122():
         for j in json.loads((BENCH / "dataset" / "jobs.json").read_text())["jobs"]
     }
     assert all(elements[jobs[i]] == 3 for i in new["val"][122:])
+
+
+def _binary(elements, split="train"):
+    return SimpleNamespace(id="-".join(elements), split=split, reason="", elements=elements)
+
+
+def test_training_ternaries_are_combinations_of_training_pairs_that_no_evaluation_holds(
+    monkeypatch,
+):
+    monkeypatch.setattr(dataset_recipe, "ELEMENTS", ["Cu", "Fe", "N", "O"])
+    split = SimpleNamespace(assignments=[
+        _binary(["Cu", "Fe"]), _binary(["Cu", "N"]), _binary(["Fe", "N"]),
+        _binary(["Cu", "O"]), _binary(["Fe", "O"]), _binary(["N", "O"], split="val"),
+        # Cu-Fe-O: its pairs are all training pairs, but it is a test combination
+        _ternary("heusler-Cu2FeO", ["Cu", "Fe", "O"], split="test_ternary", reason="ternary"),
+        # Cu-Fe-N: dropped for an oxidation state, so it holds no evaluation cell
+        _ternary("antiperovskite-Fe3CuN", ["Cu", "Fe", "N"], reason="oxidation state N0 absent"),
+    ])  # fmt: skip
+    # Cu-N-O and Fe-N-O have the validation pair N-O; Cu-Fe-O is held by test
+    assert dataset_recipe.train_ternary_systems(split) == [("Cu", "Fe", "N")]
+    split.assignments[-1] = _ternary("antiperovskite-Fe3CuN", ["Cu", "Fe", "N"])  # unsampled
+    assert dataset_recipe.train_ternary_systems(split) == []  # validation's now
+    monkeypatch.setattr(dataset_recipe, "TRAIN_TERNARIES", False)
+    assert dataset_recipe.train_ternary_systems(split) == []
+
+
+def test_the_most_stable_cells_of_each_combination_are_kept(monkeypatch):
+    monkeypatch.setattr(dataset_recipe, "TERNARY_KEEP", 2)
+    e_hull = {"a": 0.30, "b": 0.10, "c": 0.20, "d": 0.40, "e": 0.0}
+    systems = {"a": ("X",), "b": ("X",), "c": ("X",), "d": ("Y",)}
+    dropped = dataset_recipe.most_stable_per_system(e_hull, systems)
+    assert dropped == {"a": "not among the 2 most stable cells of its combination"}
+
+
+def test_training_ternary_cells_are_seeded_tries_with_the_rule_made_ones_first(monkeypatch):
+    monkeypatch.setattr(dataset_recipe, "train_ternary_systems", lambda split: [("Cu", "Fe", "N")])
+    from rhocat.structures.generate import enumerate_candidates
+
+    ruled = {c.id for c in enumerate_candidates(["Cu", "Fe", "N"], prototypes="all").candidates
+             if len(c.elements) == 3}  # fmt: skip
+    cells = dataset_recipe.train_ternary_cells(None)
+    assert len(cells) == dataset_recipe.TERNARY_TRIES and ruled and ruled <= set(cells)
+    assert list(cells) == list(dataset_recipe.train_ternary_cells(None))  # seeded
+    assert list(cells) != list(dataset_recipe.train_ternary_cells(None, seed=1))
+    assert all(sorted(set(a.get_chemical_symbols())) == ["Cu", "Fe", "N"] for a in cells.values())
+
+
+def test_every_training_ternary_job_keeps_the_split():
+    split = json.loads((BENCH / "dataset" / "split.json").read_text())
+    spec = json.loads((BENCH / "dataset" / "jobs.json").read_text())
+    relaxed = json.loads((BENCH / "dataset" / "relaxed.json").read_text())
+    systems = {j["parent"]: frozenset(relaxed[j["parent"]]["composition"])
+               for j in spec["jobs"] if j["split"] == "train"}  # fmt: skip
+    ternary = {cid: s for cid, s in systems.items() if len(s) == 3}
+    train_pairs = {frozenset(c["elements"]) for c in split["candidates"]
+                   if c["split"] == "train" and len(c["elements"]) == 2}  # fmt: skip
+    evaluated = {frozenset(c["elements"]) for c in split["candidates"]
+                 if c["split"] in ("val", "test_binary", "test_ternary")
+                 or c["reason"].startswith("ternary not sampled")}  # fmt: skip
+    # 26 cells of 17 combinations, at most 2 each, each with one strained copy
+    assert (len(ternary), len(set(ternary.values()))) == (26, 17)
+    assert max(list(ternary.values()).count(s) for s in ternary.values()) == 2
+    for cid, system in ternary.items():
+        assert system not in evaluated
+        assert all(frozenset(p) in train_pairs for p in itertools.combinations(system, 2))
+        assert relaxed[cid]["e_above_hull"] <= dataset_recipe.MAX_E_HULL
+    n_jobs = sum(j["parent"] in ternary for j in spec["jobs"])
+    assert n_jobs == 2 * len(ternary)
