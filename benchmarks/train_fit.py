@@ -6,8 +6,9 @@ must. Per split of a snapshot (default: train and val) and per checkpoint (an en
 shipped, with its shrinkage, or member K alone with ``--member K``), this reports the
 Hartree share of Δρ captured (mean, median, worst), the pooled share 1 − ΣE_H(err)/ΣE_H(Δρ)
 (each structure weighted by its Δρ, as the absolute Hartree loss weighs it), the mean per
-element (and the share of the error its structures hold), and the same split by the size
-of Δρ: the quarter of structures with the smallest E_H(Δρ) per atom (Ry) against the rest,
+element (and the share of the error its structures hold), per number of elements of the
+structure (pooled too: binaries against ternaries), and the same split by the size of
+Δρ: the quarter of structures with the smallest E_H(Δρ) per atom (Ry) against the rest,
 with their share of the total error.
 
     python benchmarks/train_fit.py src/rhocat/pretrained/default.pt \\
@@ -38,6 +39,7 @@ def fit_figures(rows: list[dict], n_atoms: list[int], symbols: list[set[str]]) -
     size = np.array([r["hartree_acs_ry"] for r in rows])
     per_atom = size / np.asarray(n_atoms, dtype=float)
     small = per_atom <= np.quantile(per_atom, 0.25)
+    n_el = np.array([len(syms) for syms in symbols])
     by_element: dict[str, list[int]] = defaultdict(list)
     for i, syms in enumerate(symbols):
         for e in syms:
@@ -53,6 +55,15 @@ def fit_figures(rows: list[dict], n_atoms: list[int], symbols: list[set[str]]) -
             }
             for e, i in sorted(by_element.items())
         },
+        "by_n_elements": {
+            str(k): {
+                **_part(cap, err, n_el == k, per_atom),
+                "captured_pooled_pct": float(
+                    100.0 * (1.0 - err[n_el == k].sum() / size[n_el == k].sum())
+                ),
+            }
+            for k in sorted(set(n_el.tolist()))
+        },  # fmt: skip
         "small_delta_rho": _part(cap, err, small, per_atom),
         "rest": _part(cap, err, ~small, per_atom),
         "cells": {r["id"]: float(c) for r, c in zip(rows, cap, strict=True)},

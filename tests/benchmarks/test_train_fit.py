@@ -69,6 +69,20 @@ def test_pooled_share_weights_structures_by_their_delta_rho():
     assert fig["elements"]["X"]["error_share"] == pytest.approx(2.0 / 4.1)
 
 
+def test_binaries_and_ternaries_are_pooled_apart():
+    rows = [
+        {"id": "a", "captured_pct": 50.0, "hartree_ry": 1.0, "hartree_acs_ry": 2.0},
+        {"id": "b", "captured_pct": 90.0, "hartree_ry": 1.0, "hartree_acs_ry": 10.0},
+        {"id": "c", "captured_pct": 99.0, "hartree_ry": 0.1, "hartree_acs_ry": 10.0},
+    ]
+    fig = train_fit.fit_figures(rows, [2, 2, 3], [{"X", "Y"}, {"X", "Z"}, {"X", "Y", "Z"}])
+    two, three = fig["by_n_elements"]["2"], fig["by_n_elements"]["3"]
+    assert set(fig["by_n_elements"]) == {"2", "3"} and (two["n"], three["n"]) == (2, 1)
+    assert two["captured_pooled_pct"] == pytest.approx(100 * (1 - 2.0 / 12))
+    assert three["captured_pooled_pct"] == pytest.approx(99.0)
+    assert two["error_share"] + three["error_share"] == pytest.approx(1.0)
+
+
 def test_an_unknown_split_is_refused(tmp_path):
     snap = tmp_path / "snap.json"
     snap.write_text(json.dumps({"train": TRAIN[:1], "val": VAL[:1]}))
