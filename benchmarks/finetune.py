@@ -16,9 +16,10 @@ finished members and resumes interrupted ones.
 
 ``--evaluate SNAPSHOT`` (with ``--compare CKPT`` for a reference row) assembles the
 ensemble once all members are done, chooses its shrinkage c on that snapshot's validation
-split, and writes JSON (``--report``) with the Hartree share of Δρ captured (closed form, no SCF) on
-validation and test, overall and per group (cells with Cr, with Fe and neither; a group
-is reported, never chosen on).
+split, and writes JSON (``--report``) with the Hartree share of Δρ captured (closed form,
+no SCF) on validation and test, overall and per group (cells with Cr, with Fe and neither;
+a group is reported, never chosen on), under ``trained`` (the ensemble of this run,
+fine-tuned or from scratch) and ``compare``.
 """
 
 from __future__ import annotations
@@ -164,12 +165,12 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     report = {**config["train"], "oversample": oversample, "steps": args.steps,
               "combinations": args.combinations}  # fmt: skip
-    report["fine_tuned"] = evaluate(args.output, args.dataset, args.evaluate)
+    report["trained"] = evaluate(args.output, args.dataset, args.evaluate)
     if args.compare:
         report["compare"] = evaluate(args.compare, args.dataset, args.evaluate)
     out = Path(args.report or Path(args.output).with_suffix(".json"))
     out.write_text(json.dumps(report, indent=1))
-    for key in ("compare", "fine_tuned"):
+    for key in ("compare", "trained"):
         if key in report:
             r = report[key]
             print(key, r["chosen_c"], {s: _short(r[s]) for s in ("val", "test")})

@@ -62,7 +62,7 @@ def test_members_are_fine_tuned_and_evaluated_against_the_start(tmp_path):
     assert report["batch_size"] == 2 and report["loss"] == "hartree_rel"
     trained_with = load_model(member_path(out, 0)).metadata["train_config"]
     assert trained_with["batch_size"] == 2 and trained_with["loss"] == "hartree_rel"
-    for key in ("fine_tuned", "compare"):
+    for key in ("trained", "compare"):
         r = report[key]
         curve = {float(c): v for c, v in r["val_curve"].items()}
         assert r["chosen_c"] == max(curve, key=curve.get)
@@ -74,7 +74,7 @@ def test_members_are_fine_tuned_and_evaluated_against_the_start(tmp_path):
     for k in range(2):
         a, b = shipped.members[k].state_dict(), tuned.members[k].state_dict()
         assert any(not torch.equal(a[n], b[n]) for n in a)  # moved from member k's weights
-    assert report["fine_tuned"]["val"]["cells"] != report["compare"]["val"]["cells"]
+    assert report["trained"]["val"]["cells"] != report["compare"]["val"]["cells"]
 
 
 def test_members_from_scratch_take_the_config_and_the_command_line(tmp_path):
