@@ -172,3 +172,18 @@ def test_every_training_ternary_job_keeps_the_split():
         assert relaxed[cid]["e_above_hull"] <= dataset_recipe.MAX_E_HULL
     n_jobs = sum(j["parent"] in ternary for j in spec["jobs"])
     assert n_jobs == 2 * len(ternary)
+
+
+def test_the_training_ternary_snapshot_only_adds_training_ternaries():
+    old = json.loads((BENCH / "full_snapshot.json").read_text())
+    new = json.loads((BENCH / "full_snapshot_ternaries.json").read_text())
+    for split in ("val", "test_binary", "test_ternary"):
+        assert new[split] == old[split]
+    assert new["train"][:624] == old["train"] and len(set(new["train"])) == 624 + 52
+    relaxed = json.loads((BENCH / "dataset" / "relaxed.json").read_text())
+    parents = {
+        j["id"]: j["parent"]
+        for j in json.loads((BENCH / "dataset" / "jobs.json").read_text())["jobs"]
+        if j["split"] == "train"
+    }
+    assert all(len(relaxed[parents[i]]["composition"]) == 3 for i in new["train"][624:])
