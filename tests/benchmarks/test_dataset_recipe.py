@@ -187,3 +187,16 @@ def test_the_training_ternary_snapshot_only_adds_training_ternaries():
         if j["split"] == "train"
     }
     assert all(len(relaxed[parents[i]]["composition"]) == 3 for i in new["train"][624:])
+
+
+def test_the_equal_size_control_swaps_strained_copies_for_the_ternaries():
+    full = json.loads((BENCH / "full_snapshot.json").read_text())
+    tern = json.loads((BENCH / "full_snapshot_ternaries.json").read_text())
+    control = json.loads((BENCH / "full_snapshot_ternaries_624.json").read_text())
+    assert len(control["train"]) == len(full["train"]) == 624
+    out = set(full["train"]) - set(control["train"])
+    assert len(out) == 52 and all("~c" in i for i in out)  # strained copies only
+    cell = lambda i: i.split("~")[0]  # noqa: E731
+    assert {cell(i) for i in control["train"]} == {cell(i) for i in tern["train"]}
+    assert set(control["train"]) - set(full["train"]) == set(tern["train"][624:])
+    assert control["val"] == full["val"] and control["test_binary"] == full["test_binary"]
