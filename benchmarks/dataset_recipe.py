@@ -81,7 +81,7 @@ VAL_TERNARIES = True
 #: ternary cell, while validation and test hold 84 and 78, and the validation error fell
 #: with every doubling of the training combinations. Every three-element combination whose
 #: three pairs are all training combinations and which is neither a validation nor a test
-#: combination (:func:`train_ternary_systems`, 27): up to ``TERNARY_TRIES`` cells each (the
+#: combination (:func:`train_ternary_systems`, 24): up to ``TERNARY_TRIES`` cells each (the
 #: generator's candidates under the chemistry rules first, then a seeded draw of every
 #: prototype and site assignment), CHGNet-relaxed; the ``TERNARY_KEEP`` most stable within
 #: ``MAX_E_HULL`` are kept, with ``TERNARY_COPIES`` DFT structures each.
@@ -155,15 +155,15 @@ def train_ternary_cells(split, seed: int = 0) -> dict:
 
     cells = {}
     for system in train_ternary_systems(split):
-        tries = []
+        tries: dict = {}  # id -> Atoms, in order of preference
         for rules in (True, False):
             gen = enumerate_candidates(system, prototypes="all", max_atoms=MAX_ATOMS,
                                        max_volume=None, rules=rules)  # fmt: skip
             found = sorted((c for c in gen.candidates if len(c.elements) == 3 and
-                            c.id not in {t.id for t in tries}), key=lambda c: c.id)  # fmt: skip
+                            c.id not in tries), key=lambda c: c.id)  # fmt: skip
             random.Random(_seed(f"{seed}-train-ternary-{rules}-{'-'.join(system)}")).shuffle(found)
-            tries += found
-        cells.update({c.id: c.atoms for c in tries[:TERNARY_TRIES]})
+            tries.update((c.id, c.atoms) for c in found)
+        cells.update(list(tries.items())[:TERNARY_TRIES])
     return cells
 
 

@@ -63,7 +63,7 @@ def fit_figures(rows: list[dict], n_atoms: list[int], symbols: list[set[str]]) -
                 ),
             }
             for k in sorted(set(n_el.tolist()))
-        },  # fmt: skip
+        },
         "small_delta_rho": _part(cap, err, small, per_atom),
         "rest": _part(cap, err, ~small, per_atom),
         "cells": {r["id"]: float(c) for r, c in zip(rows, cap, strict=True)},
