@@ -46,7 +46,7 @@ def fit_figures(rows: list[dict], n_atoms: list[int], symbols: list[set[str]]) -
             by_element[e].append(i)
     return {
         **capture_summary(cap, [r["id"] for r in rows]),
-        "captured_pooled_pct": float(100.0 * (1.0 - err.sum() / size.sum())),
+        "captured_pooled_pct": _pooled(err, size),
         "elements": {
             e: {
                 "n": len(i),
@@ -56,26 +56,28 @@ def fit_figures(rows: list[dict], n_atoms: list[int], symbols: list[set[str]]) -
             for e, i in sorted(by_element.items())
         },
         "by_n_elements": {
-            str(k): {
-                **_part(cap, err, n_el == k, per_atom),
-                "captured_pooled_pct": float(
-                    100.0 * (1.0 - err[n_el == k].sum() / size[n_el == k].sum())
-                ),
-            }
-            for k in sorted(set(n_el.tolist()))
+            str(k): _part(cap, err, size, n_el == k, per_atom) for k in sorted(set(n_el.tolist()))
         },
-        "small_delta_rho": _part(cap, err, small, per_atom),
-        "rest": _part(cap, err, ~small, per_atom),
+        "small_delta_rho": _part(cap, err, size, small, per_atom),
+        "rest": _part(cap, err, size, ~small, per_atom),
         "cells": {r["id"]: float(c) for r, c in zip(rows, cap, strict=True)},
     }
 
 
-def _part(cap: np.ndarray, err: np.ndarray, mask: np.ndarray, per_atom: np.ndarray) -> dict:
-    """Figures of the structures in ``mask``: count, mean captured share (%), their share of
-    the split's summed Hartree error and their largest E_H(Δρ) per atom (Ry)."""
+def _pooled(err: np.ndarray, size: np.ndarray) -> float:
+    """Pooled captured share (%): 1 − ΣE_H(err)/ΣE_H(Δρ) over the structures given."""
+    return float(100.0 * (1.0 - err.sum() / size.sum()))
+
+
+def _part(
+    cap: np.ndarray, err: np.ndarray, size: np.ndarray, mask: np.ndarray, per_atom: np.ndarray
+) -> dict:
+    """Figures of the structures in ``mask``: count, mean and pooled captured share (%), their
+    share of the split's summed Hartree error and their largest E_H(Δρ) per atom (Ry)."""
     return {
         "n": int(mask.sum()),
         "captured_mean_pct": float(cap[mask].mean()),
+        "captured_pooled_pct": _pooled(err[mask], size[mask]),
         "error_share": float(err[mask].sum() / err.sum()),
         "max_delta_rho_hartree_per_atom_ry": float(per_atom[mask].max()),
     }
