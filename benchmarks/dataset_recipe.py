@@ -87,6 +87,17 @@ VAL_TERNARIES = True
 #: ``MAX_E_HULL`` are kept, with ``TERNARY_COPIES`` DFT structures each.
 TRAIN_TERNARIES = True
 TERNARY_TRIES, TERNARY_KEEP, TERNARY_COPIES = 6, 2, 2
+#: Training: binary cells of the element pairs that no split holds (docs/ablation.md,
+#: "Training pairs"). The chemistry rules make no candidate for 21 of the 120 pairs of the 16
+#: elements (mostly two non-metals), so the split never placed them; training may take them
+#: without touching an evaluation combination. Kept to the pairs that are no extra cell's
+#: (Rh-I is validation's) and lie in no validation or test ternary, so that every evaluation
+#: cell's pairs stay as they were (:func:`train_pair_systems`, 18). Each: up to
+#: ``PAIR_TRIES`` seeded draws of the generator's binary prototypes and site assignments
+#: (chemistry rules off), CHGNet-relaxed; the ``PAIR_KEEP`` most stable within ``MAX_E_HULL``
+#: are kept, with ``PAIR_COPIES`` DFT structures each.
+TRAIN_PAIRS = True
+PAIR_TRIES, PAIR_KEEP, PAIR_COPIES = 10, 2, 2
 
 
 def _seed(text: str) -> int:
@@ -131,6 +142,12 @@ def val_ternaries(split, seed: int = 0) -> list[str]:
     return sorted(chosen)
 
 
+def _held_ternaries(split) -> set[tuple[str, ...]]:
+    """The three-element combinations (sorted symbols) with a validation or test cell."""
+    return {tuple(a.elements) for a in split.assignments if len(a.elements) == 3 and (
+        a.split != "dropped" or a.reason.startswith("ternary not sampled"))}  # fmt: skip
+
+
 def train_ternary_systems(split) -> list[tuple[str, ...]]:
     """Three-element combinations (sorted symbols) whose three pairs are training
     combinations and that no validation or test cell has (empty unless ``TRAIN_TERNARIES``)."""
@@ -138,8 +155,7 @@ def train_ternary_systems(split) -> list[tuple[str, ...]]:
         return []
     train_pairs = {tuple(a.elements) for a in split.assignments
                    if a.split == "train" and len(a.elements) == 2}  # fmt: skip
-    held = {tuple(a.elements) for a in split.assignments if len(a.elements) == 3 and (
-        a.split != "dropped" or a.reason.startswith("ternary not sampled"))}  # fmt: skip
+    held = _held_ternaries(split)
     return [
         system
         for system in itertools.combinations(sorted(ELEMENTS), 3)
@@ -147,34 +163,68 @@ def train_ternary_systems(split) -> list[tuple[str, ...]]:
     ]
 
 
-def train_ternary_cells(split, seed: int = 0) -> dict:
-    """Up to ``TERNARY_TRIES`` cells of each :func:`train_ternary_systems` combination before
-    relaxation: id -> ``ase.Atoms`` (Å); the generator's candidates under the chemistry
-    rules first, then a seeded draw of its other prototypes and site assignments."""
+def train_pair_systems(split, extra_pairs: Collection[tuple[str, str]] = ()) -> list[tuple]:
+    """Pairs (sorted symbols) with no candidate in ``split``, not in ``extra_pairs`` (the
+    extra cells' pairs) and in no validation or test ternary (empty unless ``TRAIN_PAIRS``)."""
+    if not TRAIN_PAIRS:
+        return []
+    placed = {tuple(a.elements) for a in split.assignments if len(a.elements) == 2}
+    held = _held_ternaries(split)
+    return [
+        pair
+        for pair in itertools.combinations(sorted(ELEMENTS), 2)
+        if pair not in placed
+        and pair not in extra_pairs
+        and not any(set(pair) <= set(system) for system in held)
+    ]
+
+
+def _seeded_tries(systems: list[tuple], n_tries: int, seed: int, tag: str) -> dict:
+    """Up to ``n_tries`` cells of each combination of ``systems`` before relaxation: id ->
+    ``ase.Atoms`` (Å); the generator's candidates under the chemistry rules first, then a
+    seeded draw (``tag`` names the draw) of its other prototypes and site assignments."""
     from rhocat.structures.generate import enumerate_candidates
 
     cells = {}
-    for system in train_ternary_systems(split):
+    for system in systems:
         tries: dict = {}  # id -> Atoms, in order of preference
         for rules in (True, False):
             gen = enumerate_candidates(system, prototypes="all", max_atoms=MAX_ATOMS,
                                        max_volume=None, rules=rules)  # fmt: skip
-            found = sorted((c for c in gen.candidates if len(c.elements) == 3 and
+            found = sorted((c for c in gen.candidates if len(c.elements) == len(system) and
                             c.id not in tries), key=lambda c: c.id)  # fmt: skip
-            random.Random(_seed(f"{seed}-train-ternary-{rules}-{'-'.join(system)}")).shuffle(found)
+            random.Random(_seed(f"{seed}-{tag}-{rules}-{'-'.join(system)}")).shuffle(found)
             tries.update((c.id, c.atoms) for c in found)
-        cells.update(list(tries.items())[:TERNARY_TRIES])
+        cells.update(list(tries.items())[:n_tries])
     return cells
 
 
-def most_stable_per_system(e_hull: dict[str, float], systems: dict[str, tuple]) -> dict[str, str]:
-    """Drop reasons for the cells beyond the ``TERNARY_KEEP`` lowest energies above the
-    hull (eV/atom) of their element combination (``systems``: id -> combination)."""
+def train_ternary_cells(split, seed: int = 0) -> dict:
+    """Up to ``TERNARY_TRIES`` cells of each :func:`train_ternary_systems` combination before
+    relaxation: id -> ``ase.Atoms`` (Å); the generator's candidates under the chemistry
+    rules first, then a seeded draw of its other prototypes and site assignments."""
+    return _seeded_tries(train_ternary_systems(split), TERNARY_TRIES, seed, "train-ternary")
+
+
+def train_pair_cells(split, extra_pairs: Collection[tuple[str, str]] = (), seed: int = 0) -> dict:
+    """Up to ``PAIR_TRIES`` cells of each :func:`train_pair_systems` pair before relaxation:
+    id -> ``ase.Atoms`` (Å), a seeded draw of the generator's binary prototypes and site
+    assignments (the chemistry rules make none for these pairs)."""
+    return _seeded_tries(train_pair_systems(split, extra_pairs), PAIR_TRIES, seed, "train-pair")
+
+
+def most_stable_per_system(
+    e_hull: dict[str, float], systems: dict[str, tuple], keep: int | None = None
+) -> dict[str, str]:
+    """Drop reasons for the cells beyond the ``keep`` (default ``TERNARY_KEEP``) lowest
+    energies above the hull (eV/atom) of their element combination (``systems``: id ->
+    combination)."""
+    keep = TERNARY_KEEP if keep is None else keep
     by_system: dict[tuple, list[str]] = {}
     for cid in sorted(systems, key=lambda c: (e_hull[c], c)):
         by_system.setdefault(systems[cid], []).append(cid)
-    return {cid: f"not among the {TERNARY_KEEP} most stable cells of its combination"
-            for ids in by_system.values() for cid in ids[TERNARY_KEEP:]}  # fmt: skip
+    return {cid: f"not among the {keep} most stable cells of its combination"
+            for ids in by_system.values() for cid in ids[keep:]}  # fmt: skip
 
 
 def extra_cells() -> dict:
@@ -194,6 +244,11 @@ def extra_cells() -> dict:
         cells[cid] = PROTOTYPES[prototype].build((metal, "I"))
     assert set(cells) == set(EXTRA_TRAIN + EXTRA_TRAIN_IODIDES + EXTRA_VAL)
     return cells
+
+
+def _pair(atoms) -> tuple[str, ...]:
+    """The sorted element symbols of a cell."""
+    return tuple(sorted(set(atoms.get_chemical_symbols())))
 
 
 def extra_split(cid: str, more_val: Collection[str] = ()) -> str:
@@ -223,7 +278,15 @@ def relax_chosen(out: Path, structures: dict, shard: int = 0, shards: int = 1) -
     potential = load_potential() if todo else None
     with tqdm(total=len(todo), desc=f"CHGNet relax {shard}/{shards}", file=sys.stderr) as bar:
         for cid in todo:
-            (r,) = relax_structures([structures[cid]], potential=potential)
+            try:
+                (r,) = relax_structures([structures[cid]], potential=potential)
+            except (MemoryError, RuntimeError) as err:  # a cell collapsing under CHGNet
+                symbols = structures[cid].get_chemical_symbols()
+                mine[cid] = {"failed": f"{type(err).__name__}: {str(err)[:200]}",
+                             "converged": False, "composition": dict(Counter(symbols))}  # fmt: skip
+                mine_path.write_text(json.dumps(mine, indent=1, sort_keys=True))
+                bar.update(1)
+                continue
             write(relaxed_dir / f"{cid}.extxyz", r.atoms, format="extxyz")
             mine[cid] = {
                 "energy_ev_per_atom": r.energy_ev_per_atom,
@@ -271,7 +334,9 @@ def prepare(out: Path = OUT, shard: int = 0, shards: int = 1) -> Path | None:
 
     more_val = more_val_prototypes(split, chosen) + val_ternaries(split)
     ternaries = train_ternary_cells(split)
-    extras = {**extra_cells(), **{cid: cands[cid].atoms for cid in more_val}, **ternaries}
+    extra = extra_cells()
+    pairs = train_pair_cells(split, {_pair(atoms) for atoms in extra.values()})
+    extras = {**extra, **{cid: cands[cid].atoms for cid in more_val}, **ternaries, **pairs}
     cells = {**{cid: cands[cid].atoms for cid in chosen}, **extras}
     info = relax_chosen(out, cells, shard, shards)
     if len(info) < len(cells):
@@ -280,6 +345,8 @@ def prepare(out: Path = OUT, shard: int = 0, shards: int = 1) -> Path | None:
     # the extras join after the generator's cells are judged, so that they change
     # neither the references nor the hull, drops and order of the cells before them
     extra_info = {cid: info.pop(cid) for cid in extras}
+    failed = {cid: f"relaxation failed ({v['failed']})" for cid, v in extra_info.items()
+              if "failed" in v}  # fmt: skip
     info_path = out / "relaxed.json"
     potential = None
     refs_path = out / "references.json"
@@ -296,13 +363,13 @@ def prepare(out: Path = OUT, shard: int = 0, shards: int = 1) -> Path | None:
         [(info[i]["composition"], info[i]["energy_ev_per_atom"]) for i in ids], refs
     )
     info.update(extra_info)
-    with_extras = ids + list(extras)
+    with_extras = ids + [cid for cid in extras if cid not in failed]
     hull_with_extras = energies_above_hull(
         [(info[i]["composition"], info[i]["energy_ev_per_atom"]) for i in with_extras], refs
     )
     ids, hull = with_extras, list(hull) + list(hull_with_extras[len(hull) :])
     chosen = {**chosen, **{cid: extra_split(cid, more_val) for cid in extras}}
-    jobs, dropped = [], {}
+    jobs, dropped = [], dict(failed)
     for cid, e_hull in zip(ids, hull, strict=True):
         info[cid]["e_above_hull"] = e_hull
         if not info[cid]["converged"]:
@@ -314,10 +381,15 @@ def prepare(out: Path = OUT, shard: int = 0, shards: int = 1) -> Path | None:
     kept_ternaries = {cid: tuple(sorted(info[cid]["composition"]))
                       for cid in ternaries if cid not in dropped}  # fmt: skip
     dropped.update(most_stable_per_system(dict(zip(ids, hull, strict=True)), kept_ternaries))
+    kept_pairs = {
+        cid: tuple(sorted(info[cid]["composition"])) for cid in pairs if cid not in dropped
+    }
+    dropped.update(most_stable_per_system(dict(zip(ids, hull, strict=True)), kept_pairs, PAIR_KEEP))
+    copies = {**{cid: TERNARY_COPIES for cid in ternaries}, **{cid: PAIR_COPIES for cid in pairs}}
     for cid in ids:
         if cid in dropped:
             continue
-        for k in range(TERNARY_COPIES if cid in ternaries else COPIES[chosen[cid]]):
+        for k in range(copies.get(cid, COPIES[chosen[cid]])):
             jobs.append({"id": cid if k == 0 else f"{cid}~c{k}", "parent": cid,
                          "split": chosen[cid], "copy": k})  # fmt: skip
     info_path.write_text(json.dumps(info, indent=1, sort_keys=True))
@@ -402,7 +474,14 @@ def main() -> None:
     ap.add_argument("--retry-failed", action="store_true", help="run failed jobs again")
     ap.add_argument("--shard", type=int, default=0, help="relax every SHARDS-th cell from this")
     ap.add_argument("--shards", type=int, default=1)
+    ap.add_argument("--max-memory-gb", type=float, default=None,
+                    help="address-space limit, GiB (a relaxation past it fails)")  # fmt: skip
     args = ap.parse_args()
+    if args.max_memory_gb:
+        import resource
+
+        limit = int(args.max_memory_gb * 2**30)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     out = Path(args.out)
     if args.stage in ("all", "prepare"):
         if prepare(out, args.shard, args.shards) is None:

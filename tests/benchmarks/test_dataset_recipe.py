@@ -200,3 +200,54 @@ def test_the_equal_size_control_swaps_strained_copies_for_the_ternaries():
     assert cells[0] == cells[1]  # every training cell (and so combination) kept
     assert set(control["train"]) - set(full["train"]) == set(tern["train"][624:])
     assert control["val"] == full["val"] and control["test_binary"] == full["test_binary"]
+
+
+def test_training_pairs_are_the_pairs_no_split_holds_outside_evaluation_ternaries(monkeypatch):
+    monkeypatch.setattr(dataset_recipe, "ELEMENTS", ["B", "Cu", "H", "I", "O"])
+    split = SimpleNamespace(assignments=[
+        _binary(["Cu", "O"]), _binary(["B", "Cu"], split="test_binary"),
+        _binary(["Cu", "H"], split="dropped"),  # placed, though dropped
+        _ternary("heusler-Cu2BH", ["B", "Cu", "H"], split="test_ternary", reason="ternary"),
+        _ternary("perovskite-CuIO3", ["Cu", "I", "O"]),  # unsampled: validation's
+        _ternary("perovskite-CuBO3", ["B", "Cu", "O"], reason="oxidation state B5 absent"),
+    ])  # fmt: skip
+    # B-H lies in a test ternary, I-O in a validation one; Cu-I is an extra cell's pair
+    pairs = dataset_recipe.train_pair_systems(split, extra_pairs={("Cu", "I")})
+    assert pairs == [("B", "I"), ("B", "O"), ("H", "I"), ("H", "O")]
+    monkeypatch.setattr(dataset_recipe, "TRAIN_PAIRS", False)
+    assert dataset_recipe.train_pair_systems(split) == []
+
+
+def test_training_pair_cells_are_seeded_draws_of_binary_prototypes(monkeypatch):
+    monkeypatch.setattr(dataset_recipe, "train_pair_systems", lambda split, extra: [("Ge", "Si")])
+    cells = dataset_recipe.train_pair_cells(None)
+    assert len(cells) == dataset_recipe.PAIR_TRIES
+    assert all(sorted(set(a.get_chemical_symbols())) == ["Ge", "Si"] for a in cells.values())
+    assert list(cells) == list(dataset_recipe.train_pair_cells(None))  # seeded
+    assert list(cells) != list(dataset_recipe.train_pair_cells(None, seed=1))
+
+
+def test_the_most_stable_cells_are_kept_per_combination_with_any_count():
+    e_hull = {"a": 0.30, "b": 0.10, "c": 0.20}
+    dropped = dataset_recipe.most_stable_per_system(e_hull, dict.fromkeys(e_hull, ("X",)), 1)
+    assert dropped == {c: "not among the 1 most stable cells of its combination" for c in "ac"}
+
+
+def test_a_relaxation_that_fails_is_recorded_not_raised(monkeypatch, tmp_path):
+    from ase.build import bulk
+
+    import rhocat.structures.relax as relax
+
+    def relax_structures(structures, potential=None):
+        raise RuntimeError("DefaultCPUAllocator: can't allocate memory")
+
+    monkeypatch.setattr(relax, "load_potential", lambda: None)
+    monkeypatch.setattr(relax, "relax_structures", relax_structures)
+    info = dataset_recipe.relax_chosen(tmp_path, {"rocksalt-BH": bulk("BH", "rocksalt", a=4.0)})
+    assert info["rocksalt-BH"]["failed"].startswith("RuntimeError: DefaultCPUAllocator")
+    assert info["rocksalt-BH"]["composition"] == {"B": 1, "H": 1}
+    assert not info["rocksalt-BH"]["converged"]
+    assert not (tmp_path / "relaxed" / "rocksalt-BH.extxyz").exists()
+    # cached: a second call does not relax again
+    monkeypatch.setattr(relax, "relax_structures", None)
+    assert dataset_recipe.relax_chosen(tmp_path, {"rocksalt-BH": None}) == info
