@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -139,7 +140,9 @@ def test_an_ensemble_member_copy_predicts_as_the_member(real_samples, tiny_basis
         ens.member(2)
 
 
-def test_cli_fine_tunes_every_member_of_an_ensemble(real_samples, tiny_basis, tmp_path, capsys):
+def test_cli_fine_tunes_every_member_of_an_ensemble(
+    real_samples, tiny_basis, tmp_path, capsys, monkeypatch
+):
     from tests.train.test_cli_train import _dataset
 
     data = _dataset(tmp_path / "ds", real_samples)
@@ -150,7 +153,14 @@ def test_cli_fine_tunes_every_member_of_an_ensemble(real_samples, tiny_basis, tm
     assert main(["train", *common, "-o", str(base), "--ensemble", "2"]) == 0
     capsys.readouterr()
     ft = tmp_path / "ft.pt"
+    import rhocat.train.checkpoint as checkpoint
+
+    reads, read = [], checkpoint.read_checkpoint
+    monkeypatch.setattr(
+        checkpoint, "read_checkpoint", lambda p, *a, **k: reads.append(p) or read(p, *a, **k)
+    )
     assert main(["train", *common, "-o", str(ft), "--init-from", str(base), "--lr", "2e-4"]) == 0
+    assert [Path(p) for p in reads].count(base) == 1  # the checkpoint to fine-tune, read once
     summary = json.loads(capsys.readouterr().out)
     assert summary["model"] == "ensemble" and summary["n_members"] == 2
     first = output_paths(member_path(ft, 0))[2].read_text().splitlines()[1].split(",")

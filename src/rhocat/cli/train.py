@@ -63,9 +63,9 @@ def run(args: argparse.Namespace) -> int:
     if args.lr is not None and not args.lr > 0:
         raise InputError("--lr must be positive")
     data = Dataset(args.data)
-    init, init_model = _init_model(args)
-    if args.ensemble is None and init_model is not None and init_model.kind == "ensemble":
-        args.ensemble = len(init_model.members)  # fine-tune every member
+    init = _init_model(args)
+    if args.ensemble is None and init is not None and init.kind == "ensemble":
+        args.ensemble = len(init.members)  # fine-tune every member
     if args.ensemble is not None:
         return _run_ensemble(args, data, init)
     res = train_model(
@@ -97,14 +97,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _init_model(args: argparse.Namespace):
-    """(the checkpoint path ``--init-from`` names, its model), or (None, None)."""
+    """The model ``--init-from`` names (read once, its path recorded as the fine-tuning
+    source), or None."""
     from rhocat.pretrained import DEFAULT_CHECKPOINT
     from rhocat.train import load_model
+    from rhocat.train.loop import FINE_TUNE_SOURCE
 
     if args.init_from is None:
-        return None, None
+        return None
     path = str(DEFAULT_CHECKPOINT) if args.init_from == "default" else args.init_from
-    return path, load_model(path)
+    model = load_model(path)
+    model.metadata[FINE_TUNE_SOURCE] = path
+    return model
 
 
 def _run_ensemble(args: argparse.Namespace, data, init=None) -> int:

@@ -126,10 +126,10 @@ def _member_starts(init: EnsembleModel | str | os.PathLike | None, n_members: in
 
     if init is None:
         return [None] * n_members
-    source = "an ensemble in memory"
     if isinstance(init, str | os.PathLike):
-        source = str(init)
-        init = load_model(init)
+        source, init = str(init), load_model(init)
+    else:
+        source = init.metadata.get(FINE_TUNE_SOURCE, "an ensemble in memory")
     if not isinstance(init, EnsembleModel):
         raise InputError(
             f"fine-tuning an ensemble starts from an ensemble, not from a {init.kind!r} model"
