@@ -58,21 +58,23 @@ EPSILONS = (-1e-3, 0.0, 1e-3)
 
 
 def swapped_starts(
-    pred_dir: Path, atoms, family, eps_list, work: Path, extra=(), reference=None
+    pred_dir: Path, atoms, family, eps_list, work: Path, extra=(), reference=None, pred=None
 ) -> dict:
     """Restart folders {(start, str(ε)): Path} for every start of :data:`STARTS` and of
     ``extra`` and every ε, built from rhocat's predicted folder ``pred_dir`` (its other
     files kept). ``reference``: (converged density, converged ``Becsum``) of the dataset's
     reference run, needed by the ``ref`` and ``converged`` starts. Structures without PAW
     species have no occupations: only ``pred+model``, ``acs+atomic`` and the ``extra``
-    starts with ``model`` occupations."""
+    starts with ``model`` occupations. ``pred``: the predicted density if already read
+    (a ``rhocat.qe.density`` record, e/bohr³), else read from ``pred_dir``."""
     from rhocat.qe.acs import atomic_becsum
     from rhocat.qe.density import read_charge_density
     from rhocat.qe.paw import Becsum, read_paw_txt
     from rhocat.qe.save import copy_restart
     from rhocat.qe.start import acs_like
 
-    pred = read_charge_density(pred_dir / "charge-density.dat")
+    if pred is None:
+        pred = read_charge_density(pred_dir / "charge-density.dat")
     ref_density, converged = reference or (None, None)
     density = {"pred": pred, "acs": acs_like(pred, atoms, family), "ref": ref_density}
     for name in extra:
@@ -166,10 +168,11 @@ def swap_iterations(
     own = with_occupations(model, "model")
     atoms, params, pred_dir = predicted_start(own, sample, family, work / "pred")
     over = warm_overrides(threshold, startingwfc)
+    pred = read_charge_density(pred_dir / "charge-density.dat")
     reference = None
     if any(n.startswith("ref") or n.endswith("+converged") for n in extra):
-        reference = reference_start(sample, read_charge_density(pred_dir / "charge-density.dat"))
-    folders = swapped_starts(pred_dir, atoms, family, eps_list, work, extra, reference)
+        reference = reference_start(sample, pred)
+    folders = swapped_starts(pred_dir, atoms, family, eps_list, work, extra, reference, pred)
     for (name, eps), folder in folders.items():
         if eps in out.get(name, {}):
             continue
