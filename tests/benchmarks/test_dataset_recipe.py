@@ -251,3 +251,45 @@ def test_a_relaxation_that_fails_is_recorded_not_raised(monkeypatch, tmp_path):
     # cached: a second call does not relax again
     monkeypatch.setattr(relax, "relax_structures", None)
     assert dataset_recipe.relax_chosen(tmp_path, {"rocksalt-BH": None}) == info
+
+
+def test_every_training_pair_job_keeps_the_split():
+    split = json.loads((BENCH / "dataset" / "split.json").read_text())
+    spec = json.loads((BENCH / "dataset" / "jobs.json").read_text())
+    relaxed = json.loads((BENCH / "dataset" / "relaxed.json").read_text())
+    placed = {frozenset(c["elements"]) for c in split["candidates"] if len(c["elements"]) > 1}
+    evaluated = {frozenset(c["elements"]) for c in split["candidates"]
+                 if c["split"] in ("val", "test_binary", "test_ternary")
+                 or c["reason"].startswith("ternary not sampled")}  # fmt: skip
+    systems = {j["parent"]: frozenset(relaxed[j["parent"]]["composition"])
+               for j in spec["jobs"] if j["split"] == "train"}  # fmt: skip
+    pairs = {cid: s for cid, s in systems.items() if len(s) == 2 and s not in placed}
+    # 26 cells of 15 pairs, at most 2 each, each with one strained copy
+    assert (len(pairs), len(set(pairs.values()))) == (26, 15)
+    assert max(list(pairs.values()).count(s) for s in pairs.values()) == 2
+    for cid, pair in pairs.items():
+        assert not any(pair <= system for system in evaluated)
+        assert relaxed[cid]["e_above_hull"] <= dataset_recipe.MAX_E_HULL
+    assert sum(j["parent"] in pairs for j in spec["jobs"]) == 2 * len(pairs)
+    failed = [cid for cid, v in relaxed.items() if "failed" in v]
+    assert len(failed) == 14 and all(
+        spec["dropped"][c].startswith("relaxation failed") for c in failed
+    )
+
+
+def test_the_training_pair_snapshot_only_adds_training_pairs():
+    tern = json.loads((BENCH / "full_snapshot_ternaries.json").read_text())
+    new = json.loads((BENCH / "full_snapshot_pairs.json").read_text())
+    for split in ("val", "test_binary", "test_ternary"):
+        assert new[split] == tern[split]
+    assert new["train"][:676] == tern["train"] and len(set(new["train"])) == 676 + 52
+    split = json.loads((BENCH / "dataset" / "split.json").read_text())
+    placed = {frozenset(c["elements"]) for c in split["candidates"]}
+    relaxed = json.loads((BENCH / "dataset" / "relaxed.json").read_text())
+    parents = {
+        j["id"]: j["parent"]
+        for j in json.loads((BENCH / "dataset" / "jobs.json").read_text())["jobs"]
+        if j["split"] == "train"
+    }
+    added = [frozenset(relaxed[parents[i]]["composition"]) for i in new["train"][676:]]
+    assert all(len(s) == 2 and s not in placed for s in added)
