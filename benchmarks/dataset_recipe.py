@@ -246,7 +246,7 @@ def extra_cells() -> dict:
     return cells
 
 
-def _pair(atoms) -> tuple[str, ...]:
+def _elements(atoms) -> tuple[str, ...]:
     """The sorted element symbols of a cell."""
     return tuple(sorted(set(atoms.get_chemical_symbols())))
 
@@ -335,7 +335,7 @@ def prepare(out: Path = OUT, shard: int = 0, shards: int = 1) -> Path | None:
     more_val = more_val_prototypes(split, chosen) + val_ternaries(split)
     ternaries = train_ternary_cells(split)
     extra = extra_cells()
-    pairs = train_pair_cells(split, {_pair(atoms) for atoms in extra.values()})
+    pairs = train_pair_cells(split, {_elements(atoms) for atoms in extra.values()})
     extras = {**extra, **{cid: cands[cid].atoms for cid in more_val}, **ternaries, **pairs}
     cells = {**{cid: cands[cid].atoms for cid in chosen}, **extras}
     info = relax_chosen(out, cells, shard, shards)
@@ -344,21 +344,22 @@ def prepare(out: Path = OUT, shard: int = 0, shards: int = 1) -> Path | None:
         return None
     # the extras join after the generator's cells are judged, so that they change
     # neither the references nor the hull, drops and order of the cells before them
-    extra_info = {cid: info.pop(cid) for cid in extras}
-    failed = {cid: f"relaxation failed ({v['failed']})" for cid, v in extra_info.items()
+    failed = {cid: f"relaxation failed ({v['failed']})" for cid, v in info.items()
               if "failed" in v}  # fmt: skip
+    extra_info = {cid: info.pop(cid) for cid in extras}
     info_path = out / "relaxed.json"
     potential = None
     refs_path = out / "references.json"
     refs = json.loads(refs_path.read_text()) if refs_path.exists() else {}
     for el in ELEMENTS:
-        unary = [v["energy_ev_per_atom"] for v in info.values() if set(v["composition"]) == {el}]
+        unary = [v["energy_ev_per_atom"] for cid, v in info.items()
+                 if set(v["composition"]) == {el} and cid not in failed]  # fmt: skip
         if el in GAS_MOLECULES and el not in refs:
             refs[el] = molecule_reference(el, potential or load_potential())
         if unary:
             refs[el] = min(unary + ([refs[el]] if el in refs else []))
     refs_path.write_text(json.dumps(refs, indent=1, sort_keys=True))
-    ids = sorted(chosen)
+    ids = sorted(cid for cid in chosen if cid not in failed)
     hull = energies_above_hull(
         [(info[i]["composition"], info[i]["energy_ev_per_atom"]) for i in ids], refs
     )
