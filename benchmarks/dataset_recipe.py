@@ -98,6 +98,12 @@ TERNARY_TRIES, TERNARY_KEEP, TERNARY_COPIES = 6, 2, 2
 #: are kept, with ``PAIR_COPIES`` DFT structures each.
 TRAIN_PAIRS = True
 PAIR_TRIES, PAIR_KEEP, PAIR_COPIES = 10, 2, 2
+#: Training: more prototypes of the training combinations (docs/ablation.md, "More training
+#: prototypes"). The per-combination choice keeps ``PER_SYSTEM["train"]`` of the generator's
+#: candidates and leaves 187 of the 383 out; up to ``MORE_TRAIN_PROTOTYPES`` of them per
+#: combination (a seeded choice, :func:`more_train_prototypes`) join as extras, each as
+#: ``MORE_TRAIN_COPIES`` DFT structure (the relaxed cell), under the same stability filter.
+MORE_TRAIN_PROTOTYPES, MORE_TRAIN_COPIES = 2, 1
 
 
 def _seed(text: str) -> int:
@@ -123,6 +129,23 @@ def more_val_prototypes(split, chosen: dict[str, str]) -> list[str]:
     if not ALL_VAL_PROTOTYPES:
         return []
     return sorted(a.id for a in split.assignments if a.split == "val" and a.id not in chosen)
+
+
+def more_train_prototypes(
+    split, chosen: Collection[str], seed: int = 0, exclude: Collection[str] = ()
+) -> list[str]:
+    """Up to ``MORE_TRAIN_PROTOTYPES`` training candidates per element combination that
+    neither ``chosen`` nor ``exclude`` (the extra cells) holds (a seeded choice; empty when
+    it is 0)."""
+    by_system: dict[tuple, list] = {}
+    for a in split.assignments:
+        if a.split == "train" and a.id not in chosen and a.id not in exclude:
+            by_system.setdefault(tuple(a.elements), []).append(a.id)
+    more = []
+    for system, ids in sorted(by_system.items()):
+        rng = random.Random(_seed(f"{seed}-more-train-{'-'.join(system)}"))
+        more += rng.sample(sorted(ids), min(MORE_TRAIN_PROTOTYPES, len(ids)))
+    return sorted(more)
 
 
 def val_ternaries(split, seed: int = 0) -> list[str]:
@@ -336,7 +359,12 @@ def prepare(out: Path = OUT, shard: int = 0, shards: int = 1) -> Path | None:
     ternaries = train_ternary_cells(split)
     extra = extra_cells()
     pairs = train_pair_cells(split, {_elements(atoms) for atoms in extra.values()})
+    more_train = more_train_prototypes(split, chosen, exclude=extra)
     extras = {**extra, **{cid: cands[cid].atoms for cid in more_val}, **ternaries, **pairs}
+    # the extras join in stages, each judged with the cells before it and itself, so that
+    # a later stage changes nothing of an earlier one (its drops, hull and jobs)
+    stages = [list(extras), more_train]
+    extras.update((cid, cands[cid].atoms) for cid in more_train)
     cells = {**{cid: cands[cid].atoms for cid in chosen}, **extras}
     info = relax_chosen(out, cells, shard, shards)
     if len(info) < len(cells):
@@ -364,11 +392,12 @@ def prepare(out: Path = OUT, shard: int = 0, shards: int = 1) -> Path | None:
         [(info[i]["composition"], info[i]["energy_ev_per_atom"]) for i in ids], refs
     )
     info.update(extra_info)
-    with_extras = ids + [cid for cid in extras if cid not in failed]
-    hull_with_extras = energies_above_hull(
-        [(info[i]["composition"], info[i]["energy_ev_per_atom"]) for i in with_extras], refs
-    )
-    ids, hull = with_extras, list(hull) + list(hull_with_extras[len(hull) :])
+    for stage in stages:
+        with_stage = ids + [cid for cid in stage if cid not in failed]
+        hull_with_stage = energies_above_hull(
+            [(info[i]["composition"], info[i]["energy_ev_per_atom"]) for i in with_stage], refs
+        )
+        ids, hull = with_stage, list(hull) + list(hull_with_stage[len(hull) :])
     chosen = {**chosen, **{cid: extra_split(cid, more_val) for cid in extras}}
     jobs, dropped = [], dict(failed)
     for cid, e_hull in zip(ids, hull, strict=True):
@@ -386,7 +415,8 @@ def prepare(out: Path = OUT, shard: int = 0, shards: int = 1) -> Path | None:
         cid: tuple(sorted(info[cid]["composition"])) for cid in pairs if cid not in dropped
     }
     dropped.update(most_stable_per_system(dict(zip(ids, hull, strict=True)), kept_pairs, PAIR_KEEP))
-    copies = {**{cid: TERNARY_COPIES for cid in ternaries}, **{cid: PAIR_COPIES for cid in pairs}}
+    copies = {**{cid: TERNARY_COPIES for cid in ternaries}, **{cid: PAIR_COPIES for cid in pairs},
+              **dict.fromkeys(more_train, MORE_TRAIN_COPIES)}  # fmt: skip
     for cid in ids:
         if cid in dropped:
             continue
