@@ -293,3 +293,28 @@ def test_the_training_pair_snapshot_only_adds_training_pairs():
     }
     added = [frozenset(relaxed[parents[i]]["composition"]) for i in new["train"][676:]]
     assert all(len(s) == 2 and s not in placed for s in added)
+
+
+def test_more_training_prototypes_are_seeded_left_out_training_candidates(monkeypatch):
+    split = _split(*[(f"p{k}-X", "train") for k in range(5)], ("q-Y", "train"), ("v-Z", "val"))
+    for a in split.assignments:
+        a.elements = [a.id.split("-")[1]]
+    more = dataset_recipe.more_train_prototypes(split, {"p0-X"}, exclude={"p1-X"})
+    assert len(more) == 3 and "q-Y" in more and not {"p0-X", "p1-X", "v-Z"} & set(more)
+    assert more == dataset_recipe.more_train_prototypes(split, {"p0-X"}, exclude={"p1-X"})
+    draws = {tuple(dataset_recipe.more_train_prototypes(split, {"p0-X"}, seed=k)) for k in range(9)}
+    assert len(draws) > 1  # seeded, not fixed
+    monkeypatch.setattr(dataset_recipe, "MORE_TRAIN_PROTOTYPES", 0)
+    assert dataset_recipe.more_train_prototypes(split, {"p0-X"}) == []
+
+
+def test_the_more_prototypes_snapshot_adds_one_relaxed_cell_of_a_training_combination():
+    tern = json.loads((BENCH / "full_snapshot_ternaries.json").read_text())
+    new = json.loads((BENCH / "full_snapshot_prototypes.json").read_text())
+    for split in ("val", "test_binary", "test_ternary"):
+        assert new[split] == tern[split]
+    assert new["train"][:676] == tern["train"] and len(set(new["train"])) == 676 + 59
+    split = json.loads((BENCH / "dataset" / "split.json").read_text())
+    train = {c["id"] for c in split["candidates"] if c["split"] == "train"}
+    assert all(i in train and "~" not in i for i in new["train"][676:])  # no copies
+    assert not set(new["train"][676:]) & {i.split("~")[0] for i in tern["train"]}
