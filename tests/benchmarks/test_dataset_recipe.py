@@ -174,19 +174,33 @@ def test_every_training_ternary_job_keeps_the_split():
     assert n_jobs == 2 * len(ternary)
 
 
-def test_the_training_ternary_snapshot_only_adds_training_ternaries():
-    old = json.loads((BENCH / "full_snapshot.json").read_text())
-    new = json.loads((BENCH / "full_snapshot_ternaries.json").read_text())
+def _added_to_train(base: str, snapshot: str, n_base: int, n_added: int) -> list[str]:
+    """The ids ``snapshot`` appends to ``base``'s training split, checked: the base's
+    training ids first and as they were, ``n_added`` new ones, validation and test as is."""
+    old = json.loads((BENCH / base).read_text())
+    new = json.loads((BENCH / snapshot).read_text())
     for split in ("val", "test_binary", "test_ternary"):
         assert new[split] == old[split]
-    assert new["train"][:624] == old["train"] and len(set(new["train"])) == 624 + 52
+    assert len(old["train"]) == n_base and new["train"][:n_base] == old["train"]
+    assert len(set(new["train"])) == n_base + n_added
+    return new["train"][n_base:]
+
+
+def _train_elements() -> dict[str, frozenset]:
+    """Training structure id -> the elements of its relaxed parent cell."""
     relaxed = json.loads((BENCH / "dataset" / "relaxed.json").read_text())
-    parents = {
-        j["id"]: j["parent"]
-        for j in json.loads((BENCH / "dataset" / "jobs.json").read_text())["jobs"]
+    jobs = json.loads((BENCH / "dataset" / "jobs.json").read_text())["jobs"]
+    return {
+        j["id"]: frozenset(relaxed[j["parent"]]["composition"])
+        for j in jobs
         if j["split"] == "train"
     }
-    assert all(len(relaxed[parents[i]]["composition"]) == 3 for i in new["train"][624:])
+
+
+def test_the_training_ternary_snapshot_only_adds_training_ternaries():
+    added = _added_to_train("full_snapshot.json", "full_snapshot_ternaries.json", 624, 52)
+    elements = _train_elements()
+    assert all(len(elements[i]) == 3 for i in added)
 
 
 def test_the_equal_size_control_swaps_strained_copies_for_the_ternaries():
@@ -278,21 +292,11 @@ def test_every_training_pair_job_keeps_the_split():
 
 
 def test_the_training_pair_snapshot_only_adds_training_pairs():
-    tern = json.loads((BENCH / "full_snapshot_ternaries.json").read_text())
-    new = json.loads((BENCH / "full_snapshot_pairs.json").read_text())
-    for split in ("val", "test_binary", "test_ternary"):
-        assert new[split] == tern[split]
-    assert new["train"][:676] == tern["train"] and len(set(new["train"])) == 676 + 52
+    added = _added_to_train("full_snapshot_ternaries.json", "full_snapshot_pairs.json", 676, 52)
     split = json.loads((BENCH / "dataset" / "split.json").read_text())
     placed = {frozenset(c["elements"]) for c in split["candidates"]}
-    relaxed = json.loads((BENCH / "dataset" / "relaxed.json").read_text())
-    parents = {
-        j["id"]: j["parent"]
-        for j in json.loads((BENCH / "dataset" / "jobs.json").read_text())["jobs"]
-        if j["split"] == "train"
-    }
-    added = [frozenset(relaxed[parents[i]]["composition"]) for i in new["train"][676:]]
-    assert all(len(s) == 2 and s not in placed for s in added)
+    elements = _train_elements()
+    assert all(len(elements[i]) == 2 and elements[i] not in placed for i in added)
 
 
 def test_more_training_prototypes_are_seeded_left_out_training_candidates(monkeypatch):
@@ -309,12 +313,10 @@ def test_more_training_prototypes_are_seeded_left_out_training_candidates(monkey
 
 
 def test_the_more_prototypes_snapshot_adds_one_relaxed_cell_of_a_training_combination():
-    tern = json.loads((BENCH / "full_snapshot_ternaries.json").read_text())
-    new = json.loads((BENCH / "full_snapshot_prototypes.json").read_text())
-    for split in ("val", "test_binary", "test_ternary"):
-        assert new[split] == tern[split]
-    assert new["train"][:676] == tern["train"] and len(set(new["train"])) == 676 + 59
+    base, snapshot = "full_snapshot_ternaries.json", "full_snapshot_prototypes.json"
+    added = _added_to_train(base, snapshot, 676, 59)
     split = json.loads((BENCH / "dataset" / "split.json").read_text())
     train = {c["id"] for c in split["candidates"] if c["split"] == "train"}
-    assert all(i in train and "~" not in i for i in new["train"][676:])  # no copies
-    assert not set(new["train"][676:]) & {i.split("~")[0] for i in tern["train"]}
+    assert all(i in train and "~" not in i for i in added)  # no copies
+    before = json.loads((BENCH / base).read_text())["train"]
+    assert not set(added) & {i.split("~")[0] for i in before}
