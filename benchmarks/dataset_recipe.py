@@ -100,7 +100,7 @@ TRAIN_PAIRS = True
 PAIR_TRIES, PAIR_KEEP, PAIR_COPIES = 10, 2, 2
 #: Training: more prototypes of the training combinations (docs/ablation.md, "More training
 #: prototypes"). The per-combination choice keeps ``PER_SYSTEM["train"]`` of the generator's
-#: candidates and leaves 187 of the 383 out; up to ``MORE_TRAIN_PROTOTYPES`` of them per
+#: candidates and leaves 192 of the 383 out; up to ``MORE_TRAIN_PROTOTYPES`` of them per
 #: combination (a seeded choice, :func:`more_train_prototypes`) join as extras, each as
 #: ``MORE_TRAIN_COPIES`` DFT structure (the relaxed cell), under the same stability filter.
 MORE_TRAIN_PROTOTYPES, MORE_TRAIN_COPIES = 2, 1
