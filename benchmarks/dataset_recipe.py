@@ -104,6 +104,10 @@ PAIR_TRIES, PAIR_KEEP, PAIR_COPIES = 10, 2, 2
 #: combination (a seeded choice, :func:`more_train_prototypes`) join as extras, each as
 #: ``MORE_TRAIN_COPIES`` DFT structure (the relaxed cell), under the same stability filter.
 MORE_TRAIN_PROTOTYPES, MORE_TRAIN_COPIES = 2, 1
+#: Training: then every other left-out candidate of the training combinations
+#: (docs/ablation.md, "All training prototypes"; :func:`rest_of_train_prototypes`), one DFT
+#: structure each, judged in a later stage so that the cells above keep their hull.
+ALL_TRAIN_PROTOTYPES = True
 
 
 def _seed(text: str) -> int:
@@ -146,6 +150,14 @@ def more_train_prototypes(
         rng = random.Random(_seed(f"{seed}-more-train-{'-'.join(system)}"))
         more += rng.sample(sorted(ids), min(MORE_TRAIN_PROTOTYPES, len(ids)))
     return sorted(more)
+
+
+def rest_of_train_prototypes(split, taken: Collection[str]) -> list[str]:
+    """The training candidates ``taken`` (chosen, extra or drawn before) leaves out, sorted
+    (empty unless ``ALL_TRAIN_PROTOTYPES``)."""
+    if not ALL_TRAIN_PROTOTYPES:
+        return []
+    return sorted(a.id for a in split.assignments if a.split == "train" and a.id not in taken)
 
 
 def val_ternaries(split, seed: int = 0) -> list[str]:
@@ -363,8 +375,9 @@ def prepare(out: Path = OUT, shard: int = 0, shards: int = 1) -> Path | None:
     extras = {**extra, **{cid: cands[cid].atoms for cid in more_val}, **ternaries, **pairs}
     # the extras join in stages, each judged with the cells before it and itself, so that
     # a later stage changes nothing of an earlier one (its drops, hull and jobs)
-    stages = [list(extras), more_train]
-    extras.update((cid, cands[cid].atoms) for cid in more_train)
+    rest_train = rest_of_train_prototypes(split, {*chosen, *extra, *more_train})
+    stages = [list(extras), more_train, rest_train]
+    extras.update((cid, cands[cid].atoms) for cid in more_train + rest_train)
     cells = {**{cid: cands[cid].atoms for cid in chosen}, **extras}
     info = relax_chosen(out, cells, shard, shards)
     if len(info) < len(cells):
@@ -416,7 +429,7 @@ def prepare(out: Path = OUT, shard: int = 0, shards: int = 1) -> Path | None:
     }
     dropped.update(most_stable_per_system(dict(zip(ids, hull, strict=True)), kept_pairs, PAIR_KEEP))
     copies = {**{cid: TERNARY_COPIES for cid in ternaries}, **{cid: PAIR_COPIES for cid in pairs},
-              **dict.fromkeys(more_train, MORE_TRAIN_COPIES)}  # fmt: skip
+              **dict.fromkeys(more_train + rest_train, MORE_TRAIN_COPIES)}  # fmt: skip
     for cid in ids:
         if cid in dropped:
             continue
