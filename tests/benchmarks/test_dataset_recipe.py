@@ -320,3 +320,22 @@ def test_the_more_prototypes_snapshot_adds_one_relaxed_cell_of_a_training_combin
     assert all(i in train and "~" not in i for i in added)  # no copies
     before = json.loads((BENCH / base).read_text())["train"]
     assert not set(added) & {i.split("~")[0] for i in before}
+
+
+def test_the_rest_of_the_training_prototypes_is_every_candidate_not_taken(monkeypatch):
+    split = _split(("b-X", "train"), ("a-X", "train"), ("c-X", "train"), ("v-Z", "val"))
+    assert dataset_recipe.rest_of_train_prototypes(split, {"c-X"}) == ["a-X", "b-X"]
+    monkeypatch.setattr(dataset_recipe, "ALL_TRAIN_PROTOTYPES", False)
+    assert dataset_recipe.rest_of_train_prototypes(split, {"c-X"}) == []
+
+
+def test_the_all_prototypes_snapshot_adds_the_rest_of_the_training_candidates():
+    base, snapshot = "full_snapshot_prototypes.json", "full_snapshot_prototypes_all.json"
+    added = _added_to_train(base, snapshot, 735, 92)
+    split = json.loads((BENCH / "dataset" / "split.json").read_text())
+    spec = json.loads((BENCH / "dataset" / "jobs.json").read_text())
+    train = {c["id"] for c in split["candidates"] if c["split"] == "train"}
+    assert all(i in train and "~" not in i for i in added)
+    # every training candidate is now a training job or dropped with its reason
+    parents = {j["parent"] for j in spec["jobs"] if j["split"] == "train"}
+    assert train <= parents | set(spec["dropped"])
