@@ -372,10 +372,10 @@ def prepare(out: Path = OUT, shard: int = 0, shards: int = 1) -> Path | None:
     extra = extra_cells()
     pairs = train_pair_cells(split, {_elements(atoms) for atoms in extra.values()})
     more_train = more_train_prototypes(split, chosen, exclude=extra)
+    rest_train = rest_of_train_prototypes(split, {*chosen, *extra, *more_train})
     extras = {**extra, **{cid: cands[cid].atoms for cid in more_val}, **ternaries, **pairs}
     # the extras join in stages, each judged with the cells before it and itself, so that
     # a later stage changes nothing of an earlier one (its drops, hull and jobs)
-    rest_train = rest_of_train_prototypes(split, {*chosen, *extra, *more_train})
     stages = [list(extras), more_train, rest_train]
     extras.update((cid, cands[cid].atoms) for cid in more_train + rest_train)
     cells = {**{cid: cands[cid].atoms for cid in chosen}, **extras}
@@ -383,10 +383,10 @@ def prepare(out: Path = OUT, shard: int = 0, shards: int = 1) -> Path | None:
     if len(info) < len(cells):
         print(f"{len(cells) - len(info)} cells still to relax (other shards)", file=sys.stderr)
         return None
-    # the extras join after the generator's cells are judged, so that they change
-    # neither the references nor the hull, drops and order of the cells before them
     failed = {cid: f"relaxation failed ({v['failed']})" for cid, v in info.items()
               if "failed" in v}  # fmt: skip
+    # the extras join after the generator's cells are judged, so that they change
+    # neither the references nor the hull, drops and order of the cells before them
     extra_info = {cid: info.pop(cid) for cid in extras}
     info_path = out / "relaxed.json"
     potential = None
