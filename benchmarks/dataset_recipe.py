@@ -114,18 +114,30 @@ def _seed(text: str) -> int:
     return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
 
 
+def _sample_per_system(assignments, n: int, prefix: str) -> list[str]:
+    """Up to ``n`` ids of ``assignments`` per element combination, a sample seeded by
+    ``prefix`` and the combination."""
+    by_system: dict[tuple, list] = {}
+    for a in assignments:
+        by_system.setdefault(tuple(a.elements), []).append(a.id)
+    return [
+        cid
+        for system, ids in sorted(by_system.items())
+        for cid in random.Random(_seed(f"{prefix}{'-'.join(system)}")).sample(
+            sorted(ids), min(n, len(ids))
+        )
+    ]
+
+
 def choose(split, seed: int = 0) -> dict[str, str]:
     """Candidate id -> split for the chosen prototypes of each element combination."""
-    by_system: dict[tuple, list] = {}
-    for a in split.assignments:
-        if a.split in PER_SYSTEM:
-            by_system.setdefault((a.split, tuple(a.elements)), []).append(a.id)
-    chosen = {}
-    for (name, system), ids in sorted(by_system.items()):
-        rng = random.Random(_seed(f"{seed}-{'-'.join(system)}"))
-        for cid in rng.sample(sorted(ids), min(PER_SYSTEM[name], len(ids))):
-            chosen[cid] = name
-    return chosen
+    return {
+        cid: name
+        for name, n in PER_SYSTEM.items()
+        for cid in _sample_per_system(
+            (a for a in split.assignments if a.split == name), n, f"{seed}-"
+        )
+    }
 
 
 def more_val_prototypes(split, chosen: dict[str, str]) -> list[str]:
@@ -141,15 +153,9 @@ def more_train_prototypes(
     """Up to ``MORE_TRAIN_PROTOTYPES`` training candidates per element combination that
     neither ``chosen`` nor ``exclude`` (the extra cells) holds (a seeded choice; empty when
     it is 0)."""
-    by_system: dict[tuple, list] = {}
-    for a in split.assignments:
-        if a.split == "train" and a.id not in chosen and a.id not in exclude:
-            by_system.setdefault(tuple(a.elements), []).append(a.id)
-    more = []
-    for system, ids in sorted(by_system.items()):
-        rng = random.Random(_seed(f"{seed}-more-train-{'-'.join(system)}"))
-        more += rng.sample(sorted(ids), min(MORE_TRAIN_PROTOTYPES, len(ids)))
-    return sorted(more)
+    left = (a for a in split.assignments
+            if a.split == "train" and a.id not in chosen and a.id not in exclude)  # fmt: skip
+    return sorted(_sample_per_system(left, MORE_TRAIN_PROTOTYPES, f"{seed}-more-train-"))
 
 
 def rest_of_train_prototypes(split, taken: Collection[str]) -> list[str]:
@@ -319,18 +325,16 @@ def relax_chosen(out: Path, structures: dict, shard: int = 0, shards: int = 1) -
                 symbols = structures[cid].get_chemical_symbols()
                 mine[cid] = {"failed": f"{type(err).__name__}: {str(err)[:200]}",
                              "converged": False, "composition": dict(Counter(symbols))}  # fmt: skip
-                mine_path.write_text(json.dumps(mine, indent=1, sort_keys=True))
-                bar.update(1)
-                continue
-            write(relaxed_dir / f"{cid}.extxyz", r.atoms, format="extxyz")
-            mine[cid] = {
-                "energy_ev_per_atom": r.energy_ev_per_atom,
-                "converged": r.converged,
-                "volume_change": r.volume_change,
-                "steps": r.steps,
-                "volume_A3": float(r.atoms.get_volume()),
-                "composition": dict(Counter(r.atoms.get_chemical_symbols())),
-            }
+            else:
+                write(relaxed_dir / f"{cid}.extxyz", r.atoms, format="extxyz")
+                mine[cid] = {
+                    "energy_ev_per_atom": r.energy_ev_per_atom,
+                    "converged": r.converged,
+                    "volume_change": r.volume_change,
+                    "steps": r.steps,
+                    "volume_A3": float(r.atoms.get_volume()),
+                    "composition": dict(Counter(r.atoms.get_chemical_symbols())),
+                }
             mine_path.write_text(json.dumps(mine, indent=1, sort_keys=True))
             bar.update(1)
     info = {}
@@ -421,13 +425,10 @@ def prepare(out: Path = OUT, shard: int = 0, shards: int = 1) -> Path | None:
             dropped[cid] = f"volume {info[cid]['volume_A3']:.0f} Å³ > {MAX_VOLUME_A3:.0f}"
         elif e_hull > MAX_E_HULL:
             dropped[cid] = f"{e_hull:.2f} eV/atom above the hull > {MAX_E_HULL}"
-    kept_ternaries = {cid: tuple(sorted(info[cid]["composition"]))
-                      for cid in ternaries if cid not in dropped}  # fmt: skip
-    dropped.update(most_stable_per_system(dict(zip(ids, hull, strict=True)), kept_ternaries))
-    kept_pairs = {
-        cid: tuple(sorted(info[cid]["composition"])) for cid in pairs if cid not in dropped
-    }
-    dropped.update(most_stable_per_system(dict(zip(ids, hull, strict=True)), kept_pairs, PAIR_KEEP))
+    hull_of = dict(zip(ids, hull, strict=True))
+    for tried, keep in ((ternaries, TERNARY_KEEP), (pairs, PAIR_KEEP)):
+        kept = {cid: tuple(sorted(info[cid]["composition"])) for cid in tried if cid not in dropped}
+        dropped.update(most_stable_per_system(hull_of, kept, keep))
     copies = {**{cid: TERNARY_COPIES for cid in ternaries}, **{cid: PAIR_COPIES for cid in pairs},
               **dict.fromkeys(more_train + rest_train, MORE_TRAIN_COPIES)}  # fmt: skip
     for cid in ids:
