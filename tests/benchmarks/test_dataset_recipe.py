@@ -151,6 +151,13 @@ def test_training_ternary_cells_are_seeded_tries_with_the_rule_made_ones_first(m
     assert all(sorted(set(a.get_chemical_symbols())) == ["Cu", "Fe", "N"] for a in cells.values())
 
 
+def _evaluated_combinations(split: dict) -> set[frozenset]:
+    """The element combinations of split.json that hold a validation or test candidate."""
+    return {frozenset(c["elements"]) for c in split["candidates"]
+            if c["split"] in ("val", "test_binary", "test_ternary")
+            or c["reason"].startswith("ternary not sampled")}  # fmt: skip
+
+
 def test_every_training_ternary_job_keeps_the_split():
     split = json.loads((BENCH / "dataset" / "split.json").read_text())
     spec = json.loads((BENCH / "dataset" / "jobs.json").read_text())
@@ -160,9 +167,7 @@ def test_every_training_ternary_job_keeps_the_split():
     ternary = {cid: s for cid, s in systems.items() if len(s) == 3}
     train_pairs = {frozenset(c["elements"]) for c in split["candidates"]
                    if c["split"] == "train" and len(c["elements"]) == 2}  # fmt: skip
-    evaluated = {frozenset(c["elements"]) for c in split["candidates"]
-                 if c["split"] in ("val", "test_binary", "test_ternary")
-                 or c["reason"].startswith("ternary not sampled")}  # fmt: skip
+    evaluated = _evaluated_combinations(split)
     # 26 cells of 17 combinations, at most 2 each, each with one strained copy
     assert (len(ternary), len(set(ternary.values()))) == (26, 17)
     assert max(list(ternary.values()).count(s) for s in ternary.values()) == 2
@@ -272,9 +277,7 @@ def test_every_training_pair_job_keeps_the_split():
     spec = json.loads((BENCH / "dataset" / "jobs.json").read_text())
     relaxed = json.loads((BENCH / "dataset" / "relaxed.json").read_text())
     placed = {frozenset(c["elements"]) for c in split["candidates"] if len(c["elements"]) > 1}
-    evaluated = {frozenset(c["elements"]) for c in split["candidates"]
-                 if c["split"] in ("val", "test_binary", "test_ternary")
-                 or c["reason"].startswith("ternary not sampled")}  # fmt: skip
+    evaluated = _evaluated_combinations(split)
     systems = {j["parent"]: frozenset(relaxed[j["parent"]]["composition"])
                for j in spec["jobs"] if j["split"] == "train"}  # fmt: skip
     pairs = {cid: s for cid, s in systems.items() if len(s) == 2 and s not in placed}
