@@ -343,18 +343,98 @@ def relax_chosen(out: Path, structures: dict, shard: int = 0, shards: int = 1) -
     return {cid: v for cid, v in info.items() if cid in structures}
 
 
+def _extra_plan(split, chosen: dict[str, str]) -> dict:
+    """The cells beyond the seeded choice, by kind: id lists (or id -> ``ase.Atoms``, Å)
+    of the extra cells, validation prototypes and ternaries, training ternaries and pairs,
+    and the more and the rest of the training prototypes."""
+    extra = extra_cells()
+    more_train = more_train_prototypes(split, chosen, exclude=extra)
+    return {
+        "extra": extra,
+        "more_val": more_val_prototypes(split, chosen) + val_ternaries(split),
+        "ternaries": train_ternary_cells(split),
+        "pairs": train_pair_cells(split, {_elements(atoms) for atoms in extra.values()}),
+        "more_train": more_train,
+        "rest_train": rest_of_train_prototypes(split, {*chosen, *extra, *more_train}),
+    }
+
+
+def _failed_relaxations(info: dict) -> dict[str, str]:
+    """Drop reasons of the cells whose CHGNet relaxation failed."""
+    return {cid: f"relaxation failed ({v['failed']})" for cid, v in info.items() if "failed" in v}
+
+
+def _update_references(refs_path: Path, info: dict, failed: Collection[str]) -> dict:
+    """Elemental reference energies (eV/atom) in ``refs_path``: the lowest relaxed unary
+    cell of each element, or its gas molecule's (CHGNet); kept across runs; written."""
+    from rhocat.structures.relax import GAS_MOLECULES, load_potential, molecule_reference
+
+    refs = json.loads(refs_path.read_text()) if refs_path.exists() else {}
+    for el in ELEMENTS:
+        unary = [v["energy_ev_per_atom"] for cid, v in info.items()
+                 if set(v["composition"]) == {el} and cid not in failed]  # fmt: skip
+        if el in GAS_MOLECULES and el not in refs:
+            refs[el] = molecule_reference(el, load_potential())
+        if unary:
+            refs[el] = min(unary + ([refs[el]] if el in refs else []))
+    refs_path.write_text(json.dumps(refs, indent=1, sort_keys=True))
+    return refs
+
+
+def _staged_hull(ids: list[str], stages: list[list[str]], info: dict, refs: dict, failed):
+    """Energies above the hull (eV/atom) of ``ids`` and then of each stage in turn, each
+    stage judged with the cells before it and itself (failed relaxations left out), so that
+    a later stage changes nothing of an earlier one. Returns (ids, hull) in that order."""
+    from rhocat.structures.relax import energies_above_hull
+
+    ids, hull = list(ids), []
+    for stage in [[], *stages]:
+        with_stage = ids + [cid for cid in stage if cid not in failed]
+        hull_with_stage = energies_above_hull(
+            [(info[i]["composition"], info[i]["energy_ev_per_atom"]) for i in with_stage], refs
+        )
+        ids, hull = with_stage, list(hull) + list(hull_with_stage[len(hull) :])
+    return ids, hull
+
+
+def _drop_reasons(ids, hull, info: dict, failed: dict, tried: list[tuple[dict, int]]) -> dict:
+    """Why each dropped cell is dropped: a failed or unconverged relaxation, a volume over
+    ``MAX_VOLUME_A3`` (Å³), more than ``MAX_E_HULL`` eV/atom above the hull, or, for the
+    combinations tried in ``tried`` ((cells, keep) pairs), beyond the ``keep`` most stable.
+    Records each cell's ``e_above_hull`` in ``info``."""
+    dropped = dict(failed)
+    for cid, e_hull in zip(ids, hull, strict=True):
+        info[cid]["e_above_hull"] = e_hull
+        if not info[cid]["converged"]:
+            dropped[cid] = "relaxation did not converge"
+        elif info[cid]["volume_A3"] > MAX_VOLUME_A3:
+            dropped[cid] = f"volume {info[cid]['volume_A3']:.0f} Å³ > {MAX_VOLUME_A3:.0f}"
+        elif e_hull > MAX_E_HULL:
+            dropped[cid] = f"{e_hull:.2f} eV/atom above the hull > {MAX_E_HULL}"
+    hull_of = dict(zip(ids, hull, strict=True))
+    for cells, keep in tried:
+        kept = {cid: tuple(sorted(info[cid]["composition"])) for cid in cells if cid not in dropped}
+        dropped.update(most_stable_per_system(hull_of, kept, keep))
+    return dropped
+
+
+def _cheapest_first(jobs: list[dict], extras: Collection[str], size: dict[str, int]) -> list:
+    """``jobs`` ordered cheapest first (DFT cost grows steeply with the atoms of the cell),
+    so that a build stopped early holds every small cell; within a size the generator's
+    cells, val first, then a seeded shuffle, and the extras last (stable)."""
+    generated = [j for j in jobs if j["parent"] not in extras]
+    random.Random(0).shuffle(generated)
+    generated.sort(key=lambda j: (size[j["parent"]], j["split"] != "val"))
+    return sorted(
+        generated + [j for j in jobs if j["parent"] in extras], key=lambda j: size[j["parent"]]
+    )
+
+
 def prepare(out: Path = OUT, shard: int = 0, shards: int = 1) -> Path | None:
     """Candidates, split, choice, relaxation and stability filter; writes ``jobs.json``."""
-
     from rhocat.split import make_split, summary_table, write_split
     from rhocat.structures import write_candidates
     from rhocat.structures.generate import enumerate_candidates
-    from rhocat.structures.relax import (
-        GAS_MOLECULES,
-        energies_above_hull,
-        load_potential,
-        molecule_reference,
-    )
 
     out.mkdir(parents=True, exist_ok=True)
     gen = enumerate_candidates(ELEMENTS, prototypes="all", max_atoms=MAX_ATOMS, max_volume=None)
@@ -370,16 +450,10 @@ def prepare(out: Path = OUT, shard: int = 0, shards: int = 1) -> Path | None:
     write_split(split, out / "split.json")
     print(summary_table(split), file=sys.stderr, flush=True)
     chosen = choose(split)
-
-    more_val = more_val_prototypes(split, chosen) + val_ternaries(split)
-    ternaries = train_ternary_cells(split)
-    extra = extra_cells()
-    pairs = train_pair_cells(split, {_elements(atoms) for atoms in extra.values()})
-    more_train = more_train_prototypes(split, chosen, exclude=extra)
-    rest_train = rest_of_train_prototypes(split, {*chosen, *extra, *more_train})
-    extras = {**extra, **{cid: cands[cid].atoms for cid in more_val}, **ternaries, **pairs}
-    # the extras join in stages, each judged with the cells before it and itself, so that
-    # a later stage changes nothing of an earlier one (its drops, hull and jobs)
+    plan = _extra_plan(split, chosen)
+    more_train, rest_train = plan["more_train"], plan["rest_train"]
+    extras = {**plan["extra"], **{cid: cands[cid].atoms for cid in plan["more_val"]},
+              **plan["ternaries"], **plan["pairs"]}  # fmt: skip
     stages = [list(extras), more_train, rest_train]
     extras.update((cid, cands[cid].atoms) for cid in more_train + rest_train)
     cells = {**{cid: cands[cid].atoms for cid in chosen}, **extras}
@@ -387,73 +461,30 @@ def prepare(out: Path = OUT, shard: int = 0, shards: int = 1) -> Path | None:
     if len(info) < len(cells):
         print(f"{len(cells) - len(info)} cells still to relax (other shards)", file=sys.stderr)
         return None
-    failed = {cid: f"relaxation failed ({v['failed']})" for cid, v in info.items()
-              if "failed" in v}  # fmt: skip
+    failed = _failed_relaxations(info)
     # the extras join after the generator's cells are judged, so that they change
     # neither the references nor the hull, drops and order of the cells before them
     extra_info = {cid: info.pop(cid) for cid in extras}
-    info_path = out / "relaxed.json"
-    potential = None
-    refs_path = out / "references.json"
-    refs = json.loads(refs_path.read_text()) if refs_path.exists() else {}
-    for el in ELEMENTS:
-        unary = [v["energy_ev_per_atom"] for cid, v in info.items()
-                 if set(v["composition"]) == {el} and cid not in failed]  # fmt: skip
-        if el in GAS_MOLECULES and el not in refs:
-            refs[el] = molecule_reference(el, potential or load_potential())
-        if unary:
-            refs[el] = min(unary + ([refs[el]] if el in refs else []))
-    refs_path.write_text(json.dumps(refs, indent=1, sort_keys=True))
-    ids = sorted(cid for cid in chosen if cid not in failed)
-    hull = energies_above_hull(
-        [(info[i]["composition"], info[i]["energy_ev_per_atom"]) for i in ids], refs
-    )
+    refs = _update_references(out / "references.json", info, failed)
     info.update(extra_info)
-    for stage in stages:
-        with_stage = ids + [cid for cid in stage if cid not in failed]
-        hull_with_stage = energies_above_hull(
-            [(info[i]["composition"], info[i]["energy_ev_per_atom"]) for i in with_stage], refs
-        )
-        ids, hull = with_stage, list(hull) + list(hull_with_stage[len(hull) :])
-    chosen = {**chosen, **{cid: extra_split(cid, more_val) for cid in extras}}
-    jobs, dropped = [], dict(failed)
-    for cid, e_hull in zip(ids, hull, strict=True):
-        info[cid]["e_above_hull"] = e_hull
-        if not info[cid]["converged"]:
-            dropped[cid] = "relaxation did not converge"
-        elif info[cid]["volume_A3"] > MAX_VOLUME_A3:
-            dropped[cid] = f"volume {info[cid]['volume_A3']:.0f} Å³ > {MAX_VOLUME_A3:.0f}"
-        elif e_hull > MAX_E_HULL:
-            dropped[cid] = f"{e_hull:.2f} eV/atom above the hull > {MAX_E_HULL}"
-    hull_of = dict(zip(ids, hull, strict=True))
-    for tried, keep in ((ternaries, TERNARY_KEEP), (pairs, PAIR_KEEP)):
-        kept = {cid: tuple(sorted(info[cid]["composition"])) for cid in tried if cid not in dropped}
-        dropped.update(most_stable_per_system(hull_of, kept, keep))
-    copies = {**{cid: TERNARY_COPIES for cid in ternaries}, **{cid: PAIR_COPIES for cid in pairs},
+    ids = sorted(cid for cid in chosen if cid not in failed)
+    ids, hull = _staged_hull(ids, stages, info, refs, failed)
+    tried = [(plan["ternaries"], TERNARY_KEEP), (plan["pairs"], PAIR_KEEP)]
+    dropped = _drop_reasons(ids, hull, info, failed, tried)
+    split_of = {**chosen, **{cid: extra_split(cid, plan["more_val"]) for cid in extras}}
+    copies = {**dict.fromkeys(plan["ternaries"], TERNARY_COPIES),
+              **dict.fromkeys(plan["pairs"], PAIR_COPIES),
               **dict.fromkeys(more_train + rest_train, MORE_TRAIN_COPIES)}  # fmt: skip
-    for cid in ids:
-        if cid in dropped:
-            continue
-        for k in range(copies.get(cid, COPIES[chosen[cid]])):
-            jobs.append({"id": cid if k == 0 else f"{cid}~c{k}", "parent": cid,
-                         "split": chosen[cid], "copy": k})  # fmt: skip
-    info_path.write_text(json.dumps(info, indent=1, sort_keys=True))
-    # cheapest first (DFT cost grows steeply with the atoms of the cell), so that a build
-    # stopped early holds every small cell; within a size: val first, then a seeded shuffle
-    generated = [j for j in jobs if j["parent"] not in extras]
-    rng = random.Random(0)
-    rng.shuffle(generated)
-    size = {cid: sum(info[cid]["composition"].values()) for cid in chosen}
-    generated.sort(key=lambda j: (size[j["parent"]], j["split"] != "val"))
-    # stable: the extras go last among the cells of their size
-    jobs = sorted(
-        generated + [j for j in jobs if j["parent"] in extras], key=lambda j: size[j["parent"]]
-    )
+    jobs = [{"id": cid if k == 0 else f"{cid}~c{k}", "parent": cid, "split": split_of[cid],
+             "copy": k}
+            for cid in ids if cid not in dropped
+            for k in range(copies.get(cid, COPIES[split_of[cid]]))]  # fmt: skip
+    (out / "relaxed.json").write_text(json.dumps(info, indent=1, sort_keys=True))
+    size = {cid: sum(info[cid]["composition"].values()) for cid in split_of}
+    jobs = _cheapest_first(jobs, extras, size)
     (out / "jobs.json").write_text(json.dumps({"jobs": jobs, "dropped": dropped}, indent=1))
-    counts = {}
-    for j in jobs:
-        counts[j["split"]] = counts.get(j["split"], 0) + 1
-    print(json.dumps({"chosen": len(chosen), "dropped": len(dropped), "jobs": counts}))
+    print(json.dumps({"chosen": len(split_of), "dropped": len(dropped),
+                      "jobs": dict(Counter(j["split"] for j in jobs))}))  # fmt: skip
     return out / "jobs.json"
 
 

@@ -342,3 +342,44 @@ def test_the_all_prototypes_snapshot_adds_the_rest_of_the_training_candidates():
     # every training candidate is now a training job or dropped with its reason
     parents = {j["parent"] for j in spec["jobs"] if j["split"] == "train"}
     assert train <= parents | set(spec["dropped"])
+
+
+def _relaxed(composition, energy, converged=True, volume=20.0):
+    return {"composition": composition, "energy_ev_per_atom": energy, "converged": converged,
+            "volume_A3": volume}  # fmt: skip
+
+
+def test_a_later_hull_stage_changes_nothing_of_the_cells_before_it():
+    refs = {"Ni": 0.0, "Ga": 0.0}
+    info = {"a": _relaxed({"Ni": 1, "Ga": 1}, -0.2), "b": _relaxed({"Ni": 1, "Ga": 3}, -0.1),
+            "c": _relaxed({"Ni": 3, "Ga": 1}, -0.5)}  # fmt: skip
+    ids, hull = dataset_recipe._staged_hull(["a", "b"], [[], ["c"]], info, refs, failed={})
+    assert ids == ["a", "b", "c"]
+    alone = dataset_recipe._staged_hull(["a", "b"], [], info, refs, failed={})[1]
+    assert hull[:2] == alone  # "c" (a new hull vertex) does not move "a" and "b"
+    together = dataset_recipe._staged_hull(["a", "b", "c"], [], info, refs, failed={})[1]
+    assert together[0] > hull[0] + 1e-3  # judged in one hull, "a" would lie above it
+    assert dataset_recipe._staged_hull(["a"], [["c"]], info, refs, failed={"c": "x"})[0] == ["a"]
+
+
+def test_drop_reasons_name_each_filter_and_keep_the_most_stable_per_combination(monkeypatch):
+    monkeypatch.setattr(dataset_recipe, "MAX_VOLUME_A3", 100.0)
+    ni, niga = {"Ni": 1}, {"Ni": 1, "Ga": 1}
+    info = {"ok": _relaxed(ni, 0), "unconv": _relaxed(ni, 0, converged=False),
+            "big": _relaxed(ni, 0, volume=150.0), "high": _relaxed(ni, 0),
+            "t1": _relaxed(niga, 0), "t2": _relaxed(niga, 0)}  # fmt: skip
+    ids, hull = list(info), [0.0, 0.0, 0.0, 0.9, 0.2, 0.1]
+    failed = {"gone": "relaxation failed (MemoryError: x)"}
+    dropped = dataset_recipe._drop_reasons(ids, hull, info, failed, [({"t1": 0, "t2": 0}, 1)])
+    assert set(dropped) == {"gone", "unconv", "big", "high", "t1"}
+    assert dropped["unconv"] == "relaxation did not converge"
+    assert dropped["big"].startswith("volume 150")
+    assert dropped["high"].startswith("0.90 eV/atom above the hull")
+    assert info["t2"]["e_above_hull"] == 0.1
+
+
+def test_jobs_go_cheapest_first_with_the_extras_last_within_a_size():
+    size = {"big": 8, "small": 2, "extra": 2, "v": 2}
+    jobs = [{"parent": p, "split": "val" if p == "v" else "train"} for p in size]
+    order = [j["parent"] for j in dataset_recipe._cheapest_first(jobs, {"extra"}, size)]
+    assert order == ["v", "small", "extra", "big"]
