@@ -59,9 +59,25 @@ def _natural(muls: list[int]) -> o3.Irreps:
 
 
 class Convolution(torch.nn.Module):
-    """Σ_j TP_uvu(x_j, Y(r̂_ij); w(r_ij)) / √(avg neighbours), then a linear map to irreps_out."""
+    """Σ_j TP_uvu(x_j, Y(r̂_ij); w_ij) / √(avg neighbours), then a linear map to irreps_out.
 
-    def __init__(self, irreps_in, irreps_sh, irreps_out, n_rbf: int, radial_hidden: int, avg_nbrs):
+    The tensor product's weights are w_ij = R(r_ij), an MLP of the radial basis, or with a
+    pair term (``n_pair`` > 0) w_ij = R(r_ij) ⊙ (1 + P(e_i ⊕ e_j)), P an MLP of the two
+    atoms' element descriptors e (``n_pair`` wide each): the weights depend on which two
+    elements the edge joins, smoothly in their properties. R vanishes at the cutoff (a
+    bias-free MLP of a basis that does), so w_ij does too; P's output layer starts at zero.
+    """
+
+    def __init__(
+        self,
+        irreps_in,
+        irreps_sh,
+        irreps_out,
+        n_rbf: int,
+        radial_hidden: int,
+        avg_nbrs,
+        n_pair: int = 0,
+    ):
         super().__init__()
         irreps_in, irreps_sh, irreps_out = (
             o3.Irreps(x) for x in (irreps_in, irreps_sh, irreps_out)
@@ -88,11 +104,22 @@ class Convolution(torch.nn.Module):
         self.fc = FullyConnectedNet(
             [n_rbf, radial_hidden, self.tp.weight_numel], torch.nn.functional.silu
         )
+        self.pair = None
+        if n_pair:
+            self.pair = FullyConnectedNet(
+                [2 * n_pair, radial_hidden, self.tp.weight_numel], torch.nn.functional.silu
+            )
+            with torch.no_grad():
+                self.pair.layer1.weight.zero_()
         self.lin = o3.Linear(mid_sorted.simplify(), irreps_out)
         self.avg_nbrs = float(avg_nbrs)
 
-    def forward(self, x, center, nbr, sh, rbf):
-        msg = self.tp(x[nbr], sh, self.fc(rbf))
+    def forward(self, x, center, nbr, sh, rbf, pair=None):
+        """``pair``: (n_atoms, n_pair) element descriptors, used when the pair term is on."""
+        weights = self.fc(rbf)
+        if self.pair is not None:
+            weights = weights * (1.0 + self.pair(torch.cat([pair[center], pair[nbr]], dim=1)))
+        msg = self.tp(x[nbr], sh, weights)
         agg = torch.zeros(x.shape[0], msg.shape[1], dtype=msg.dtype, device=msg.device)
         agg = agg.index_add(0, center, msg)  # out of place: torch.func.vmap batches members
         return self.lin(agg / math.sqrt(self.avg_nbrs))
@@ -153,7 +180,10 @@ class EquivariantBasisModel(DensityModel):
     ``baseline_ridge_scale`` (see :func:`rhocat.models.radial.fit_radial_table_choosing`),
     ``element_features`` (True: atoms enter through :class:`ElementFeatures`, tabulated
     element properties; False: a free embedding per atomic number),
-    ``charge_equilibration`` (True: add :class:`ChargeEquilibration`'s charge transfer).
+    ``charge_equilibration`` (True: add :class:`ChargeEquilibration`'s charge transfer),
+    ``pair_features`` (n > 0: every convolution's radial weights also depend on the two
+    elements of the edge, through n-wide element descriptors; see :class:`Convolution`;
+    0: off).
     """
 
     kind = "basis"
@@ -174,6 +204,7 @@ class EquivariantBasisModel(DensityModel):
         c.setdefault("baseline_ridge_scale", "global")
         c.setdefault("element_features", False)
         c.setdefault("charge_equilibration", False)
+        c.setdefault("pair_features", 0)
         self.cutoff = float(c["cutoff_ang"]) * BOHR_PER_ANGSTROM
         hidden = _natural(c["hidden_muls"])
         self.irreps_sh_hidden = o3.Irreps.spherical_harmonics(c["sh_lmax"])
@@ -182,6 +213,14 @@ class EquivariantBasisModel(DensityModel):
             self.embed = ElementFeatures(c["hidden_muls"][0], z_max=Z_MAX)
         else:
             self.embed = torch.nn.Embedding(Z_MAX + 1, c["hidden_muls"][0])
+        n_pair = int(c["pair_features"])
+        self.pair_embed = None
+        if n_pair:
+            self.pair_embed = (
+                ElementFeatures(n_pair, z_max=Z_MAX)
+                if c["element_features"]
+                else torch.nn.Embedding(Z_MAX + 1, n_pair)
+            )
         irreps = o3.Irreps(f"{c['hidden_muls'][0]}x0e")
         self.layers = torch.nn.ModuleList()
         self.selfs = torch.nn.ModuleList()
@@ -204,6 +243,7 @@ class EquivariantBasisModel(DensityModel):
                     c["n_rbf"],
                     c["radial_hidden"],
                     c["avg_neighbours"],
+                    n_pair,
                 )
             )
             self.selfs.append(o3.Linear(irreps, gate.irreps_in))
@@ -216,6 +256,7 @@ class EquivariantBasisModel(DensityModel):
             c["n_rbf"],
             c["radial_hidden"],
             c["avg_neighbours"],
+            n_pair,
         )
         self.out_self = o3.Linear(irreps, self.spec.irreps)
         with torch.no_grad():
@@ -258,10 +299,14 @@ class EquivariantBasisModel(DensityModel):
         )
         return rbf, sh_out
 
-    def _hidden(self, numbers, center, nbr, sh_hidden, rbf) -> torch.Tensor:
+    def _pair(self, numbers: torch.Tensor) -> torch.Tensor | None:
+        """(n_atoms, pair_features) element descriptors of the pair term, None when off."""
+        return None if self.pair_embed is None else self.pair_embed(numbers)
+
+    def _hidden(self, numbers, center, nbr, sh_hidden, rbf, pair=None) -> torch.Tensor:
         x = self.embed(numbers)
         for conv, lin, gate in zip(self.layers, self.selfs, self.gates, strict=True):
-            y = gate(conv(x, center, nbr, sh_hidden, rbf) + lin(x))
+            y = gate(conv(x, center, nbr, sh_hidden, rbf, pair) + lin(x))
             x = y + x if y.shape == x.shape else y
         return x
 
@@ -273,7 +318,8 @@ class EquivariantBasisModel(DensityModel):
         view of the atom's environment, from which its coefficients follow)."""
         center, nbr, vec = graph
         rbf, sh_out = self._edge_features(vec)
-        x = self._hidden(numbers, center, nbr, sh_out[:, : self.irreps_sh_hidden.dim], rbf)
+        sh_hidden = sh_out[:, : self.irreps_sh_hidden.dim]
+        x = self._hidden(numbers, center, nbr, sh_hidden, rbf, self._pair(numbers))
         irreps = (
             self.gates[-1].irreps_out
             if len(self.gates)
@@ -291,8 +337,9 @@ class EquivariantBasisModel(DensityModel):
         center, nbr, vec = graph
         rbf, sh_out = self._edge_features(vec)
         sh_hidden = sh_out[:, : self.irreps_sh_hidden.dim]
-        x = self._hidden(numbers, center, nbr, sh_hidden, rbf)
-        coeffs = self.out_conv(x, center, nbr, sh_out, rbf) + self.out_self(x)
+        pair = self._pair(numbers)
+        x = self._hidden(numbers, center, nbr, sh_hidden, rbf, pair)
+        coeffs = self.out_conv(x, center, nbr, sh_out, rbf, pair) + self.out_self(x)
         base = self.baseline[numbers]  # (na, n_alpha): the l = 0 block is the first n_alpha columns
         if self.charge_eq is not None:
             base = base + self.charge_eq(numbers, x[:, : self.config["hidden_muls"][0]])
