@@ -310,16 +310,22 @@ class EquivariantBasisModel(DensityModel):
             x = y + x if y.shape == x.shape else y
         return x
 
+    def _encode(self, numbers: torch.Tensor, graph: tuple[torch.Tensor, ...]) -> tuple:
+        """(last hidden features, edge harmonics up to the output's l, radial basis, pair
+        descriptors or None): what the output layer and the descriptors start from."""
+        center, nbr, vec = graph
+        rbf, sh_out = self._edge_features(vec)
+        sh_hidden = sh_out[:, : self.irreps_sh_hidden.dim]
+        pair = self._pair(numbers)
+        return self._hidden(numbers, center, nbr, sh_hidden, rbf, pair), sh_out, rbf, pair
+
     def atom_descriptors(
         self, numbers: torch.Tensor, graph: tuple[torch.Tensor, ...]
     ) -> torch.Tensor:
         """(n_atoms, n_irreps) rotation-invariant summary of each atom's last hidden features:
         the l = 0 channels as they are and the norm of every l > 0 channel (the encoder's
         view of the atom's environment, from which its coefficients follow)."""
-        center, nbr, vec = graph
-        rbf, sh_out = self._edge_features(vec)
-        sh_hidden = sh_out[:, : self.irreps_sh_hidden.dim]
-        x = self._hidden(numbers, center, nbr, sh_hidden, rbf, self._pair(numbers))
+        x = self._encode(numbers, graph)[0]
         irreps = (
             self.gates[-1].irreps_out
             if len(self.gates)
@@ -334,11 +340,8 @@ class EquivariantBasisModel(DensityModel):
 
     def coefficients(self, numbers: torch.Tensor, graph: tuple[torch.Tensor, ...]) -> torch.Tensor:
         """(n_atoms, spec.size) basis coefficients (e3nn irreps layout)."""
-        center, nbr, vec = graph
-        rbf, sh_out = self._edge_features(vec)
-        sh_hidden = sh_out[:, : self.irreps_sh_hidden.dim]
-        pair = self._pair(numbers)
-        x = self._hidden(numbers, center, nbr, sh_hidden, rbf, pair)
+        center, nbr, _ = graph
+        x, sh_out, rbf, pair = self._encode(numbers, graph)
         coeffs = self.out_conv(x, center, nbr, sh_out, rbf, pair) + self.out_self(x)
         base = self.baseline[numbers]  # (na, n_alpha): the l = 0 block is the first n_alpha columns
         if self.charge_eq is not None:
