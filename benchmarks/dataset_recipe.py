@@ -370,11 +370,13 @@ def _update_references(refs_path: Path, info: dict, failed: Collection[str]) -> 
     from rhocat.structures.relax import GAS_MOLECULES, load_potential, molecule_reference
 
     refs = json.loads(refs_path.read_text()) if refs_path.exists() else {}
+    potential = None  # CHGNet, loaded once and only when a gas reference is missing
     for el in ELEMENTS:
         unary = [v["energy_ev_per_atom"] for cid, v in info.items()
                  if set(v["composition"]) == {el} and cid not in failed]  # fmt: skip
         if el in GAS_MOLECULES and el not in refs:
-            refs[el] = molecule_reference(el, load_potential())
+            potential = potential or load_potential()
+            refs[el] = molecule_reference(el, potential)
         if unary:
             refs[el] = min(unary + ([refs[el]] if el in refs else []))
     refs_path.write_text(json.dumps(refs, indent=1, sort_keys=True))
