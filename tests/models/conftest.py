@@ -24,3 +24,17 @@ def triclinic():
 def g_of():
     """Cartesian G vectors (1/bohr) of Miller indices in a cell: ``g_of(cell, miller)``."""
     return g_cartesian
+
+
+@pytest.fixture
+def coefficients():
+    """A basis model's coefficients, no gradients, as numpy: ``coefficients(model, numbers,
+    positions_bohr, cell_bohr)`` -> (n_atoms, spec.size)."""
+    import torch
+
+    def of(model, numbers, positions, cell):
+        with torch.no_grad():
+            graph = model.graph(positions, cell)
+            return model.coefficients(torch.as_tensor(numbers), graph).numpy()
+
+    return of

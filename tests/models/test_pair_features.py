@@ -21,22 +21,17 @@ def _randomize(m, seed, only=None):
     return m.eval()
 
 
-def _coefficients(m, numbers, positions, cell):
-    with torch.no_grad():
-        return m.coefficients(torch.as_tensor(numbers), m.graph(positions, cell)).numpy()
-
-
-def test_an_untrained_pair_term_leaves_the_model_unchanged(triclinic):
+def test_an_untrained_pair_term_leaves_the_model_unchanged(triclinic, coefficients):
     numbers, positions, cell, _ = triclinic
     plain = _randomize(EquivariantBasisModel({**PAIR, "pair_features": 0}, [6, 14]), 0)
     paired = EquivariantBasisModel(PAIR, [6, 14]).eval()
     missing = paired.load_state_dict(plain.state_dict(), strict=False).missing_keys
     assert missing and all("pair" in k for k in missing)
-    ref = _coefficients(plain, numbers, positions, cell)
+    ref = coefficients(plain, numbers, positions, cell)
     assert np.abs(ref).max() > 1e-3
-    np.testing.assert_array_equal(_coefficients(paired, numbers, positions, cell), ref)
+    np.testing.assert_array_equal(coefficients(paired, numbers, positions, cell), ref)
     _randomize(paired, 1, only="pair")  # a trained pair term does change the coefficients
-    change = np.abs(_coefficients(paired, numbers, positions, cell) - ref).max()
+    change = np.abs(coefficients(paired, numbers, positions, cell) - ref).max()
     assert change > 1e-9 * np.abs(ref).max()  # far above rounding (1e-16)
 
 
@@ -57,13 +52,13 @@ def test_the_pair_term_keeps_the_model_equivariant(triclinic, g_of):
     np.testing.assert_allclose(got, ref, atol=1e-12 * np.abs(ref).max())
 
 
-def test_the_weights_vanish_at_the_cutoff_so_the_coefficients_are_continuous():
+def test_the_weights_vanish_at_the_cutoff_so_the_coefficients_are_continuous(coefficients):
     m = _randomize(EquivariantBasisModel(PAIR, [6, 14]), 3)
     cell = np.eye(3) * 30.0  # bohr: only the two atoms of the cell are within the cutoff
     numbers = np.array([6, 14])
 
     def pair_at(d):
-        return _coefficients(m, numbers, np.array([[0.0, 0.0, 0.0], [d, 0.0, 0.0]]), cell)
+        return coefficients(m, numbers, np.array([[0.0, 0.0, 0.0], [d, 0.0, 0.0]]), cell)
 
     def jump(eps):  # across the cutoff, from (1 - eps) to (1 + eps) times it
         return np.abs(pair_at(m.cutoff * (1 - eps)) - pair_at(m.cutoff * (1 + eps))).max()
