@@ -31,6 +31,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Collection
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -343,20 +344,32 @@ def relax_chosen(out: Path, structures: dict, shard: int = 0, shards: int = 1) -
     return {cid: v for cid, v in info.items() if cid in structures}
 
 
-def _extra_plan(split, chosen: dict[str, str]) -> dict:
-    """The cells beyond the seeded choice, by kind: id lists (or id -> ``ase.Atoms``, Å)
-    of the extra cells, validation prototypes and ternaries, training ternaries and pairs,
-    and the more and the rest of the training prototypes."""
+@dataclass(frozen=True)
+class ExtraPlan:
+    """The cells beyond the seeded choice, by kind. ``extra``, ``ternaries`` and ``pairs``
+    map id -> ``ase.Atoms`` (Å, before relaxation); the others are id lists of generator
+    candidates."""
+
+    extra: dict  # the hand-picked cells (graphite, Fe carbides, iodides)
+    more_val: list[str]  # more validation prototypes and the validation ternaries
+    ternaries: dict  # training ternaries of training pairs
+    pairs: dict  # training pairs no candidate has
+    more_train: list[str]  # more prototypes of the training combinations
+    rest_train: list[str]  # the rest of the training combinations' prototypes
+
+
+def _extra_plan(split, chosen: dict[str, str]) -> ExtraPlan:
+    """The :class:`ExtraPlan` of ``split`` beside the seeded choice ``chosen``."""
     extra = extra_cells()
     more_train = more_train_prototypes(split, chosen, exclude=extra)
-    return {
-        "extra": extra,
-        "more_val": more_val_prototypes(split, chosen) + val_ternaries(split),
-        "ternaries": train_ternary_cells(split),
-        "pairs": train_pair_cells(split, {_elements(atoms) for atoms in extra.values()}),
-        "more_train": more_train,
-        "rest_train": rest_of_train_prototypes(split, {*chosen, *extra, *more_train}),
-    }
+    return ExtraPlan(
+        extra=extra,
+        more_val=more_val_prototypes(split, chosen) + val_ternaries(split),
+        ternaries=train_ternary_cells(split),
+        pairs=train_pair_cells(split, {_elements(atoms) for atoms in extra.values()}),
+        more_train=more_train,
+        rest_train=rest_of_train_prototypes(split, {*chosen, *extra, *more_train}),
+    )
 
 
 def _failed_relaxations(info: dict) -> dict[str, str]:
@@ -453,9 +466,9 @@ def prepare(out: Path = OUT, shard: int = 0, shards: int = 1) -> Path | None:
     print(summary_table(split), file=sys.stderr, flush=True)
     chosen = choose(split)
     plan = _extra_plan(split, chosen)
-    more_train, rest_train = plan["more_train"], plan["rest_train"]
-    extras = {**plan["extra"], **{cid: cands[cid].atoms for cid in plan["more_val"]},
-              **plan["ternaries"], **plan["pairs"]}  # fmt: skip
+    more_train, rest_train = plan.more_train, plan.rest_train
+    extras = {**plan.extra, **{cid: cands[cid].atoms for cid in plan.more_val},
+              **plan.ternaries, **plan.pairs}  # fmt: skip
     stages = [list(extras), more_train, rest_train]
     extras.update((cid, cands[cid].atoms) for cid in more_train + rest_train)
     cells = {**{cid: cands[cid].atoms for cid in chosen}, **extras}
@@ -471,11 +484,11 @@ def prepare(out: Path = OUT, shard: int = 0, shards: int = 1) -> Path | None:
     info.update(extra_info)
     ids = sorted(cid for cid in chosen if cid not in failed)
     ids, hull = _staged_hull(ids, stages, info, refs, failed)
-    tried = [(plan["ternaries"], TERNARY_KEEP), (plan["pairs"], PAIR_KEEP)]
+    tried = [(plan.ternaries, TERNARY_KEEP), (plan.pairs, PAIR_KEEP)]
     dropped = _drop_reasons(ids, hull, info, failed, tried)
-    split_of = {**chosen, **{cid: extra_split(cid, plan["more_val"]) for cid in extras}}
-    copies = {**dict.fromkeys(plan["ternaries"], TERNARY_COPIES),
-              **dict.fromkeys(plan["pairs"], PAIR_COPIES),
+    split_of = {**chosen, **{cid: extra_split(cid, plan.more_val) for cid in extras}}
+    copies = {**dict.fromkeys(plan.ternaries, TERNARY_COPIES),
+              **dict.fromkeys(plan.pairs, PAIR_COPIES),
               **dict.fromkeys(more_train + rest_train, MORE_TRAIN_COPIES)}  # fmt: skip
     jobs = [{"id": cid if k == 0 else f"{cid}~c{k}", "parent": cid, "split": split_of[cid],
              "copy": k}
