@@ -230,6 +230,12 @@ def _seeded_tries(systems: list[tuple], n_tries: int, seed: int, tag: str) -> di
     cells = {}
     for system in systems:
         tries: dict = {}  # id -> Atoms, in order of preference
+        # Two enumerations, not one filtered by the rules: where the rules reject the first
+        # site assignment of a structure, the rule pass names it by another assignment
+        # (half-Heusler AgRhAs against AgAsRh), so one pass would change ids and the draw.
+        # The second pass may then add the same structure under its other id; in the
+        # dataset's 1114 relaxed cells no such pair occurs (the one pair of equal energy,
+        # WC IO/OI, is the generator's own, and both are dropped).
         for rules in (True, False):
             gen = enumerate_candidates(system, prototypes="all", max_atoms=MAX_ATOMS,
                                        max_volume=None, rules=rules)  # fmt: skip
