@@ -61,12 +61,23 @@ def _natural(muls: list[int]) -> o3.Irreps:
 class Convolution(torch.nn.Module):
     """Σ_j TP_uvu(x_j, Y(r̂_ij); w_ij) / √(avg neighbours), then a linear map to irreps_out.
 
-    The tensor product's weights are w_ij = R(r_ij), an MLP of the radial basis, or with a
-    pair term (``n_pair`` > 0) w_ij = R(r_ij) ⊙ (1 + P(e_i ⊕ e_j)), P an MLP of the two
-    atoms' element descriptors e (``n_pair`` wide each): the weights depend on which two
-    elements the edge joins, smoothly in their properties. R vanishes at the cutoff (a
-    bias-free MLP of a basis that does), so w_ij does too; P's output layer starts at zero.
+    The tensor product's weights are w_ij = R(b(r_ij)), a bias-free MLP of the radial basis
+    b (``n_rbf`` Bessel functions), or with a pair term (``n_pair`` > 0) one that also
+    depends on which two elements the edge joins, through the two atoms' element
+    descriptors e (``n_pair`` wide each), smoothly in their properties:
+
+    - ``pair_mode = "gate"``: w_ij = R(b) ⊙ (1 + P(e_i ⊕ e_j)), P an MLP; each weight is
+      scaled per element pair, the radial shape is the same for every pair.
+    - ``pair_mode = "radial"``: w_ij = R(b) + R'(b ⊗ Q(e_i ⊕ e_j)), Q an MLP to ``n_pair``
+      channels and R' a bias-free MLP of the n_rbf × n_pair products: an element pair
+      has a radial function of its own (bond lengths differ between pairs).
+
+    b vanishes at the cutoff, so R(b) does (a bias-free MLP with silu(0) = 0) and so does
+    w_ij in either mode. The pair term's output layer (P's, R''s) starts at zero: an
+    untrained pair term leaves the model unchanged.
     """
+
+    PAIR_MODES = ("gate", "radial")
 
     def __init__(
         self,
@@ -77,6 +88,7 @@ class Convolution(torch.nn.Module):
         radial_hidden: int,
         avg_nbrs,
         n_pair: int = 0,
+        pair_mode: str = "gate",
     ):
         super().__init__()
         irreps_in, irreps_sh, irreps_out = (
@@ -104,21 +116,46 @@ class Convolution(torch.nn.Module):
         self.fc = FullyConnectedNet(
             [n_rbf, radial_hidden, self.tp.weight_numel], torch.nn.functional.silu
         )
-        self.pair = None
-        if n_pair:
+        if pair_mode not in self.PAIR_MODES:
+            raise ValueError(f"pair_mode must be one of {self.PAIR_MODES}, not {pair_mode!r}")
+        self.pair_mode = pair_mode
+        self.pair = self.pair_radial = None
+        if n_pair and pair_mode == "gate":
             self.pair = FullyConnectedNet(
                 [2 * n_pair, radial_hidden, self.tp.weight_numel], torch.nn.functional.silu
             )
             with torch.no_grad():
                 self.pair.layer1.weight.zero_()
+        elif n_pair:
+            self.pair = FullyConnectedNet(
+                [2 * n_pair, radial_hidden, n_pair], torch.nn.functional.silu
+            )
+            self.pair_radial = FullyConnectedNet(
+                [n_rbf * n_pair, radial_hidden, self.tp.weight_numel], torch.nn.functional.silu
+            )
+            with torch.no_grad():
+                self.pair_radial.layer1.weight.zero_()
         self.lin = o3.Linear(mid_sorted.simplify(), irreps_out)
         self.avg_nbrs = float(avg_nbrs)
 
+    def edge_weights(self, rbf, pair_center=None, pair_nbr=None) -> torch.Tensor:
+        """(n_edges, weight_numel) tensor-product weights w_ij from the edges' radial basis
+        (n_edges, n_rbf) and, when the pair term is on, the element descriptors of each
+        edge's centre and neighbour atoms (n_edges, n_pair each)."""
+        weights = self.fc(rbf)
+        if self.pair is None:
+            return weights
+        q = self.pair(torch.cat([pair_center, pair_nbr], dim=1))
+        if self.pair_radial is None:
+            return weights * (1.0 + q)
+        return weights + self.pair_radial((rbf.unsqueeze(2) * q.unsqueeze(1)).flatten(1))
+
     def forward(self, x, center, nbr, sh, rbf, pair=None):
         """``pair``: (n_atoms, n_pair) element descriptors, used when the pair term is on."""
-        weights = self.fc(rbf)
-        if self.pair is not None:
-            weights = weights * (1.0 + self.pair(torch.cat([pair[center], pair[nbr]], dim=1)))
+        if self.pair is None:
+            weights = self.edge_weights(rbf)
+        else:
+            weights = self.edge_weights(rbf, pair[center], pair[nbr])
         msg = self.tp(x[nbr], sh, weights)
         agg = torch.zeros(x.shape[0], msg.shape[1], dtype=msg.dtype, device=msg.device)
         agg = agg.index_add(0, center, msg)  # out of place: torch.func.vmap batches members
@@ -182,8 +219,9 @@ class EquivariantBasisModel(DensityModel):
     element properties; False: a free embedding per atomic number),
     ``charge_equilibration`` (True: add :class:`ChargeEquilibration`'s charge transfer),
     ``pair_features`` (n > 0: every convolution's radial weights also depend on the two
-    elements of the edge, through n-wide element descriptors; see :class:`Convolution`;
-    0: off).
+    elements of the edge, through n-wide element descriptors; 0: off) and ``pair_mode``
+    (``"gate"``: a per-pair scale of the weights; ``"radial"``: a radial function per
+    pair; see :class:`Convolution`).
     """
 
     kind = "basis"
@@ -205,6 +243,7 @@ class EquivariantBasisModel(DensityModel):
         c.setdefault("element_features", False)
         c.setdefault("charge_equilibration", False)
         c.setdefault("pair_features", 0)
+        c.setdefault("pair_mode", "gate")
         self.cutoff = float(c["cutoff_ang"]) * BOHR_PER_ANGSTROM
         hidden = _natural(c["hidden_muls"])
         self.irreps_sh_hidden = o3.Irreps.spherical_harmonics(c["sh_lmax"])
@@ -244,6 +283,7 @@ class EquivariantBasisModel(DensityModel):
                     c["radial_hidden"],
                     c["avg_neighbours"],
                     n_pair,
+                    c["pair_mode"],
                 )
             )
             self.selfs.append(o3.Linear(irreps, gate.irreps_in))
@@ -257,6 +297,7 @@ class EquivariantBasisModel(DensityModel):
             c["radial_hidden"],
             c["avg_neighbours"],
             n_pair,
+            c["pair_mode"],
         )
         self.out_self = o3.Linear(irreps, self.spec.irreps)
         with torch.no_grad():
