@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from rhocat.errors import InputError
 from rhocat.models.ensemble import EnsembleModel
 from rhocat.models.equivariant import EquivariantBasisModel
 
@@ -103,5 +104,5 @@ def test_the_radial_pair_term_gives_each_element_pair_its_own_radial_shape():
 
 
 def test_an_unknown_pair_mode_is_refused():
-    with pytest.raises(ValueError, match="pair_mode"):
+    with pytest.raises(InputError, match="pair_mode"):
         EquivariantBasisModel({**PAIR, "pair_mode": "bilinear"}, [6, 14])

@@ -24,6 +24,7 @@ from e3nn import o3
 from e3nn.math import soft_one_hot_linspace
 from e3nn.nn import FullyConnectedNet, Gate
 
+from rhocat.errors import InputError
 from rhocat.models.base import DensityModel
 from rhocat.models.basis import BasisSpec, evaluate_g, inversion_partners, monopoles
 from rhocat.models.elements import ElementFeatures
@@ -117,7 +118,7 @@ class Convolution(torch.nn.Module):
             [n_rbf, radial_hidden, self.tp.weight_numel], torch.nn.functional.silu
         )
         if pair_mode not in self.PAIR_MODES:
-            raise ValueError(f"pair_mode must be one of {self.PAIR_MODES}, not {pair_mode!r}")
+            raise InputError(f"pair_mode must be one of {self.PAIR_MODES}, not {pair_mode!r}")
         self.pair_mode = pair_mode
         self.pair = self.pair_radial = None
         if n_pair and pair_mode == "gate":
