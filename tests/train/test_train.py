@@ -182,3 +182,23 @@ def test_basis_baseline_ridge_chosen_on_validation(real_samples, tiny_basis):
         train, val, res.model.spec, res.model.elements, "validation"
     )
     assert lam == want and lam in RIDGE_GRID and curve[lam] == max(curve.values())
+
+
+@pytest.mark.parametrize("mode", ["gate", "radial"])
+def test_a_trained_pair_term_moves_off_zero_and_survives_its_checkpoint(
+    real_samples, tiny_basis, tmp_path, mode
+):
+    tiny_basis["model"].update(element_features=True, pair_features=2, pair_mode=mode)
+    res = train_model(
+        real_samples, "basis", tiny_basis, steps=4, out=tmp_path / "p.pt", progress=False
+    )
+    out_layer = "pair.layer1" if mode == "gate" else "pair_radial.layer1"
+    trained = {k: v for k, v in res.model.state_dict().items() if out_layer in k}
+    assert trained and all(v.abs().max() > 0 for v in trained.values())  # started at zero
+    m = load_model(tmp_path / "p.pt")
+    assert m.config["pair_mode"] == mode
+    s = real_samples[3]
+    np.testing.assert_allclose(
+        predict_delta_rho_g(m, s.numbers, s.positions_bohr, s.cell_bohr, s.miller),
+        predict_delta_rho_g(res.model, s.numbers, s.positions_bohr, s.cell_bohr, s.miller),
+    )
