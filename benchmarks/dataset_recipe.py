@@ -363,6 +363,11 @@ class ExtraPlan:
     more_train: list[str]  # more prototypes of the training combinations
     rest_train: list[str]  # the rest of the training combinations' prototypes
 
+    @property
+    def train_prototypes(self) -> list[str]:
+        """Every generator candidate added to the training combinations, in stage order."""
+        return self.more_train + self.rest_train
+
 
 def _extra_plan(split, chosen: dict[str, str]) -> ExtraPlan:
     """The :class:`ExtraPlan` of ``split`` beside the seeded choice ``chosen``."""
@@ -472,11 +477,10 @@ def prepare(out: Path = OUT, shard: int = 0, shards: int = 1) -> Path | None:
     print(summary_table(split), file=sys.stderr, flush=True)
     chosen = choose(split)
     plan = _extra_plan(split, chosen)
-    more_train, rest_train = plan.more_train, plan.rest_train
     extras = {**plan.extra, **{cid: cands[cid].atoms for cid in plan.more_val},
               **plan.ternaries, **plan.pairs}  # fmt: skip
-    stages = [list(extras), more_train, rest_train]
-    extras.update((cid, cands[cid].atoms) for cid in more_train + rest_train)
+    stages = [list(extras), plan.more_train, plan.rest_train]
+    extras.update((cid, cands[cid].atoms) for cid in plan.train_prototypes)
     cells = {**{cid: cands[cid].atoms for cid in chosen}, **extras}
     info = relax_chosen(out, cells, shard, shards)
     if len(info) < len(cells):
@@ -495,7 +499,7 @@ def prepare(out: Path = OUT, shard: int = 0, shards: int = 1) -> Path | None:
     split_of = {**chosen, **{cid: extra_split(cid, plan.more_val) for cid in extras}}
     copies = {**dict.fromkeys(plan.ternaries, TERNARY_COPIES),
               **dict.fromkeys(plan.pairs, PAIR_COPIES),
-              **dict.fromkeys(more_train + rest_train, MORE_TRAIN_COPIES)}  # fmt: skip
+              **dict.fromkeys(plan.train_prototypes, MORE_TRAIN_COPIES)}  # fmt: skip
     jobs = [{"id": cid if k == 0 else f"{cid}~c{k}", "parent": cid, "split": split_of[cid],
              "copy": k}
             for cid in ids if cid not in dropped
