@@ -9,8 +9,8 @@ import pytest
 
 from rhocat.errors import InputError
 from rhocat.models.ensemble import SHRINK_GRID
-from rhocat.train import load_model
-from rhocat.train.ensemble import member_path, train_ensemble
+from rhocat.train import load_model, train_model
+from rhocat.train.ensemble import member_config, member_path, train_ensemble, train_member
 
 
 def test_ensemble_trains_calibrates_on_val_and_resumes(real_samples, tiny_basis, tmp_path):
@@ -124,3 +124,25 @@ def test_cutoff_fallback_for_elements_measured_not_to_transfer(real_samples, tin
     assert res.fallback and "Cr" in res.fallback and res.shrink == 0.0
     assert res.becsum_source == "atomic-fallback"  # Cr is PAW: pw.x's own occupations
     assert any("the start is the ACS" in str(w.message) for w in caught)
+
+
+def test_a_stopped_member_is_resumed_not_restarted(real_samples, tiny_basis, tmp_path):
+    whole, _ = train_member(
+        real_samples, tmp_path / "a.pt", seed=3, element_features=True, steps=6, config=tiny_basis
+    )
+    # a member stopped after 4 of its 6 steps; its first steps took a larger learning rate,
+    # so a restart would give ``whole`` again and only a resumed run differs from it
+    stopped = tmp_path / "b.pt"
+    cfg = member_config(tiny_basis, 3, True)
+    cfg["train"]["lr"] *= 10
+    train_model(real_samples, "basis", cfg, steps=6, out=stopped, progress=False, stop_after=4)
+    assert not stopped.with_suffix(".json").exists()
+    resumed, train_s = train_member(
+        real_samples, stopped, seed=3, element_features=True, steps=6, config=tiny_basis
+    )
+    s = real_samples[3]
+    args = (s.numbers, s.positions_bohr, s.cell_bohr, s.miller)
+    gap = np.abs(resumed.delta_rho_g(*args) - whole.delta_rho_g(*args)).max()
+    assert gap > 1e-6 * np.abs(whole.delta_rho_g(*args)).max()
+    record = json.loads(stopped.with_suffix(".json").read_text())
+    assert record["train_s"] == train_s > 0

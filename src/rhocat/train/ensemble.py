@@ -155,22 +155,52 @@ def train_member(
 ) -> tuple[Any, float]:
     """One basis model (seed ``seed``, element features or a free embedding) trained on
     ``samples`` into ``path``, or read back when ``path`` and its ``.json`` record (training
-    seconds, validation figures) exist: benchmarks share members between ensembles.
+    seconds, validation figures) exist: benchmarks share members between ensembles. A run
+    that was stopped (its ``.last.pt`` beside ``path``, no record) is resumed, exactly.
 
     Returns:
-        (the model, its training time in s, as recorded the first time).
+        (the model, its training time in s, as recorded the first time; for a resumed run
+        the time before the stop is the ``elapsed_s`` of its metrics CSV's last row).
     """
-    from rhocat.train.loop import train_model
+    from rhocat.train.loop import output_paths, train_model
 
     path = Path(path)
     record = path.with_suffix(".json")
     if path.is_file() and record.is_file():
         return load_model(path), json.loads(record.read_text())["train_s"]
+    _, last, metrics_csv = output_paths(path)
+    resume = last.is_file()
+    before = _elapsed_in(metrics_csv) if resume else 0.0
+    t0 = time.perf_counter()
+    result = train_model(
+        samples,
+        "basis",
+        member_config(config, seed, element_features),
+        steps=steps,
+        out=path,
+        progress=False,
+        resume=resume,
+    )
+    train_s = before + time.perf_counter() - t0
+    atomic_write_text(record, json.dumps({"train_s": train_s, "val": result.val}))
+    return load_model(path), train_s
+
+
+def member_config(config: str | dict | os.PathLike | None, seed: int, element_features: bool):
+    """The resolved training configuration of an ensemble member: ``config`` with its
+    seed and its choice of element features (True) or a free embedding (False)."""
     cfg = copy.deepcopy(resolve_config("basis", config))
     cfg["model"]["element_features"] = element_features
     cfg["train"]["seed"] = seed
-    t0 = time.perf_counter()
-    result = train_model(samples, "basis", cfg, steps=steps, out=path, progress=False)
-    train_s = time.perf_counter() - t0
-    atomic_write_text(record, json.dumps({"train_s": train_s, "val": result.val}))
-    return load_model(path), train_s
+    return cfg
+
+
+def _elapsed_in(metrics_csv: Path) -> float:
+    """Seconds of training a stopped run's metrics CSV records (its last row), 0 if none."""
+    import csv
+
+    if not metrics_csv.is_file():
+        return 0.0
+    with metrics_csv.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    return float(rows[-1]["elapsed_s"]) if rows else 0.0
