@@ -139,7 +139,12 @@ class Convolution(torch.nn.Module):
         self.lin = o3.Linear(mid_sorted.simplify(), irreps_out)
         self.avg_nbrs = float(avg_nbrs)
 
-    def edge_weights(self, rbf, pair_center=None, pair_nbr=None) -> torch.Tensor:
+    def edge_weights(
+        self,
+        rbf: torch.Tensor,
+        pair_center: torch.Tensor | None = None,
+        pair_nbr: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """(n_edges, weight_numel) tensor-product weights w_ij from the edges' radial basis
         (n_edges, n_rbf) and, when the pair term is on, the element descriptors of each
         edge's centre and neighbour atoms (n_edges, n_pair each)."""

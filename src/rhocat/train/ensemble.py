@@ -186,7 +186,9 @@ def train_member(
     return load_model(path), train_s
 
 
-def member_config(config: str | dict | os.PathLike | None, seed: int, element_features: bool):
+def member_config(
+    config: str | dict | os.PathLike | None, seed: int, element_features: bool
+) -> dict:
     """The resolved training configuration of an ensemble member: ``config`` with its
     seed and its choice of element features (True) or a free embedding (False)."""
     cfg = copy.deepcopy(resolve_config("basis", config))
