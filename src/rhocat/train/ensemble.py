@@ -199,10 +199,7 @@ def member_config(
 
 def _elapsed_in(metrics_csv: Path) -> float:
     """Seconds of training a stopped run's metrics CSV records (its last row), 0 if none."""
-    import csv
+    from rhocat.train.loop import read_metrics_csv
 
-    if not metrics_csv.is_file():
-        return 0.0
-    with metrics_csv.open(newline="") as fh:
-        rows = list(csv.DictReader(fh))
+    rows = read_metrics_csv(metrics_csv)
     return float(rows[-1]["elapsed_s"]) if rows else 0.0

@@ -440,7 +440,9 @@ class _Trainer:
             self.history = json.loads(content.get("metrics", "{}")).get("history", [])
         csv_path = self.paths[2]
         self.rows = (
-            _read_csv(csv_path, self.start) if csv_path is not None and self.rank == 0 else []
+            read_metrics_csv(csv_path, self.start)
+            if csv_path is not None and self.rank == 0
+            else []
         )
 
     def run(self, stop_after: int | None, progress: bool, desc: str):
@@ -600,11 +602,13 @@ def _batch_indices(step: int, bsz: int, world: int, rank: int, n: int, seed: int
     return out
 
 
-def _read_csv(path: Path, start: int) -> list[dict]:
+def read_metrics_csv(path: Path, before_step: float = math.inf) -> list[dict]:
+    """The rows of a metrics CSV (one per logged step) whose step is below ``before_step``;
+    none when the file does not exist."""
     if not path.is_file():
         return []
     with path.open(newline="") as fh:
-        return [r for r in csv.DictReader(fh) if int(r["step"]) < start]
+        return [r for r in csv.DictReader(fh) if int(r["step"]) < before_step]
 
 
 def _write_csv(path: Path, rows: list[dict]) -> None:
