@@ -72,6 +72,21 @@ def test_resume_gives_the_same_next_loss(real_samples, tiny_basis, tmp_path):
     assert (tmp_path / "b.metrics.csv").read_text().count("\n") == 7  # header + 6 steps
 
 
+def test_elapsed_seconds_count_the_runs_before_each_resume(real_samples, tiny_basis, tmp_path):
+    from rhocat.train.loop import read_metrics_csv
+
+    out = tmp_path / "m.pt"
+    kw = dict(steps=6, out=out, progress=False)
+    train_model(real_samples, "basis", tiny_basis, stop_after=2, **kw)
+    train_model(real_samples, "basis", tiny_basis, stop_after=2, resume=True, **kw)
+    train_model(real_samples, "basis", tiny_basis, resume=True, **kw)
+    rows = read_metrics_csv(tmp_path / "m.metrics.csv")
+    elapsed = [float(r["elapsed_s"]) for r in rows]
+    assert [int(r["step"]) for r in rows] == list(range(6))
+    # one clock through three runs: no row restarts from the resumed run's own zero
+    assert all(b > a for a, b in zip(elapsed, elapsed[1:], strict=False)), elapsed
+
+
 def test_checkpoint_round_trip_and_metadata(real_samples, tiny_basis, tmp_path):
     meta = {
         "pseudo_family": "debian-pbe",

@@ -160,7 +160,8 @@ def train_member(
 
     Returns:
         (the model, its training time in s, as recorded the first time; for a resumed run
-        the time before the stop is the ``elapsed_s`` of its metrics CSV's last row).
+        the time before the stop is the ``elapsed_s`` of its metrics CSV's last row, which
+        counts every run before it).
     """
     from rhocat.train.loop import output_paths, train_model
 
@@ -198,7 +199,8 @@ def member_config(
 
 
 def _elapsed_in(metrics_csv: Path) -> float:
-    """Seconds of training a stopped run's metrics CSV records (its last row), 0 if none."""
+    """Seconds of training a stopped run's metrics CSV records (its last row's
+    ``elapsed_s``, all runs before the stop), 0 if none."""
     from rhocat.train.loop import read_metrics_csv
 
     rows = read_metrics_csv(metrics_csv)

@@ -425,6 +425,7 @@ class _Trainer:
         self.start, self.best_val, self.history = 0, math.inf, []
         self.rows: list[dict] = []
         self.t_run = self.t0
+        self.elapsed_before = 0.0
 
     def restore(self, content: dict | None) -> None:
         """Optimizer state, next step, best score and history of a resumed run, and the
@@ -444,6 +445,7 @@ class _Trainer:
             if csv_path is not None and self.rank == 0
             else []
         )
+        self.elapsed_before = float(self.rows[-1]["elapsed_s"]) if self.rows else 0.0
 
     def run(self, stop_after: int | None, progress: bool, desc: str):
         """Steps from the start (or resumed) step to the end, or ``stop_after`` of them.
@@ -510,12 +512,15 @@ class _Trainer:
         return loss_value
 
     def _progress_row(self, step: int, loss_value: float, bar) -> dict:
-        """The metrics CSV row of ``step`` (seconds, structures/s); updates the bar."""
+        """The metrics CSV row of ``step``: ``elapsed_s``, training seconds in all (those
+        of the runs before a resume included, as their last row recorded them), and
+        ``structures_per_s`` of this run; updates the bar."""
         elapsed = time.perf_counter() - self.t_run
         rate = (step + 1 - self.start) * self.bsz * self.world / max(elapsed, 1e-9)
         bar.set_postfix(loss=f"{loss_value:.3e}", structs_per_s=f"{rate:.1f}")
+        total = self.elapsed_before + elapsed
         return {"step": step, "loss": loss_value, "lr": self.opt.param_groups[0]["lr"],
-                "elapsed_s": round(elapsed, 3), "structures_per_s": round(rate, 3)}  # fmt: skip
+                "elapsed_s": round(total, 3), "structures_per_s": round(rate, 3)}  # fmt: skip
 
     def validate_and_save(self, step: int, loss_value: float, row: dict) -> dict[str, float]:
         """Validate (rank 0), add the metrics to ``row`` and the history, write the last
