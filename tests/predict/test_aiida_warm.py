@@ -60,7 +60,7 @@ def test_structure_data_goes_where_atoms_go(profile, tmp_path):
         tmp_path / "b/charge-density.dat"
     ).read_bytes()
     assert (tmp_path / "a/paw.txt").read_text() == (tmp_path / "b/paw.txt").read_text()
-    assert a.becsum_source == b.becsum_source == "atomic"  # the shipped card's choice
+    assert a.becsum_source == b.becsum_source == "model"  # the shipped card's choice
 
 
 def test_pw_base_work_chain_from_the_prediction_reaches_the_same_energy(setup):

@@ -77,7 +77,7 @@ def test_paw_with_the_users_outdir_and_prefix(tmp_path):
     assert load_family("debian-pbe")["Ge"].kind == "PAW"
     result = espresso_warm_start(calc, atoms)
     save = tmp_path / "ge" / "scratch" / "ge.save"
-    assert (save / "paw.txt").is_file() and result.becsum_source == "atomic"  # the card's
+    assert (save / "paw.txt").is_file() and result.becsum_source == "model"  # the card's
     atoms.calc = calc
     atoms.get_potential_energy()
     out = (tmp_path / "ge" / "espresso.pwo").read_text()
