@@ -56,11 +56,12 @@ def test_summary_pairs_the_means_of_each_cells_runs():
 @pytest.mark.needs_pw
 def test_six_runs_per_cell_under_the_mixing_given_and_a_resume_runs_none(tmp_path):
     """bcc Cr (PAW): the ACS folders carry the atomic occupations, the warm ones those the
-    card asks for (the model's own, or the atomic ones the shipped card names since
-    docs/scf-starts.md §7); every pw.x input takes the setting; a second call with the
-    first's result makes no run."""
+    card asks for (the model's own, as the shipped card names them, or the atomic ones);
+    every pw.x input takes the setting; a second call with the first's result makes no
+    run."""
     from ase.build import bulk
 
+    from rhocat.predict.core import warm_occupations
     from rhocat.pretrained import load_pretrained
     from rhocat.qe.inputs import pw_parameters
     from rhocat.qe.pseudo import load_family
@@ -78,12 +79,16 @@ def test_six_runs_per_cell_under_the_mixing_given_and_a_resume_runs_none(tmp_pat
     assert sorted(folders) == sorted((s, e) for s in mixing.STARTS for e in mixing.EPSILONS)
     paw = {k: (v / "paw.txt").read_text() for k, v in folders.items()}
     assert paw[("acs", -1e-3)] == paw[("acs", 0.0)] == paw[("acs", 1e-3)]
-    assert paw[("warm", 0.0)] == paw[("acs", 0.0)]  # the shipped card: atomic occupations
     rho = {k: (v / "charge-density.dat").read_bytes() for k, v in folders.items()}
     assert rho[("warm", 0.0)] != rho[("acs", 0.0)]
-    own = mixing.start_folders(with_occupations(load_pretrained(), "model"), sample, family,
-                               tmp_path / "own")  # fmt: skip
-    assert (own[("warm", 0.0)] / "paw.txt").read_text() != paw[("acs", 0.0)]
+    warm_paw = {}
+    for card in ("model", "atomic"):
+        card_folders = mixing.start_folders(with_occupations(load_pretrained(), card), sample,
+                                            family, tmp_path / card)  # fmt: skip
+        warm_paw[card] = (card_folders[("warm", 0.0)] / "paw.txt").read_text()
+    assert warm_paw["atomic"] == paw[("acs", 0.0)]  # the atomic occupations of the ACS
+    assert warm_paw["model"] != paw[("acs", 0.0)]  # the model's own
+    assert paw[("warm", 0.0)] == warm_paw[warm_occupations(model)]  # the shipped card's
 
     setting = {"mixing_mode": "local-TF", "mixing_beta": 0.3}
     out = mixing.run_cell(model, sample, family, tmp_path / "r", setting, {}, 1)
