@@ -83,8 +83,8 @@ def test_six_runs_per_cell_under_the_mixing_given_and_a_resume_runs_none(tmp_pat
     assert rho[("warm", 0.0)] != rho[("acs", 0.0)]
     warm_paw = {}
     for card in ("model", "atomic"):
-        card_folders = mixing.start_folders(with_occupations(load_pretrained(), card), sample,
-                                            family, tmp_path / card)  # fmt: skip
+        card_folders = mixing.start_folders(with_occupations(model, card), sample, family,
+                                            tmp_path / card)  # fmt: skip
         warm_paw[card] = (card_folders[("warm", 0.0)] / "paw.txt").read_text()
     assert warm_paw["atomic"] == paw[("acs", 0.0)]  # the atomic occupations of the ACS
     assert warm_paw["model"] != paw[("acs", 0.0)]  # the model's own
