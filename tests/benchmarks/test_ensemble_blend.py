@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from ase.build import bulk
 
-ROOT = Path(__file__).resolve().parents[2]
-BENCHMARKS = ROOT / "benchmarks"
-sys.path.insert(0, str(BENCHMARKS))
-import ensemble_blend  # noqa: E402
+from tests.benchmarks.shared import BENCHMARKS, needs_dataset
 
-DATASET = BENCHMARKS / "dataset" / "dataset"
+# isort: split
+import ensemble_blend  # benchmarks/ is on the path (tests.benchmarks.shared)
+
 BOHR_PER_ANG = 1.0 / 0.52917721067
 
 
@@ -77,7 +74,7 @@ def test_one_checkpoint_is_refused(capsys):
     assert exc.value.code == 2 and "two or more" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(not DATASET.is_dir(), reason="no benchmark dataset in this tree")
+@needs_dataset
 def test_figures_on_a_small_snapshot(tmp_path):
     """End to end on 3 validation and 2 test structures: each ensemble alone and the blend,
     c chosen on val from the grid, and the blend's val capture between nothing and 100%."""
