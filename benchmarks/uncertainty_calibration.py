@@ -10,6 +10,12 @@ calibrated), and the cells whose r / u² exceeds the largest on validation, wors
 the cells that u under-reports by more than any validation cell does, which a shrinkage
 chosen on validation cannot catch. Writes JSON.
 
+With SCF results of the same model (``--val-scf FILE:MODEL``, a ``compare_val_scf.py``
+output; ``--test-scf FILE:LABEL``, a ``paper.py`` result), also per group: the Spearman
+correlation of u and the share of iterations saved, and the cells above the 90th
+percentile of validation u (where a fall-back to the ACS on u would act): how many, the
+share they save, how many are slower than the ACS; and every slower cell with its u.
+
     python benchmarks/uncertainty_calibration.py src/rhocat/pretrained/default.pt \\
         benchmarks/dataset/dataset --snapshot benchmarks/full_snapshot.json \\
         -o benchmarks/results_uncertainty_calibration.json
@@ -69,9 +75,58 @@ def group_summary(rows: list[dict], ratio_limit: float | None = None) -> dict:
     return out
 
 
+def val_scf_iterations(spec: str) -> dict[str, tuple[float, float]]:
+    """{id: (ACS iterations, warm-start iterations)} from ``FILE:MODEL``, a
+    ``compare_val_scf.py`` output and one of its models (the mean of its runs per cell)."""
+    path, name = spec.rsplit(":", 1)
+    model = json.loads(Path(path).read_text())["models"][name]
+    key = model["threshold"]
+    return {i: (float(c["acs"]), float(c[key])) for i, c in model["cells"].items()}
+
+
+def paper_scf_iterations(spec: str) -> dict[str, tuple[float, float]]:
+    """{id: (ACS iterations, warm-start iterations)} from ``FILE:LABEL``, a ``paper.py``
+    result and the label of one of its models."""
+    path, label = spec.rsplit(":", 1)
+    rows = json.loads(Path(path).read_text())["models"][label]["per_structure"]
+    return {r["id"]: (float(r["iterations_acs"]), float(r["iterations_model"])) for r in rows}
+
+
+def scf_summary(rows: list[dict], iterations: dict, u_cut: float) -> dict:
+    """Spearman(u, share saved) over the cells of ``rows`` with SCF results, and the cells
+    above ``u_cut``: their count, mean share saved (%) and count slower than the ACS; and
+    every slower cell with its u."""
+    from scipy.stats import spearmanr
+
+    cells = [
+        (r["id"], r["uncertainty"], *iterations[r["id"]]) for r in rows if r["id"] in iterations
+    ]
+    u = np.array([c[1] for c in cells])
+    saved = np.array([100.0 * (c[2] - c[3]) / c[2] for c in cells])
+    slower = np.array([c[3] > c[2] for c in cells])
+    high = u > u_cut
+    return {
+        "n": len(cells),
+        "spearman_u_saved": float(spearmanr(u, saved).correlation),
+        "u_cut": float(u_cut),
+        "above_cut": {
+            "n": int(high.sum()),
+            "saved_pct_mean": float(saved[high].mean()) if high.any() else None,
+            "slower": int(slower[high].sum()),
+        },
+        "slower_cells": [
+            {"id": c[0], "uncertainty": float(c[1]), "acs": c[2], "warm": c[3]}
+            for c, slow in zip(cells, slower, strict=True)
+            if slow
+        ],
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
 
     ap = density_parser(__doc__)
+    ap.add_argument("--val-scf", help="FILE:MODEL, compare_val_scf.py's output and model")
+    ap.add_argument("--test-scf", help="FILE:LABEL, a paper.py result and its model's label")
     args = ap.parse_args(argv)
     model = load_ensemble(ap, args.model)
     val_samples, test_samples = val_and_test(args.dataset, args.snapshot)
@@ -84,6 +139,15 @@ def main(argv: list[str] | None = None) -> int:
         "test": group_summary(test, ratio_limit=val_summary["residual_over_u2_max"]),
         "cells": {"val": val, "test": test},
     }
+    u_cut = float(np.quantile([r["uncertainty"] for r in val], 0.9))
+    for group, spec, read in (("val", args.val_scf, val_scf_iterations),
+                              ("test", args.test_scf, paper_scf_iterations)):  # fmt: skip
+        if spec:
+            try:
+                iterations = read(spec)
+            except (OSError, KeyError, ValueError) as exc:
+                ap.error(f"--{group}-scf {spec}: cannot read its iterations ({exc!r})")
+            out[group]["scf"] = scf_summary(out["cells"][group], iterations, u_cut)
     Path(args.output).write_text(json.dumps(out, indent=1))
     print(json.dumps({k: out[k] for k in ("val", "test")}, indent=1))
     return 0
