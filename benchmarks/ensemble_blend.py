@@ -17,13 +17,13 @@ for each ensemble alone: ``shrink_c`` chosen on the snapshot's ``val`` split
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from merge_ensembles import ensembles_arguments  # noqa: E402
 from shrink_curve import val_and_test  # noqa: E402
 
 
@@ -71,16 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     from rhocat.models.ensemble import EnsembleModel
     from rhocat.train import load_model
 
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    ap.add_argument("ensembles", nargs="+", help="ensemble checkpoints (two or more)")
-    ap.add_argument("--snapshot", required=True, help="ids per split; c is chosen on its val")
-    ap.add_argument("--data", default=str(HERE / "dataset" / "dataset"))
-    ap.add_argument("-o", "--output", required=True)
-    args = ap.parse_args(argv)
-    if len(args.ensembles) < 2:
-        ap.error("give two or more ensemble checkpoints")
+    ap, args = ensembles_arguments(__doc__, "the figures (.json)", argv)
     val, test = val_and_test(args.data, args.snapshot)
     out: dict = {"ensembles": args.ensembles, "snapshot": args.snapshot, "alone": {}}
     for path in args.ensembles:

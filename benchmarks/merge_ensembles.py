@@ -35,6 +35,25 @@ def merged(ensembles: list, shrink_c: float = 0.0):
     return out
 
 
+def ensembles_arguments(
+    doc: str, output_help: str, argv: list[str] | None
+) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
+    """The parser and arguments of a script over two or more ensemble checkpoints:
+    ``ensembles``, ``--snapshot`` (ids per split; c is chosen on its val), ``--data`` and
+    ``-o``; a usage error for fewer than two checkpoints."""
+    ap = argparse.ArgumentParser(
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("ensembles", nargs="+", help="ensemble checkpoints (two or more)")
+    ap.add_argument("--snapshot", required=True, help="ids per split; c is chosen on its val")
+    ap.add_argument("--data", default=str(HERE / "dataset" / "dataset"))
+    ap.add_argument("-o", "--output", required=True, help=output_help)
+    args = ap.parse_args(argv)
+    if len(args.ensembles) < 2:
+        ap.error("give two or more ensemble checkpoints")
+    return ap, args
+
+
 def main(argv: list[str] | None = None) -> int:
     from rhocat.data.snapshot import split_snapshot
     from rhocat.data.store import Dataset
@@ -42,16 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     from rhocat.train import load_model
     from rhocat.train.checkpoint import checkpoint_dict, save_checkpoint
 
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    ap.add_argument("ensembles", nargs="+", help="ensemble checkpoints (two or more)")
-    ap.add_argument("--snapshot", required=True, help="ids per split; c is chosen on its val")
-    ap.add_argument("--data", default=str(HERE / "dataset" / "dataset"))
-    ap.add_argument("-o", "--output", required=True, help="the merged checkpoint (.pt)")
-    args = ap.parse_args(argv)
-    if len(args.ensembles) < 2:
-        ap.error("give two or more ensemble checkpoints")
+    ap, args = ensembles_arguments(__doc__, "the merged checkpoint (.pt)", argv)
     models = [load_model(p) for p in args.ensembles]
     if not all(hasattr(m, "members") for m in models):
         ap.error("every checkpoint must hold an ensemble")
