@@ -98,11 +98,13 @@ def scf_summary(rows: list[dict], iterations: dict, u_cut: float) -> dict:
     every slower cell with its u."""
     from scipy.stats import spearmanr
 
+    from rhocat.evaluate.metrics import iterations_saved
+
     cells = [
         (r["id"], r["uncertainty"], *iterations[r["id"]]) for r in rows if r["id"] in iterations
     ]
     u = np.array([c[1] for c in cells])
-    saved = np.array([100.0 * (c[2] - c[3]) / c[2] for c in cells])
+    saved = 100.0 * np.array([iterations_saved(c[2], c[3]) for c in cells])
     slower = np.array([c[3] > c[2] for c in cells])
     high = u > u_cut
     return {

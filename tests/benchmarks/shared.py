@@ -20,3 +20,20 @@ needs_dataset = pytest.mark.skipif(
 
 if str(BENCHMARKS) not in sys.path:
     sys.path.insert(0, str(BENCHMARKS))
+
+
+def predict_on_random_g(model, atoms, shrink_c: float | None = None):
+    """An ensemble's prediction for the ASE ``atoms`` (Å) on 64 fixed random G vectors
+    (1/bohr), at the ensemble's own shrinkage or at ``shrink_c``."""
+    import numpy as np
+
+    from rhocat.units import BOHR_PER_ANGSTROM
+
+    g = np.random.default_rng(0).normal(scale=1.5, size=(64, 3))
+    return model.predict(
+        atoms.numbers,
+        atoms.positions * BOHR_PER_ANGSTROM,
+        np.asarray(atoms.cell) * BOHR_PER_ANGSTROM,
+        g,
+        shrink_c,
+    )

@@ -8,29 +8,16 @@ import numpy as np
 import pytest
 from ase.build import bulk
 
-from tests.benchmarks.shared import BENCHMARKS, needs_dataset
+from tests.benchmarks.shared import BENCHMARKS, needs_dataset, predict_on_random_g
 
 # isort: split
 import ensemble_blend  # benchmarks/ is on the path (tests.benchmarks.shared)
-
-BOHR_PER_ANG = 1.0 / 0.52917721067
 
 
 def _checkpoint(name: str):
     from rhocat.train import load_model
 
     return load_model(BENCHMARKS / "checkpoints" / name)
-
-
-def _predict(model, atoms, shrink_c: float):
-    g = np.random.default_rng(0).normal(scale=1.5, size=(64, 3))
-    return model.predict(
-        atoms.numbers,
-        atoms.positions * BOHR_PER_ANG,
-        np.asarray(atoms.cell) * BOHR_PER_ANG,
-        g,
-        shrink_c,
-    )
 
 
 def test_the_blend_is_the_mean_of_both_means_and_spreads_over_all_members():
@@ -43,18 +30,18 @@ def test_the_blend_is_the_mean_of_both_means_and_spreads_over_all_members():
     radial, gate = _checkpoint("pairradial-16000.pt"), _checkpoint("pairall-16000.pt")
     assert radial.config["member_config"]["pair_mode"] != gate.config["member_config"]["pair_mode"]
     atoms = bulk("NiAs", "zincblende", a=5.6)
-    a, b = _predict(radial, atoms, 0.0), _predict(gate, atoms, 0.0)
+    a, b = predict_on_random_g(radial, atoms, 0.0), predict_on_random_g(gate, atoms, 0.0)
     with pytest.raises(ModelError, match="these differ: pair_mode$"):
         EnsembleModel.from_members([*radial.members, *gate.members])
     blend = ensemble_blend.blended([radial, _checkpoint("pairall-16000.pt")])
     assert blend.blend_members == 10
-    m = _predict(blend, atoms, 0.0)
+    m = predict_on_random_g(blend, atoms, 0.0)
     np.testing.assert_allclose(
         m.delta_rho_g, (a.delta_rho_g + b.delta_rho_g) / 2, rtol=1e-9, atol=1e-12
     )
     assert m.uncertainty > 0 and m.uncertainty not in (a.uncertainty, b.uncertainty)
     # with shrinkage the scale follows the blend's own u
-    shrunk = _predict(blend, atoms, 4.0)
+    shrunk = predict_on_random_g(blend, atoms, 4.0)
     assert shrunk.shrink == pytest.approx(1.0 / (1.0 + 4.0 * m.uncertainty**2))
 
 

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import merge_ensembles  # noqa: E402
 
-BOHR_PER_ANG = 1.0 / 0.52917721067
+from tests.benchmarks.shared import predict_on_random_g  # noqa: E402
 
 
 def _checkpoint(name: str):
@@ -21,13 +21,6 @@ def _checkpoint(name: str):
     from rhocat.train import load_model
 
     return load_model(ROOT / "benchmarks" / "checkpoints" / name)
-
-
-def _predict(model, atoms):
-    g = np.random.default_rng(0).normal(scale=1.5, size=(64, 3))
-    return model.predict(
-        atoms.numbers, atoms.positions * BOHR_PER_ANG, np.asarray(atoms.cell) * BOHR_PER_ANG, g
-    )
 
 
 def test_members_in_order_with_the_first_card():
@@ -43,8 +36,12 @@ def test_members_in_order_with_the_first_card():
     assert m.metadata == a.metadata and m.metadata is not a.metadata
     # unshrunk, the merged mean is the mean of the two ensembles' means (5 members each)
     atoms = bulk("GaAs", "zincblende", a=5.65)
-    expected = (_predict(a, atoms).delta_rho_g + _predict(b, atoms).delta_rho_g) / 2
-    np.testing.assert_allclose(_predict(m, atoms).delta_rho_g, expected, rtol=1e-9, atol=1e-12)
+    expected = (
+        predict_on_random_g(a, atoms).delta_rho_g + predict_on_random_g(b, atoms).delta_rho_g
+    ) / 2
+    np.testing.assert_allclose(
+        predict_on_random_g(m, atoms).delta_rho_g, expected, rtol=1e-9, atol=1e-12
+    )
 
 
 def test_members_trained_on_other_data_are_refused():
