@@ -19,6 +19,7 @@ import pytest
 from ase.build import bulk
 
 from rhocat.data.check import check_dataset
+from rhocat.data.engines import _is_gone, _start_time
 from rhocat.data.store import Dataset
 from rhocat.split import Assignment, Split, write_split
 
@@ -140,15 +141,18 @@ def _ok_rows(index: Path) -> int:
         return 0
 
 
-def _pw_processes_under(path: Path) -> list[int]:
-    """pids of pw.x processes whose working directory lies under ``path``."""
+def _pw_processes_under(path: Path) -> list[str]:
+    """The pw.x processes not yet ended (zombies are: they only wait to be reaped) whose
+    working directory lies under ``path``: "pid state ppid" each."""
     out = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             if b"pw.x" in Path(f"/proc/{pid}/cmdline").read_bytes() and str(path) in os.readlink(
                 f"/proc/{pid}/cwd"
             ):
-                out.append(int(pid))
+                state, ppid = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[:2]
+                if state not in ("Z", "X"):
+                    out.append(f"{pid} {state} {ppid}")
         except OSError:
             continue
     return out
@@ -245,6 +249,25 @@ def test_orphaned_worker_kills_an_unheld_run_and_exits():
     while (state := _process_state(child)) not in ("gone", "Z") and time.time() < deadline:
         time.sleep(0.05)
     assert state in ("gone", "Z")
+
+
+def test_a_worker_tells_its_driver_from_a_process_that_reuses_its_pid():
+    driver = subprocess.Popen(["sleep", "60"])
+    try:
+        started = _start_time(driver.pid)
+        assert started is not None and not _is_gone(driver.pid, started)
+        assert _is_gone(driver.pid, str(int(started) + 1))  # same pid, another process
+        assert not _is_gone(driver.pid, None)  # without /proc only the pid counts
+        driver.kill()
+        deadline = time.time() + 5
+        while _process_state(driver.pid) != "Z" and time.time() < deadline:
+            time.sleep(0.05)
+        assert _process_state(driver.pid) == "Z"
+        assert _is_gone(driver.pid, started)  # killed, not yet reaped by its parent
+    finally:
+        driver.kill()
+        driver.wait()
+    assert _is_gone(driver.pid, started)
 
 
 def _process_state(pid: int) -> str:

@@ -41,7 +41,7 @@ from rhocat.data.pipeline import (
 )
 from rhocat.data.store import WORK, write_entry_file
 from rhocat.errors import InputError, RhocatError
-from rhocat.qe.runner import kill_child_sessions
+from rhocat.qe.runner import kill_child_sessions, proc_stat
 
 
 class Engine(Protocol):
@@ -60,16 +60,34 @@ class Engine(Protocol):
 ORPHAN_GRACE_S = 2.0
 
 
-def _watch_parent(parent_pid: int) -> None:
+def _start_time(pid: int) -> str | None:
+    """When process ``pid`` started (clock ticks after boot, Linux /proc), or None."""
+    fields = proc_stat(pid)
+    return fields[19] if fields is not None and len(fields) > 19 else None
+
+
+def _is_gone(pid: int, started: str | None) -> bool:
+    """Whether the process ``pid`` that started at ``started`` (:func:`_start_time`;
+    None: unknown) has ended: no such pid, a zombie, or the pid now names a process
+    started at another time (a pid reused on a busy machine)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        pass
+    if started is None:  # no /proc: the pid is all there is to go by
+        return False
+    fields = proc_stat(pid)
+    return fields is None or fields[0] in ("Z", "X") or _start_time(pid) != started
+
+
+def _watch_parent(parent_pid: int, started: str | None) -> None:
     """In a worker: stop the work and exit when the driving process is gone."""
     while True:
         time.sleep(0.5)
-        try:
-            os.kill(parent_pid, 0)
-        except ProcessLookupError:
+        if _is_gone(parent_pid, started):
             break
-        except PermissionError:
-            pass
     # KeyboardInterrupt in the main thread makes the pw.x runner kill its process group
     # and the pipeline remove what it half wrote.
     os.kill(os.getpid(), signal.SIGINT)
@@ -79,9 +97,13 @@ def _watch_parent(parent_pid: int) -> None:
     os._exit(1)
 
 
-def _worker_init(parent_pid: int) -> None:
+def _worker_init(parent_pid: int, parent_started: str | None = None) -> None:
+    """Make SIGINT an interrupt and watch the driver ``parent_pid``, started at
+    ``parent_started`` (:func:`_start_time`, taken by the driver itself: read here, a
+    driver already gone could be mistaken for whatever reuses its pid)."""
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
+    watch = threading.Thread(target=_watch_parent, args=(parent_pid, parent_started), daemon=True)
+    watch.start()
 
 
 class LocalEngine:
@@ -104,7 +126,7 @@ class LocalEngine:
             max_workers=min(self.workers, max(1, len(jobs))),
             mp_context=ctx,
             initializer=_worker_init,
-            initargs=(os.getpid(),),
+            initargs=(os.getpid(), _start_time(os.getpid())),
         )
         pending = list(jobs)[::-1]
         running = {}

@@ -246,17 +246,23 @@ def session_pids(sid: int) -> list[int]:
     return pids
 
 
+def proc_stat(pid: int) -> list[str] | None:
+    """Fields 3 onwards of ``/proc/<pid>/stat`` (state, ppid, ...; the start time in clock
+    ticks after boot is item 19), or None where unreadable (no such process, not Linux)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # the command name (field 2) may hold spaces or ')': field 3 follows the last ')'
+    return stat[stat.rfind(")") + 2 :].split()
+
+
 def child_pids(pid: int) -> list[int]:
     """Pids of the live children of process ``pid`` (Linux /proc; [] elsewhere)."""
     children = []
     for candidate in _live_pids():
-        try:
-            stat = Path(f"/proc/{candidate}/stat").read_text()
-        except OSError:
-            continue
-        # the command name (field 2) may hold spaces or ')': the ppid follows the last ')'
-        fields = stat[stat.rfind(")") + 2 :].split()
-        if len(fields) > 1 and fields[1] == str(pid):
+        fields = proc_stat(candidate)
+        if fields is not None and len(fields) > 1 and fields[1] == str(pid):
             children.append(candidate)
     return children
 
