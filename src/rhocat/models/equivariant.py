@@ -168,6 +168,37 @@ class Convolution(torch.nn.Module):
         return self.lin(agg / math.sqrt(self.avg_nbrs))
 
 
+class ThreeBody(torch.nn.Module):
+    """t_i = W · (P m_i ⊗ P m_i): each atom's aggregated messages times themselves.
+
+    A convolution's output m_i = Σ_j φ(x_j, r_ij) sums one neighbour at a time, so a
+    layer's update is a sum of pair terms. Its tensor square sums over pairs of neighbours,
+
+        P m_i ⊗ P m_i = Σ_j Σ_k P φ(x_j, r_ij) ⊗ P φ(x_k, r_ik),
+
+    each term depending on two neighbours of i jointly (their elements, distances and the
+    angle between them at i): a three-body term, as in ACE/MACE (correlation order 2). P is
+    a linear map to the narrow irreps ``muls`` (multiplicities of l = 0, 1, 2, ..., natural
+    parity) that keeps the product small; W the weights of a fully connected tensor product
+    back to ``irreps``, zero at the start: an untrained term adds nothing, and the model is
+    the same as without it. Equivariant: P, ⊗ and W are.
+    """
+
+    def __init__(self, irreps, muls: list[int]):
+        super().__init__()
+        irreps = o3.Irreps(irreps)
+        narrow = _natural(muls)
+        self.down = o3.Linear(irreps, narrow)
+        self.tp = o3.FullyConnectedTensorProduct(narrow, narrow, irreps)
+        with torch.no_grad():
+            self.tp.weight.zero_()
+
+    def forward(self, messages: torch.Tensor) -> torch.Tensor:
+        """(n_atoms, irreps.dim) three-body term of the (n_atoms, irreps.dim) messages."""
+        narrow = self.down(messages)
+        return self.tp(narrow, narrow)
+
+
 class ChargeEquilibration(torch.nn.Module):
     """Charge transfer between the atoms of one cell under exact neutrality.
 
@@ -227,7 +258,9 @@ class EquivariantBasisModel(DensityModel):
     ``pair_features`` (n > 0: every convolution's radial weights also depend on the two
     elements of the edge, through n-wide element descriptors; 0: off) and ``pair_mode``
     (``"gate"``: a per-pair scale of the weights; ``"radial"``: a radial function per
-    pair; see :class:`Convolution`).
+    pair; see :class:`Convolution`) and ``three_body_muls`` (multiplicities of l = 0, 1,
+    2, ...: each hidden layer adds :class:`ThreeBody`'s term of that width to its
+    messages; empty: off).
     """
 
     kind = "basis"
@@ -250,6 +283,7 @@ class EquivariantBasisModel(DensityModel):
         c.setdefault("charge_equilibration", False)
         c.setdefault("pair_features", 0)
         c.setdefault("pair_mode", "gate")
+        c.setdefault("three_body_muls", [])
         self.cutoff = float(c["cutoff_ang"]) * BOHR_PER_ANGSTROM
         hidden = _natural(c["hidden_muls"])
         self.irreps_sh_hidden = o3.Irreps.spherical_harmonics(c["sh_lmax"])
@@ -270,6 +304,7 @@ class EquivariantBasisModel(DensityModel):
         self.layers = torch.nn.ModuleList()
         self.selfs = torch.nn.ModuleList()
         self.gates = torch.nn.ModuleList()
+        self.three_body = torch.nn.ModuleList() if c["three_body_muls"] else None
         scalars = o3.Irreps([(m, ir) for m, ir in hidden if ir.l == 0])
         gated = o3.Irreps([(m, ir) for m, ir in hidden if ir.l > 0])
         for _ in range(c["n_layers"]):
@@ -294,6 +329,8 @@ class EquivariantBasisModel(DensityModel):
             )
             self.selfs.append(o3.Linear(irreps, gate.irreps_in))
             self.gates.append(gate)
+            if self.three_body is not None:
+                self.three_body.append(ThreeBody(gate.irreps_in, c["three_body_muls"]))
             irreps = gate.irreps_out
         self.out_conv = Convolution(
             irreps,
@@ -352,8 +389,13 @@ class EquivariantBasisModel(DensityModel):
 
     def _hidden(self, numbers, center, nbr, sh_hidden, rbf, pair=None) -> torch.Tensor:
         x = self.embed(numbers)
-        for conv, lin, gate in zip(self.layers, self.selfs, self.gates, strict=True):
-            y = gate(conv(x, center, nbr, sh_hidden, rbf, pair) + lin(x))
+        for k, (conv, lin, gate) in enumerate(
+            zip(self.layers, self.selfs, self.gates, strict=True)
+        ):
+            messages = conv(x, center, nbr, sh_hidden, rbf, pair)
+            if self.three_body is not None:
+                messages = messages + self.three_body[k](messages)
+            y = gate(messages + lin(x))
             x = y + x if y.shape == x.shape else y
         return x
 
