@@ -38,3 +38,26 @@ def coefficients():
             return model.coefficients(torch.as_tensor(numbers), graph).numpy()
 
     return of
+
+
+@pytest.fixture
+def assert_equivariant(triclinic, g_of):
+    """``assert_equivariant(model)``: the model's Δρ(G) on the triclinic cell follows a
+    rotation, a rotation with the inversion, and a permutation of the atoms."""
+
+    def check(model):
+        numbers, positions, cell, miller = triclinic
+        ref = model.delta_rho_g(numbers, positions, cell, g_of(cell, miller))
+        angle = 0.9
+        rot = np.array(
+            [[np.cos(angle), -np.sin(angle), 0], [np.sin(angle), np.cos(angle), 0], [0, 0, 1]]
+        )
+        for r in (rot, -rot):  # a rotation, and one with the inversion
+            cell_r, pos_r = cell @ r.T, positions @ r.T
+            got = model.delta_rho_g(numbers, pos_r, cell_r, g_of(cell_r, miller))
+            np.testing.assert_allclose(got, ref, atol=1e-10 * np.abs(ref).max())
+        perm = np.array([1, 2, 0])
+        got = model.delta_rho_g(numbers[perm], positions[perm], cell, g_of(cell, miller))
+        np.testing.assert_allclose(got, ref, atol=1e-12 * np.abs(ref).max())
+
+    return check

@@ -9,6 +9,7 @@ import torch
 from rhocat.errors import InputError
 from rhocat.models.ensemble import EnsembleModel
 from rhocat.models.equivariant import EquivariantBasisModel
+from tests.models.shared import randomize
 
 SMALL = {"hidden_muls": [8, 4, 2], "n_layers": 2, "basis": {"l_max": 2, "n_alpha": 3}}
 PAIR = {**SMALL, "element_features": True, "pair_features": 4}
@@ -19,51 +20,29 @@ def _paired(mode: str) -> dict:
     return {**PAIR, "pair_mode": mode}
 
 
-def _randomize(m, seed, only=None):
-    torch.manual_seed(seed)
-    with torch.no_grad():
-        for name, p in m.named_parameters():
-            if only is None or only in name:
-                p.normal_(0.0, 0.3)
-    return m.eval()
-
-
 @MODES
 def test_an_untrained_pair_term_leaves_the_model_unchanged(triclinic, coefficients, mode):
     numbers, positions, cell, _ = triclinic
-    plain = _randomize(EquivariantBasisModel({**PAIR, "pair_features": 0}, [6, 14]), 0)
+    plain = randomize(EquivariantBasisModel({**PAIR, "pair_features": 0}, [6, 14]), 0)
     paired = EquivariantBasisModel(_paired(mode), [6, 14]).eval()
     missing = paired.load_state_dict(plain.state_dict(), strict=False).missing_keys
     assert missing and all("pair" in k for k in missing)
     ref = coefficients(plain, numbers, positions, cell)
     assert np.abs(ref).max() > 1e-3
     np.testing.assert_array_equal(coefficients(paired, numbers, positions, cell), ref)
-    _randomize(paired, 1, only="pair")  # a trained pair term does change the coefficients
+    randomize(paired, 1, only="pair")  # a trained pair term does change the coefficients
     change = np.abs(coefficients(paired, numbers, positions, cell) - ref).max()
     assert change > 1e-9 * np.abs(ref).max()  # far above rounding (1e-16)
 
 
 @MODES
-def test_the_pair_term_keeps_the_model_equivariant(triclinic, g_of, mode):
-    numbers, positions, cell, miller = triclinic
-    m = _randomize(EquivariantBasisModel(_paired(mode), [6, 14]), 2)
-    ref = m.delta_rho_g(numbers, positions, cell, g_of(cell, miller))
-    angle = 0.9
-    rot = np.array(
-        [[np.cos(angle), -np.sin(angle), 0], [np.sin(angle), np.cos(angle), 0], [0, 0, 1]]
-    )
-    for r in (rot, -rot):  # a rotation, and one with the inversion
-        cell_r, pos_r = cell @ r.T, positions @ r.T
-        got = m.delta_rho_g(numbers, pos_r, cell_r, g_of(cell_r, miller))
-        np.testing.assert_allclose(got, ref, atol=1e-10 * np.abs(ref).max())
-    perm = np.array([1, 2, 0])
-    got = m.delta_rho_g(numbers[perm], positions[perm], cell, g_of(cell, miller))
-    np.testing.assert_allclose(got, ref, atol=1e-12 * np.abs(ref).max())
+def test_the_pair_term_keeps_the_model_equivariant(assert_equivariant, mode):
+    assert_equivariant(randomize(EquivariantBasisModel(_paired(mode), [6, 14]), 2))
 
 
 @MODES
 def test_the_weights_vanish_at_the_cutoff_so_the_coefficients_are_continuous(coefficients, mode):
-    m = _randomize(EquivariantBasisModel(_paired(mode), [6, 14]), 3)
+    m = randomize(EquivariantBasisModel(_paired(mode), [6, 14]), 3)
     cell = np.eye(3) * 30.0  # bohr: only the two atoms of the cell are within the cutoff
     numbers = np.array([6, 14])
 
@@ -81,7 +60,7 @@ def test_the_weights_vanish_at_the_cutoff_so_the_coefficients_are_continuous(coe
 def test_an_ensemble_of_paired_members_is_their_mean(triclinic, g_of, mode):
     numbers, positions, cell, miller = triclinic
     g = g_of(cell, miller)
-    members = [_randomize(EquivariantBasisModel(_paired(mode), [6, 14]), s) for s in (4, 5)]
+    members = [randomize(EquivariantBasisModel(_paired(mode), [6, 14]), s) for s in (4, 5)]
     expected = np.mean([m.delta_rho_g(numbers, positions, cell, g) for m in members], axis=0)
     pred = EnsembleModel.from_members(members, shrink_c=0.0).predict(numbers, positions, cell, g)
     np.testing.assert_allclose(pred.delta_rho_g, expected, atol=1e-12 * np.abs(expected).max())
@@ -92,7 +71,7 @@ def test_the_radial_pair_term_gives_each_element_pair_its_own_radial_shape():
     pairs' weights is the same at every distance. In "radial" mode it is not."""
 
     def ratio(mode, r_bohr):
-        m = _randomize(EquivariantBasisModel(_paired(mode), [6, 14]), 6)
+        m = randomize(EquivariantBasisModel(_paired(mode), [6, 14]), 6)
         conv = m.layers[0]
         with torch.no_grad():
             rbf, _ = m._edge_features(torch.tensor([[r_bohr, 0.0, 0.0]], dtype=torch.float64))
