@@ -82,22 +82,26 @@ def against(reference: dict[str, float], other: dict[str, float]) -> dict[str, f
     return {e: new[e]["captured_mean_pct"] - ref[e]["captured_mean_pct"] for e in ref}
 
 
+def model_cells(spec: str, split: str) -> tuple[str, dict[str, float]]:
+    """(label, id -> captured %) of a ``--model LABEL=FILE[:ROW]``; ValueError for a
+    malformed spec or a missing file, KeyError for a file without such cells."""
+    label, sep, source = spec.partition("=")
+    path, _, row = source.partition(":")
+    if not sep or not label or not Path(path).is_file():
+        raise ValueError(f"wants LABEL=FILE[:ROW] with an existing file, not {spec!r}")
+    return label, captured_by_cell(Path(path), row or None, split)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", action="append", required=True, help="LABEL=FILE[:ROW] (repeat)")
     ap.add_argument("--split", choices=("val", "test"), default="test")
     ap.add_argument("-o", "--output", required=True)
     args = ap.parse_args(argv)
-    models = {}
-    for spec in args.model:
-        label, sep, source = spec.partition("=")
-        path, _, row = source.partition(":")
-        if not sep or not label or not Path(path).is_file():
-            ap.error(f"--model wants LABEL=FILE[:ROW] with an existing file, not {spec!r}")
-        try:
-            models[label] = captured_by_cell(Path(path), row or None, args.split)
-        except (KeyError, json.JSONDecodeError) as exc:
-            ap.error(f"--model {spec}: {exc}")
+    try:
+        models = dict(model_cells(spec, args.split) for spec in args.model)
+    except (ValueError, KeyError) as exc:  # json.JSONDecodeError is a ValueError
+        ap.error(f"--model: {exc}")
     first = next(iter(models.values()))
     result: dict = {"split": args.split, "models": {}}
     for label, captured in models.items():
