@@ -78,8 +78,8 @@ def _is_gone(pid: int, started: str | None) -> bool:
         pass
     if started is None:  # no /proc: the pid is all there is to go by
         return False
-    fields = proc_stat(pid)
-    return fields is None or fields[0] in ("Z", "X") or _start_time(pid) != started
+    fields = proc_stat(pid)  # one reading: the state and the start time of the same process
+    return fields is None or fields[0] in ("Z", "X") or fields[19:20] != [started]
 
 
 def _watch_parent(parent_pid: int, started: str | None) -> None:
