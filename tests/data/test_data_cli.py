@@ -21,6 +21,7 @@ from ase.build import bulk
 from rhocat.data.check import check_dataset
 from rhocat.data.engines import _is_gone, _start_time
 from rhocat.data.store import Dataset
+from rhocat.qe.runner import proc_stat
 from rhocat.split import Assignment, Split, write_split
 
 pytestmark = pytest.mark.needs_pw
@@ -150,7 +151,10 @@ def _pw_processes_under(path: Path) -> list[str]:
             if b"pw.x" in Path(f"/proc/{pid}/cmdline").read_bytes() and str(path) in os.readlink(
                 f"/proc/{pid}/cwd"
             ):
-                state, ppid = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[:2]
+                fields = proc_stat(int(pid))
+                if fields is None:
+                    continue
+                state, ppid = fields[:2]
                 if state not in ("Z", "X"):
                     out.append(f"{pid} {state} {ppid}")
         except OSError:
@@ -272,7 +276,5 @@ def test_a_worker_tells_its_driver_from_a_process_that_reuses_its_pid():
 
 def _process_state(pid: int) -> str:
     """The one-letter state of ``pid`` from /proc, or "gone"."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
-    except OSError:
-        return "gone"
+    fields = proc_stat(pid)
+    return "gone" if fields is None else fields[0]

@@ -60,10 +60,15 @@ class Engine(Protocol):
 ORPHAN_GRACE_S = 2.0
 
 
+def _started(fields: list[str] | None) -> str | None:
+    """The start time (clock ticks after boot) in :func:`~rhocat.qe.runner.proc_stat`'s
+    fields, or None."""
+    return fields[19] if fields is not None and len(fields) > 19 else None
+
+
 def _start_time(pid: int) -> str | None:
     """When process ``pid`` started (clock ticks after boot, Linux /proc), or None."""
-    fields = proc_stat(pid)
-    return fields[19] if fields is not None and len(fields) > 19 else None
+    return _started(proc_stat(pid))
 
 
 def _is_gone(pid: int, started: str | None) -> bool:
@@ -79,7 +84,7 @@ def _is_gone(pid: int, started: str | None) -> bool:
     if started is None:  # no /proc: the pid is all there is to go by
         return False
     fields = proc_stat(pid)  # one reading: the state and the start time of the same process
-    return fields is None or fields[0] in ("Z", "X") or fields[19:20] != [started]
+    return fields is None or fields[0] in ("Z", "X") or _started(fields) != started
 
 
 def _watch_parent(parent_pid: int, started: str | None) -> None:
