@@ -383,3 +383,28 @@ def test_jobs_go_cheapest_first_with_the_extras_last_within_a_size():
     jobs = [{"parent": p, "split": "val" if p == "v" else "train"} for p in size]
     order = [j["parent"] for j in dataset_recipe._cheapest_first(jobs, {"extra"}, size)]
     assert order == ["v", "small", "extra", "big"]
+
+
+def test_the_stability_limit_is_raised_for_the_above_hull_iodides_only():
+    info = {"zincblende-FeI": _relaxed({"Fe": 1, "I": 1}, 0.0),
+            "zincblende-AgI": _relaxed({"Ag": 1, "I": 1}, 0.0)}  # fmt: skip
+    ids, hull = ["zincblende-FeI", "zincblende-AgI"], [0.6, 0.6]
+    dropped = dataset_recipe._drop_reasons(ids, hull, info, failed={}, tried=[])
+    assert list(dropped) == ["zincblende-AgI"]  # 0.6 > 0.5 for any other cell
+    assert dataset_recipe.max_e_hull("zincblende-FeI") == dataset_recipe.MAX_E_HULL_IODIDES
+    over = dataset_recipe._drop_reasons(ids[:1], [0.71], info, failed={}, tried=[])
+    assert over == {"zincblende-FeI": "0.71 eV/atom above the hull > 0.7"}
+
+
+def test_the_tetrahedral_iodide_snapshot_adds_the_above_hull_iodides_with_their_copies():
+    base, snapshot = "full_snapshot_prototypes_all.json", "full_snapshot_tetra_iodides.json"
+    added = _added_to_train(base, snapshot, 827, 20)
+    spec = json.loads((BENCH / "dataset" / "jobs.json").read_text())
+    relaxed = json.loads((BENCH / "dataset" / "relaxed.json").read_text())
+    parent = {j["id"]: j["parent"] for j in spec["jobs"] if j["split"] == "train"}
+    cells = dataset_recipe.ABOVE_HULL_IODIDES
+    assert {parent[i] for i in added} == set(cells)
+    assert sorted(parent[i] for i in added) == sorted(cells * 4)  # 4 copies each
+    for cid in cells:  # above the general filter, below the iodides' own
+        assert dataset_recipe.MAX_E_HULL < relaxed[cid]["e_above_hull"]
+        assert relaxed[cid]["e_above_hull"] <= dataset_recipe.MAX_E_HULL_IODIDES
