@@ -10,7 +10,8 @@ Recipe (deterministic; every stage is cached on disk and the DFT is resumable):
 3. per combination a seeded choice of at most ``PER_SYSTEM[split]`` prototypes;
 4. CHGNet relaxation of each chosen cell (:mod:`rhocat.structures.relax`), then
    cells over 200 Å³, unconverged relaxations and cells more than ``MAX_E_HULL``
-   eV/atom above the convex hull of the whole relaxed set are dropped;
+   eV/atom above the convex hull of the whole relaxed set are dropped (training cells
+   have their own limits, :func:`max_e_hull`);
 5. ``COPIES[split]`` DFT structures per kept cell: the relaxed cell, then copies
    isotropically strained by ``COPY_SCALES`` and rattled (σ ``COPY_RATTLE_A``),
    each further perturbed by the manifest (σ 0.02 Å, strain ≤ 2%) as in the paper;
@@ -76,6 +77,12 @@ ABOVE_HULL_IODIDES = (
     "zincblende-FeI", "rocksalt-FeI", "zincblende-CrI", "rocksalt-CrI", "zincblende-GeI",
 )  # fmt: skip
 MAX_E_HULL_IODIDES = 0.7
+#: Training: the generator's training candidates that the stability filter drops (46 of them
+#: between 0.5 and 1.0 eV/atom above the hull), kept up to ``MAX_E_HULL_TRAIN`` with
+#: ``ABOVE_HULL_COPIES`` DFT structure each (docs/ablation.md, "Training cells above the
+#: hull"): more environments of the training combinations; evaluation cells keep the filter.
+ABOVE_HULL_TRAIN = True
+MAX_E_HULL_TRAIN, ABOVE_HULL_COPIES = 1.0, 1
 #: Validation: Rh-I, the one metal-iodine pair in neither training nor test, so that the
 #: choices made on validation (shrinkage, fallback) see an unseen iodide.
 EXTRA_VAL = ("zincblende-RhI", "CdI2-RhI2", "fluorite-RhI2")
@@ -433,17 +440,31 @@ def _staged_hull(ids: list[str], stages: list[list[str]], info: dict, refs: dict
     return ids, hull
 
 
-def max_e_hull(cid: str) -> float:
+def max_e_hull(cid: str, train_candidates: Collection[str] = ()) -> float:
     """The stability filter's limit for cell ``cid`` (eV/atom above the hull):
-    ``MAX_E_HULL_IODIDES`` for ``ABOVE_HULL_IODIDES``, else ``MAX_E_HULL``."""
-    return MAX_E_HULL_IODIDES if cid in ABOVE_HULL_IODIDES else MAX_E_HULL
+    ``MAX_E_HULL_IODIDES`` for ``ABOVE_HULL_IODIDES``, ``MAX_E_HULL_TRAIN`` for the
+    generator's ``train_candidates`` (with ``ABOVE_HULL_TRAIN``), else ``MAX_E_HULL``."""
+    if cid in ABOVE_HULL_IODIDES:
+        return MAX_E_HULL_IODIDES
+    if ABOVE_HULL_TRAIN and cid in train_candidates:
+        return MAX_E_HULL_TRAIN
+    return MAX_E_HULL
 
 
-def _drop_reasons(ids, hull, info: dict, failed: dict, tried: list[tuple[dict, int]]) -> dict:
+def above_hull_train(hull_of: dict[str, float], dropped: Collection[str], train_candidates):
+    """The kept ``train_candidates`` more than ``MAX_E_HULL`` eV/atom above the hull (the
+    cells ``ABOVE_HULL_TRAIN`` adds), sorted."""
+    return sorted(cid for cid, e in hull_of.items()
+                  if cid in train_candidates and e > MAX_E_HULL and cid not in dropped)  # fmt: skip
+
+
+def _drop_reasons(
+    ids, hull, info: dict, failed: dict, tried: list[tuple[dict, int]], train_candidates=()
+) -> dict:
     """Why each dropped cell is dropped: a failed or unconverged relaxation, a volume over
     ``MAX_VOLUME_A3`` (Å³), more than :func:`max_e_hull` eV/atom above the hull, or, for the
     combinations tried in ``tried`` ((cells, keep) pairs), beyond the ``keep`` most stable.
-    Records each cell's ``e_above_hull`` in ``info``."""
+    ``train_candidates``: the generator's training cells (their own limit). Records each cell's ``e_above_hull`` in ``info``."""
     dropped = dict(failed)
     for cid, e_hull in zip(ids, hull, strict=True):
         info[cid]["e_above_hull"] = e_hull
@@ -451,7 +472,7 @@ def _drop_reasons(ids, hull, info: dict, failed: dict, tried: list[tuple[dict, i
             dropped[cid] = "relaxation did not converge"
         elif info[cid]["volume_A3"] > MAX_VOLUME_A3:
             dropped[cid] = f"volume {info[cid]['volume_A3']:.0f} Å³ > {MAX_VOLUME_A3:.0f}"
-        elif e_hull > (limit := max_e_hull(cid)):
+        elif e_hull > (limit := max_e_hull(cid, train_candidates)):
             dropped[cid] = f"{e_hull:.2f} eV/atom above the hull > {limit}"
     hull_of = dict(zip(ids, hull, strict=True))
     for cells, keep in tried:
@@ -511,18 +532,21 @@ def prepare(out: Path = OUT, shard: int = 0, shards: int = 1) -> Path | None:
     ids = sorted(cid for cid in chosen if cid not in failed)
     ids, hull = _staged_hull(ids, stages, info, refs, failed)
     tried = [(plan.ternaries, TERNARY_KEEP), (plan.pairs, PAIR_KEEP)]
-    dropped = _drop_reasons(ids, hull, info, failed, tried)
+    train_candidates = {a.id for a in split.assignments if a.split == "train"}
+    dropped = _drop_reasons(ids, hull, info, failed, tried, train_candidates)
+    above_hull = above_hull_train(dict(zip(ids, hull, strict=True)), dropped, train_candidates)
     split_of = {**chosen, **{cid: extra_split(cid, plan.more_val) for cid in extras}}
     copies = {**dict.fromkeys(plan.ternaries, TERNARY_COPIES),
               **dict.fromkeys(plan.pairs, PAIR_COPIES),
-              **dict.fromkeys(plan.train_prototypes, MORE_TRAIN_COPIES)}  # fmt: skip
+              **dict.fromkeys(plan.train_prototypes, MORE_TRAIN_COPIES),
+              **dict.fromkeys(above_hull, ABOVE_HULL_COPIES)}  # fmt: skip
     jobs = [{"id": cid if k == 0 else f"{cid}~c{k}", "parent": cid, "split": split_of[cid],
              "copy": k}
             for cid in ids if cid not in dropped
             for k in range(copies.get(cid, COPIES[split_of[cid]]))]  # fmt: skip
     (out / "relaxed.json").write_text(json.dumps(info, indent=1, sort_keys=True))
     size = {cid: sum(info[cid]["composition"].values()) for cid in split_of}
-    jobs = _cheapest_first(jobs, extras, size)
+    jobs = _cheapest_first(jobs, {*extras, *above_hull}, size)
     (out / "jobs.json").write_text(json.dumps({"jobs": jobs, "dropped": dropped}, indent=1))
     print(json.dumps({"chosen": len(split_of), "dropped": len(dropped),
                       "jobs": dict(Counter(j["split"] for j in jobs))}))  # fmt: skip

@@ -408,3 +408,27 @@ def test_the_tetrahedral_iodide_snapshot_adds_the_above_hull_iodides_with_their_
     for cid in cells:  # above the general filter, below the iodides' own
         assert dataset_recipe.MAX_E_HULL < relaxed[cid]["e_above_hull"]
         assert relaxed[cid]["e_above_hull"] <= dataset_recipe.MAX_E_HULL_IODIDES
+
+
+def test_training_candidates_above_the_hull_are_kept_up_to_their_own_limit():
+    info = {c: _relaxed({"Cu": 1, "N": 1}, 0.0) for c in ("t-CuN", "v-CuN", "u-CuN")}
+    ids, hull = ["t-CuN", "v-CuN", "u-CuN"], [0.9, 0.9, 1.2]
+    train = {"t-CuN", "u-CuN"}  # v-CuN: an evaluation cell, the general filter
+    dropped = dataset_recipe._drop_reasons(ids, hull, info, failed={}, tried=[],
+                                           train_candidates=train)  # fmt: skip
+    assert sorted(dropped) == ["u-CuN", "v-CuN"]
+    assert dropped["u-CuN"] == "1.20 eV/atom above the hull > 1.0"
+    hull_of = dict(zip(ids, hull, strict=True)) | {"w-CuN": 0.2}
+    assert dataset_recipe.above_hull_train(hull_of, dropped, train | {"w-CuN"}) == ["t-CuN"]
+
+
+def test_the_above_hull_snapshot_adds_one_relaxed_training_candidate_each():
+    base, snapshot = "full_snapshot_prototypes_all.json", "full_snapshot_above_hull.json"
+    added = _added_to_train(base, snapshot, 827, 46)
+    split = json.loads((BENCH / "dataset" / "split.json").read_text())
+    relaxed = json.loads((BENCH / "dataset" / "relaxed.json").read_text())
+    train = {c["id"] for c in split["candidates"] if c["split"] == "train"}
+    assert all(i in train and "~" not in i for i in added)  # generator cells, no copies
+    for cid in added:
+        e_hull = relaxed[cid]["e_above_hull"]
+        assert dataset_recipe.MAX_E_HULL < e_hull <= dataset_recipe.MAX_E_HULL_TRAIN
