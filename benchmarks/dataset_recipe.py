@@ -464,7 +464,8 @@ def _drop_reasons(
     """Why each dropped cell is dropped: a failed or unconverged relaxation, a volume over
     ``MAX_VOLUME_A3`` (Å³), more than :func:`max_e_hull` eV/atom above the hull, or, for the
     combinations tried in ``tried`` ((cells, keep) pairs), beyond the ``keep`` most stable.
-    ``train_candidates``: the generator's training cells (their own limit). Records each cell's ``e_above_hull`` in ``info``."""
+    ``train_candidates``: the generator's training cells (their own limit). Records each
+    cell's ``e_above_hull`` in ``info``."""
     dropped = dict(failed)
     for cid, e_hull in zip(ids, hull, strict=True):
         info[cid]["e_above_hull"] = e_hull
