@@ -2,7 +2,8 @@
 
 For the ensemble checkpoint MODEL: the captured share on validation for every c of the
 grid (all of ``val`` and ``val`` without ids containing ``--exclude``), and validation and
-test figures at each c chosen so. Writes JSON.
+test figures at each c chosen so (with the excluded cells' own, and each cell's). Writes
+JSON.
 
     python benchmarks/shrink_curve.py benchmarks/checkpoints/iodides-8000.pt \
         benchmarks/dataset/dataset --snapshot benchmarks/full_snapshot_iodides.json \
@@ -52,8 +53,22 @@ def load_ensemble(ap: argparse.ArgumentParser, path: str):
     return model
 
 
-def main(argv: list[str] | None = None) -> int:
+def at_c_figures(model, val: list, test: list, exclude: str) -> dict:
+    """Figures of ``model`` at its configured c: summaries of ``val``, of the ``val`` ids
+    containing ``exclude`` alone (``"val with <exclude>"``, when any) and of ``test``, and
+    each structure's captured share (%) under ``cells``."""
     from rhocat.evaluate.density import density_rows, summarize_density_rows
+
+    rows = {"val": density_rows(model, val), "test": density_rows(model, test)}
+    out = {split: summarize_density_rows(r) for split, r in rows.items()}
+    with_it = [r for r in rows["val"] if exclude in r["id"]]
+    if with_it:
+        out[f"val with {exclude}"] = summarize_density_rows(with_it)
+    out["cells"] = {r["id"]: r["captured_pct"] for r in rows["val"] + rows["test"]}
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
     from rhocat.models.ensemble import calibrate_shrinkage
 
     ap = density_parser(__doc__)
@@ -71,10 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         out["subsets"][name] = {"n": len(samples), "chosen_c": c, "captured_mean_pct": curve}
     for c in sorted({s["chosen_c"] for s in out["subsets"].values()}):
         model.config["shrink_c"] = c
-        out["at_c"][str(c)] = {
-            "val": summarize_density_rows(density_rows(model, val)),
-            "test": summarize_density_rows(density_rows(model, test)),
-        }
+        out["at_c"][str(c)] = at_c_figures(model, val, test, args.exclude)
     Path(args.output).write_text(json.dumps(out, indent=1))
     print(json.dumps(out["subsets"], indent=1))
     return 0

@@ -35,6 +35,10 @@ def test_each_subset_gets_the_c_that_maximizes_its_own_capture(tmp_path):
         assert s["chosen_c"] == max(curve, key=curve.get)
     for c, row in res["at_c"].items():
         assert row["val"]["n"] == 4 and row["test"]["n"] == 1
+        assert row["val with RhI"]["n"] == 2
+        assert sorted(row["cells"]) == sorted([*val, "zincblende-NiI"])
+        rhi = [row["cells"][i] for i in val[:2]]
+        assert row["val with RhI"]["captured_mean_pct"] == pytest.approx(sum(rhi) / 2)
         assert row["val"]["captured_mean_pct"] == pytest.approx(
             subsets["val"]["captured_mean_pct"][c], abs=1e-6
         )
