@@ -32,7 +32,7 @@ def clone(tmp_path_factory):
 def test_every_entry_matches_its_checksum(clone):
     report = check_dataset(clone)
     assert report.clean, dict(list(report.problems.items())[:3])
-    assert report.checked == 1329 and report.ok == 1329 and report.failed_runs == 0
+    assert report.checked == 1375 and report.ok == 1375 and report.failed_runs == 0
 
 
 def test_splits_and_coverage(clone):
