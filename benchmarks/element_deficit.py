@@ -1,8 +1,8 @@
 """Where a model's density falls short, element by element (docs/ablation.md).
 
-For each model (an ablation row's per-structure results, or the per-cell rows of
-``uncertainty_calibration.py``) and one split, the Hartree share of Δρ captured (%) per
-cell is grouped by the elements the cell holds: per element the cells, their mean captured,
+For each model (an ablation row's per-structure results, the per-cell rows of
+``uncertainty_calibration.py``, or ``shrink_curve.py``'s at one c) and one split, the
+Hartree share of Δρ captured (%) per cell is grouped by the elements the cell holds: per element the cells, their mean captured,
 their mean deficit (100 − captured) and that element's share of the split's whole deficit
 (a cell with two elements counts for both, so shares add up to more than 100%). With
 several models, each element's mean captured is also given as a difference from the first
@@ -39,10 +39,16 @@ def cell_elements(cell_id: str) -> set[str]:
 
 def captured_by_cell(path: Path, row: str | None, split: str) -> dict[str, float]:
     """id -> captured (%) of one split from a results file: ``uncertainty_calibration.py``'s
-    ``cells`` (split ``val`` or ``test``), or the ablation row ``row``'s per-structure
-    results (``val``: ``val_per_structure``; ``test``: ``per_structure``)."""
+    ``cells`` (split ``val`` or ``test``), the ablation row ``row``'s per-structure
+    results (``val``: ``val_per_structure``; ``test``: ``per_structure``), or
+    ``shrink_curve.py``'s cells at c = ``row`` (by default the c chosen on all of ``val``)."""
     data = json.loads(path.read_text())
-    if "cells" in data and row is None:
+    if "at_c" in data:
+        c = row or str(data["subsets"]["val"]["chosen_c"])
+        if c not in data["at_c"] or "cells" not in data["at_c"][c]:
+            raise KeyError(f"{path} has no per-cell results at c = {c}")
+        cells = data["at_c"][c]["cells"].get(split)
+    elif "cells" in data and row is None:
         cells = data["cells"].get(split)
     elif row is not None and row in data.get("rows", {}):
         key = "val_per_structure" if split == "val" else "per_structure"

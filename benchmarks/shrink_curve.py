@@ -56,7 +56,8 @@ def load_ensemble(ap: argparse.ArgumentParser, path: str):
 def at_c_figures(model, val: list, test: list, exclude: str) -> dict:
     """Figures of ``model`` at its configured c: summaries of ``val``, of the ``val`` ids
     containing ``exclude`` alone (``"val with <exclude>"``, when any) and of ``test``, and
-    each structure's captured share (%) under ``cells``."""
+    each structure's captured share (%) under ``cells`` (per split, a list of ``id`` and
+    ``captured_pct``, as ``element_deficit.py`` reads)."""
     from rhocat.evaluate.density import density_rows, summarize_density_rows
 
     rows = {"val": density_rows(model, val), "test": density_rows(model, test)}
@@ -64,7 +65,8 @@ def at_c_figures(model, val: list, test: list, exclude: str) -> dict:
     with_it = [r for r in rows["val"] if exclude in r["id"]]
     if with_it:
         out[f"val with {exclude}"] = summarize_density_rows(with_it)
-    out["cells"] = {r["id"]: r["captured_pct"] for r in rows["val"] + rows["test"]}
+    out["cells"] = {split: [{"id": r["id"], "captured_pct": r["captured_pct"]} for r in rs]
+                    for split, rs in rows.items()}  # fmt: skip
     return out
 
 

@@ -68,3 +68,19 @@ def test_a_bad_model_is_a_usage_error_and_writes_nothing(tmp_path, capsys, spec,
         element_deficit.main(["--model", spec, "-o", str(out)])
     assert exc.value.code == 2 and message in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_shrink_curve_cells_are_read_at_the_c_chosen_on_validation_or_a_given_one(tmp_path):
+    curve = {
+        "subsets": {"val": {"chosen_c": 2.0}},
+        "at_c": {
+            c: {"cells": {"val": [{"id": "CdI2-RhI2", "captured_pct": v}], "test": []}}
+            for c, v in (("1.0", 40.0), ("2.0", 45.0))
+        },
+    }
+    path = tmp_path / "curve.json"
+    path.write_text(json.dumps(curve))
+    assert element_deficit.captured_by_cell(path, None, "val") == {"CdI2-RhI2": 45.0}
+    assert element_deficit.captured_by_cell(path, "1.0", "val") == {"CdI2-RhI2": 40.0}
+    with pytest.raises(KeyError, match="at c = 4"):
+        element_deficit.captured_by_cell(path, "4", "val")

@@ -36,8 +36,10 @@ def test_each_subset_gets_the_c_that_maximizes_its_own_capture(tmp_path):
     for c, row in res["at_c"].items():
         assert row["val"]["n"] == 4 and row["test"]["n"] == 1
         assert row["val with RhI"]["n"] == 2
-        assert sorted(row["cells"]) == sorted([*val, "zincblende-NiI"])
-        rhi = [row["cells"][i] for i in val[:2]]
+        cells = {c["id"]: c["captured_pct"] for rs in row["cells"].values() for c in rs}
+        assert sorted(cells) == sorted([*val, "zincblende-NiI"])
+        assert [c["id"] for c in row["cells"]["test"]] == ["zincblende-NiI"]
+        rhi = [cells[i] for i in val[:2]]
         assert row["val with RhI"]["captured_mean_pct"] == pytest.approx(sum(rhi) / 2)
         assert row["val"]["captured_mean_pct"] == pytest.approx(
             subsets["val"]["captured_mean_pct"][c], abs=1e-6
