@@ -2,9 +2,10 @@
 
 For each model (an ablation row's per-structure results, the per-cell rows of
 ``uncertainty_calibration.py``, or ``shrink_curve.py``'s at one c) and one split, the
-Hartree share of Δρ captured (%) per cell is grouped by the elements the cell holds: per element the cells, their mean captured,
-their mean deficit (100 − captured) and that element's share of the split's whole deficit
-(a cell with two elements counts for both, so shares add up to more than 100%). With
+Hartree share of Δρ captured (%) per cell is grouped by the elements the cell holds: per
+element the cells, their mean captured, their mean deficit (100 − captured) and that
+element's share of the split's whole deficit (a cell with two elements counts for both, so
+shares add up to more than 100%). With
 several models, each element's mean captured is also given as a difference from the first
 model on the cells both have. The worst cells close each model's list.
 
