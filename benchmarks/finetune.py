@@ -136,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
         help="train on a seeded fraction of the training element combinations",
     )
     ap.add_argument("--members", default="0,1,2,3,4", help="member indices to train here")
+    ap.add_argument(
+        "--seed-offset", type=int, default=0, help="member k trains with seed k + this [0]"
+    )
     ap.add_argument("--n-members", type=int, default=5)
     ap.add_argument("--evaluate", default=None, metavar="SNAPSHOT", help="figures on it")
     ap.add_argument("--compare", default=None, help="another ensemble evaluated alike")
@@ -164,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         out=args.output, progress=False, init_from=args.init,
     )  # fmt: skip
     report = {**config["train"], "oversample": oversample, "steps": args.steps,
-              "combinations": args.combinations}  # fmt: skip
+              "combinations": args.combinations, "seed_offset": args.seed_offset}  # fmt: skip
     report["trained"] = evaluate(args.output, args.dataset, args.evaluate)
     if args.compare:
         report["compare"] = evaluate(args.compare, args.dataset, args.evaluate)
@@ -203,12 +206,12 @@ def _short(fig: dict) -> dict:
 
 def _train_one(samples: list, args, config: dict, k: int, start) -> None:
     """``start`` (member ``k`` of the ensemble ``args.init``, or None: from scratch) trained
-    with ``config`` and seed k into member k's path (skipped when finished, resumed when
-    interrupted)."""
+    with ``config`` and seed k + ``args.seed_offset`` into member k's path (skipped when
+    finished, resumed when interrupted)."""
     from rhocat.train.ensemble import member_path, steps_done
     from rhocat.train.loop import train_model
 
-    cfg = {**config, "train": {**config["train"], "seed": k}}
+    cfg = {**config, "train": {**config["train"], "seed": k + args.seed_offset}}
     path = member_path(args.output, k)
     done = steps_done(path)
     if done is not None and done >= args.steps:

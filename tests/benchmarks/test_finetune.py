@@ -93,6 +93,10 @@ def test_members_from_scratch_take_the_config_and_the_command_line(tmp_path):
     trained_with = member.metadata["train_config"]
     assert trained_with["lr"] == 1e-2 and trained_with["batch_size"] == 2
     assert trained_with["seed"] == 1 and "fine_tuned_from" not in member.metadata
+    offset = tmp_path / "offset.pt"
+    argv = [*common[:-1], str(offset), "--config", str(cfg), "--members", "1"]
+    assert finetune.main([*argv, "--seed-offset", "5"]) == 0
+    assert load_model(member_path(offset, 1)).metadata["train_config"]["seed"] == 6
     with pytest.raises(SystemExit):  # a fine-tuned member keeps its own configuration
         finetune.main([*common, "--config", str(cfg), "--init", str(MODEL), "--members", "0"])
 
