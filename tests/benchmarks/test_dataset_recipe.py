@@ -191,6 +191,16 @@ def _added_to_train(base: str, snapshot: str, n_base: int, n_added: int) -> list
     return new["train"][n_base:]
 
 
+def _added_train_candidates(base: str, snapshot: str, n_base: int, n_added: int) -> list[str]:
+    """:func:`_added_to_train`, each added id checked to be one of the split's training
+    candidates, the relaxed cell alone (no strained copy)."""
+    added = _added_to_train(base, snapshot, n_base, n_added)
+    split = json.loads((BENCH / "dataset" / "split.json").read_text())
+    train = {c["id"] for c in split["candidates"] if c["split"] == "train"}
+    assert all(i in train and "~" not in i for i in added)
+    return added
+
+
 def _train_elements() -> dict[str, frozenset]:
     """Training structure id -> the elements of its relaxed parent cell."""
     relaxed = json.loads((BENCH / "dataset" / "relaxed.json").read_text())
@@ -317,10 +327,7 @@ def test_more_training_prototypes_are_seeded_left_out_training_candidates(monkey
 
 def test_the_more_prototypes_snapshot_adds_one_relaxed_cell_of_a_training_combination():
     base, snapshot = "full_snapshot_ternaries.json", "full_snapshot_prototypes.json"
-    added = _added_to_train(base, snapshot, 676, 59)
-    split = json.loads((BENCH / "dataset" / "split.json").read_text())
-    train = {c["id"] for c in split["candidates"] if c["split"] == "train"}
-    assert all(i in train and "~" not in i for i in added)  # no copies
+    added = _added_train_candidates(base, snapshot, 676, 59)
     before = json.loads((BENCH / base).read_text())["train"]
     assert not set(added) & {i.split("~")[0] for i in before}
 
@@ -334,11 +341,10 @@ def test_the_rest_of_the_training_prototypes_is_every_candidate_not_taken(monkey
 
 def test_the_all_prototypes_snapshot_adds_the_rest_of_the_training_candidates():
     base, snapshot = "full_snapshot_prototypes.json", "full_snapshot_prototypes_all.json"
-    added = _added_to_train(base, snapshot, 735, 92)
+    _added_train_candidates(base, snapshot, 735, 92)
     split = json.loads((BENCH / "dataset" / "split.json").read_text())
     spec = json.loads((BENCH / "dataset" / "jobs.json").read_text())
     train = {c["id"] for c in split["candidates"] if c["split"] == "train"}
-    assert all(i in train and "~" not in i for i in added)
     # every training candidate is now a training job or dropped with its reason
     parents = {j["parent"] for j in spec["jobs"] if j["split"] == "train"}
     assert train <= parents | set(spec["dropped"])
@@ -424,11 +430,8 @@ def test_training_candidates_above_the_hull_are_kept_up_to_their_own_limit():
 
 def test_the_above_hull_snapshot_adds_one_relaxed_training_candidate_each():
     base, snapshot = "full_snapshot_prototypes_all.json", "full_snapshot_above_hull.json"
-    added = _added_to_train(base, snapshot, 827, 46)
-    split = json.loads((BENCH / "dataset" / "split.json").read_text())
+    added = _added_train_candidates(base, snapshot, 827, 46)
     relaxed = json.loads((BENCH / "dataset" / "relaxed.json").read_text())
-    train = {c["id"] for c in split["candidates"] if c["split"] == "train"}
-    assert all(i in train and "~" not in i for i in added)  # generator cells, no copies
     for cid in added:
         e_hull = relaxed[cid]["e_above_hull"]
         assert dataset_recipe.MAX_E_HULL < e_hull <= dataset_recipe.MAX_E_HULL_TRAIN
