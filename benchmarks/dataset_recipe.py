@@ -451,7 +451,9 @@ def max_e_hull(cid: str, train_candidates: Collection[str] = ()) -> float:
     return MAX_E_HULL
 
 
-def above_hull_train(hull_of: dict[str, float], dropped: Collection[str], train_candidates):
+def above_hull_train(
+    hull_of: dict[str, float], dropped: Collection[str], train_candidates: Collection[str]
+) -> list[str]:
     """The kept ``train_candidates`` more than ``MAX_E_HULL`` eV/atom above the hull (the
     cells ``ABOVE_HULL_TRAIN`` adds), sorted."""
     return sorted(cid for cid, e in hull_of.items()
@@ -459,7 +461,12 @@ def above_hull_train(hull_of: dict[str, float], dropped: Collection[str], train_
 
 
 def _drop_reasons(
-    ids, hull, info: dict, failed: dict, tried: list[tuple[dict, int]], train_candidates=()
+    ids,
+    hull,
+    info: dict,
+    failed: dict,
+    tried: list[tuple[dict, int]],
+    train_candidates: Collection[str] = (),
 ) -> dict:
     """Why each dropped cell is dropped: a failed or unconverged relaxation, a volume over
     ``MAX_VOLUME_A3`` (Å³), more than :func:`max_e_hull` eV/atom above the hull, or, for the

@@ -5,9 +5,9 @@ For each model (an ablation row's per-structure results, the per-cell rows of
 Hartree share of Δρ captured (%) per cell is grouped by the elements the cell holds: per
 element the cells, their mean captured, their mean deficit (100 − captured) and that
 element's share of the split's whole deficit (a cell with two elements counts for both, so
-shares add up to more than 100%). With
-several models, each element's mean captured is also given as a difference from the first
-model on the cells both have. The worst cells close each model's list.
+shares add up to more than 100%). With several models, each element's mean captured is also
+given as a difference from the first model on the cells both have. The worst cells close
+each model's list.
 
     python benchmarks/element_deficit.py --model shipped=U --model wide16=A:ROW \\
         --split test -o benchmarks/results_element_deficit.json
