@@ -29,9 +29,8 @@ def test_more_val_prototypes_are_the_validation_cells_the_choice_left_out(monkey
 
 
 def test_every_validation_candidate_is_a_job_or_dropped_with_its_reason():
-    split = json.loads((BENCH / "dataset" / "split.json").read_text())
     spec = json.loads((BENCH / "dataset" / "jobs.json").read_text())
-    val = {c["id"] for c in split["candidates"] if c["split"] == "val"}
+    val = _candidate_ids("val")
     parents = {j["parent"] for j in spec["jobs"] if j["split"] == "val"}
     assert val - parents == val & set(spec["dropped"])  # the rest are all computed
     # 63 candidates of the 8 combinations: 58 computed, 5 over 0.5 eV/atom above the hull
@@ -191,12 +190,17 @@ def _added_to_train(base: str, snapshot: str, n_base: int, n_added: int) -> list
     return new["train"][n_base:]
 
 
+def _candidate_ids(split_name: str) -> set[str]:
+    """The ids of split.json's candidates in ``split_name`` ('train', 'val', ...)."""
+    split = json.loads((BENCH / "dataset" / "split.json").read_text())
+    return {c["id"] for c in split["candidates"] if c["split"] == split_name}
+
+
 def _added_train_candidates(base: str, snapshot: str, n_base: int, n_added: int) -> list[str]:
     """:func:`_added_to_train`, each added id checked to be one of the split's training
     candidates, the relaxed cell alone (no strained copy)."""
     added = _added_to_train(base, snapshot, n_base, n_added)
-    split = json.loads((BENCH / "dataset" / "split.json").read_text())
-    train = {c["id"] for c in split["candidates"] if c["split"] == "train"}
+    train = _candidate_ids("train")
     assert all(i in train and "~" not in i for i in added)
     return added
 
@@ -342,9 +346,8 @@ def test_the_rest_of_the_training_prototypes_is_every_candidate_not_taken(monkey
 def test_the_all_prototypes_snapshot_adds_the_rest_of_the_training_candidates():
     base, snapshot = "full_snapshot_prototypes.json", "full_snapshot_prototypes_all.json"
     _added_train_candidates(base, snapshot, 735, 92)
-    split = json.loads((BENCH / "dataset" / "split.json").read_text())
     spec = json.loads((BENCH / "dataset" / "jobs.json").read_text())
-    train = {c["id"] for c in split["candidates"] if c["split"] == "train"}
+    train = _candidate_ids("train")
     # every training candidate is now a training job or dropped with its reason
     parents = {j["parent"] for j in spec["jobs"] if j["split"] == "train"}
     assert train <= parents | set(spec["dropped"])
