@@ -13,6 +13,12 @@ sys.path.insert(0, str(BENCH))
 import dataset_recipe  # noqa: E402
 
 
+def _bench_json(*parts: str):
+    """The JSON file at ``benchmarks/<parts...>`` (a snapshot, or the dataset's split,
+    jobs and relaxed records), parsed afresh on every call."""
+    return json.loads(BENCH.joinpath(*parts).read_text())
+
+
 def _split(*assignments):
     return SimpleNamespace(assignments=[SimpleNamespace(id=i, split=s) for i, s in assignments])
 
@@ -29,7 +35,7 @@ def test_more_val_prototypes_are_the_validation_cells_the_choice_left_out(monkey
 
 
 def test_every_validation_candidate_is_a_job_or_dropped_with_its_reason():
-    spec = json.loads((BENCH / "dataset" / "jobs.json").read_text())
+    spec = _bench_json("dataset", "jobs.json")
     val = _candidate_ids("val")
     parents = {j["parent"] for j in spec["jobs"] if j["split"] == "val"}
     assert val - parents == val & set(spec["dropped"])  # the rest are all computed
@@ -62,8 +68,8 @@ def test_val_ternaries_are_one_seeded_cell_per_unsampled_ternary_combination(mon
 
 
 def test_every_unsampled_ternary_combination_is_a_validation_job_or_dropped():
-    split = json.loads((BENCH / "dataset" / "split.json").read_text())
-    spec = json.loads((BENCH / "dataset" / "jobs.json").read_text())
+    split = _bench_json("dataset", "split.json")
+    spec = _bench_json("dataset", "jobs.json")
     unsampled = {c["id"]: frozenset(c["elements"]) for c in split["candidates"]
                  if c["reason"].startswith("ternary not sampled")}  # fmt: skip
     systems = set(unsampled.values())
@@ -81,27 +87,24 @@ def test_every_unsampled_ternary_combination_is_a_validation_job_or_dropped():
 
 
 def test_the_enlarged_validation_snapshot_keeps_train_and_test():
-    old = json.loads((BENCH / "full_snapshot.json").read_text())
-    new = json.loads((BENCH / "full_snapshot_val122.json").read_text())
+    old = _bench_json("full_snapshot.json")
+    new = _bench_json("full_snapshot_val122.json")
     for split in ("train", "test_binary", "test_ternary"):
         assert new[split] == old[split]
     assert set(old["val"]) < set(new["val"]) and len(new["val"]) == 122
-    jobs = {j["id"] for j in json.loads((BENCH / "dataset" / "jobs.json").read_text())["jobs"]}
+    jobs = {j["id"] for j in _bench_json("dataset", "jobs.json")["jobs"]}
     assert set(new["val"]) <= jobs
 
 
 def test_the_validation_ternary_snapshot_keeps_train_test_and_the_122():
-    old = json.loads((BENCH / "full_snapshot_val122.json").read_text())
-    new = json.loads((BENCH / "full_snapshot_val206.json").read_text())
+    old = _bench_json("full_snapshot_val122.json")
+    new = _bench_json("full_snapshot_val206.json")
     for split in ("train", "test_binary", "test_ternary"):
         assert new[split] == old[split]
     assert new["val"][:122] == old["val"] and len(set(new["val"])) == 206
-    split = json.loads((BENCH / "dataset" / "split.json").read_text())
+    split = _bench_json("dataset", "split.json")
     elements = {c["id"]: len(c["elements"]) for c in split["candidates"]}
-    jobs = {
-        j["id"]: j["parent"]
-        for j in json.loads((BENCH / "dataset" / "jobs.json").read_text())["jobs"]
-    }
+    jobs = {j["id"]: j["parent"] for j in _bench_json("dataset", "jobs.json")["jobs"]}
     assert all(elements[jobs[i]] == 3 for i in new["val"][122:])
 
 
@@ -158,9 +161,9 @@ def _evaluated_combinations(split: dict) -> set[frozenset]:
 
 
 def test_every_training_ternary_job_keeps_the_split():
-    split = json.loads((BENCH / "dataset" / "split.json").read_text())
-    spec = json.loads((BENCH / "dataset" / "jobs.json").read_text())
-    relaxed = json.loads((BENCH / "dataset" / "relaxed.json").read_text())
+    split = _bench_json("dataset", "split.json")
+    spec = _bench_json("dataset", "jobs.json")
+    relaxed = _bench_json("dataset", "relaxed.json")
     systems = {j["parent"]: frozenset(relaxed[j["parent"]]["composition"])
                for j in spec["jobs"] if j["split"] == "train"}  # fmt: skip
     ternary = {cid: s for cid, s in systems.items() if len(s) == 3}
@@ -181,8 +184,8 @@ def test_every_training_ternary_job_keeps_the_split():
 def _added_to_train(base: str, snapshot: str, n_base: int, n_added: int) -> list[str]:
     """The ids ``snapshot`` appends to ``base``'s training split, checked: the base's
     training ids first and as they were, ``n_added`` new ones, validation and test as is."""
-    old = json.loads((BENCH / base).read_text())
-    new = json.loads((BENCH / snapshot).read_text())
+    old = _bench_json(base)
+    new = _bench_json(snapshot)
     for split in ("val", "test_binary", "test_ternary"):
         assert new[split] == old[split]
     assert len(old["train"]) == n_base and new["train"][:n_base] == old["train"]
@@ -192,7 +195,7 @@ def _added_to_train(base: str, snapshot: str, n_base: int, n_added: int) -> list
 
 def _candidate_ids(split_name: str) -> set[str]:
     """The ids of split.json's candidates in ``split_name`` ('train', 'val', ...)."""
-    split = json.loads((BENCH / "dataset" / "split.json").read_text())
+    split = _bench_json("dataset", "split.json")
     return {c["id"] for c in split["candidates"] if c["split"] == split_name}
 
 
@@ -207,8 +210,8 @@ def _added_train_candidates(base: str, snapshot: str, n_base: int, n_added: int)
 
 def _train_elements() -> dict[str, frozenset]:
     """Training structure id -> the elements of its relaxed parent cell."""
-    relaxed = json.loads((BENCH / "dataset" / "relaxed.json").read_text())
-    jobs = json.loads((BENCH / "dataset" / "jobs.json").read_text())["jobs"]
+    relaxed = _bench_json("dataset", "relaxed.json")
+    jobs = _bench_json("dataset", "jobs.json")["jobs"]
     return {
         j["id"]: frozenset(relaxed[j["parent"]]["composition"])
         for j in jobs
@@ -223,9 +226,9 @@ def test_the_training_ternary_snapshot_only_adds_training_ternaries():
 
 
 def test_the_equal_size_control_swaps_strained_copies_for_the_ternaries():
-    full = json.loads((BENCH / "full_snapshot.json").read_text())
-    tern = json.loads((BENCH / "full_snapshot_ternaries.json").read_text())
-    control = json.loads((BENCH / "full_snapshot_ternaries_624.json").read_text())
+    full = _bench_json("full_snapshot.json")
+    tern = _bench_json("full_snapshot_ternaries.json")
+    control = _bench_json("full_snapshot_ternaries_624.json")
     assert len(control["train"]) == len(full["train"]) == 624
     out = set(full["train"]) - set(control["train"])
     assert len(out) == 52 and all("~c" in i for i in out)  # strained copies only
@@ -287,9 +290,9 @@ def test_a_relaxation_that_fails_is_recorded_not_raised(monkeypatch, tmp_path):
 
 
 def test_every_training_pair_job_keeps_the_split():
-    split = json.loads((BENCH / "dataset" / "split.json").read_text())
-    spec = json.loads((BENCH / "dataset" / "jobs.json").read_text())
-    relaxed = json.loads((BENCH / "dataset" / "relaxed.json").read_text())
+    split = _bench_json("dataset", "split.json")
+    spec = _bench_json("dataset", "jobs.json")
+    relaxed = _bench_json("dataset", "relaxed.json")
     placed = {frozenset(c["elements"]) for c in split["candidates"] if len(c["elements"]) > 1}
     evaluated = _evaluated_combinations(split)
     systems = {j["parent"]: frozenset(relaxed[j["parent"]]["composition"])
@@ -310,7 +313,7 @@ def test_every_training_pair_job_keeps_the_split():
 
 def test_the_training_pair_snapshot_only_adds_training_pairs():
     added = _added_to_train("full_snapshot_ternaries.json", "full_snapshot_pairs.json", 676, 52)
-    split = json.loads((BENCH / "dataset" / "split.json").read_text())
+    split = _bench_json("dataset", "split.json")
     placed = {frozenset(c["elements"]) for c in split["candidates"]}
     elements = _train_elements()
     assert all(len(elements[i]) == 2 and elements[i] not in placed for i in added)
@@ -332,7 +335,7 @@ def test_more_training_prototypes_are_seeded_left_out_training_candidates(monkey
 def test_the_more_prototypes_snapshot_adds_one_relaxed_cell_of_a_training_combination():
     base, snapshot = "full_snapshot_ternaries.json", "full_snapshot_prototypes.json"
     added = _added_train_candidates(base, snapshot, 676, 59)
-    before = json.loads((BENCH / base).read_text())["train"]
+    before = _bench_json(base)["train"]
     assert not set(added) & {i.split("~")[0] for i in before}
 
 
@@ -346,7 +349,7 @@ def test_the_rest_of_the_training_prototypes_is_every_candidate_not_taken(monkey
 def test_the_all_prototypes_snapshot_adds_the_rest_of_the_training_candidates():
     base, snapshot = "full_snapshot_prototypes.json", "full_snapshot_prototypes_all.json"
     _added_train_candidates(base, snapshot, 735, 92)
-    spec = json.loads((BENCH / "dataset" / "jobs.json").read_text())
+    spec = _bench_json("dataset", "jobs.json")
     train = _candidate_ids("train")
     # every training candidate is now a training job or dropped with its reason
     parents = {j["parent"] for j in spec["jobs"] if j["split"] == "train"}
@@ -408,8 +411,8 @@ def test_the_stability_limit_is_raised_for_the_above_hull_iodides_only():
 def test_the_tetrahedral_iodide_snapshot_adds_the_above_hull_iodides_with_their_copies():
     base, snapshot = "full_snapshot_prototypes_all.json", "full_snapshot_tetra_iodides.json"
     added = _added_to_train(base, snapshot, 827, 20)
-    spec = json.loads((BENCH / "dataset" / "jobs.json").read_text())
-    relaxed = json.loads((BENCH / "dataset" / "relaxed.json").read_text())
+    spec = _bench_json("dataset", "jobs.json")
+    relaxed = _bench_json("dataset", "relaxed.json")
     parent = {j["id"]: j["parent"] for j in spec["jobs"] if j["split"] == "train"}
     cells = dataset_recipe.ABOVE_HULL_IODIDES
     assert {parent[i] for i in added} == set(cells)
@@ -434,7 +437,7 @@ def test_training_candidates_above_the_hull_are_kept_up_to_their_own_limit():
 def test_the_above_hull_snapshot_adds_one_relaxed_training_candidate_each():
     base, snapshot = "full_snapshot_prototypes_all.json", "full_snapshot_above_hull.json"
     added = _added_train_candidates(base, snapshot, 827, 46)
-    relaxed = json.loads((BENCH / "dataset" / "relaxed.json").read_text())
+    relaxed = _bench_json("dataset", "relaxed.json")
     for cid in added:
         e_hull = relaxed[cid]["e_above_hull"]
         assert dataset_recipe.MAX_E_HULL < e_hull <= dataset_recipe.MAX_E_HULL_TRAIN
