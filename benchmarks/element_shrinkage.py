@@ -43,6 +43,8 @@ def structure_c(elements: list[frozenset], c_of: dict[int, float], c_global: flo
 
 
 def mean_captured(stats: np.ndarray, c: np.ndarray) -> float:
+    """Mean captured share (%) of the cells of ``stats`` (:func:`shrinkage_stats` rows),
+    each shrunk with its own c."""
     from rhocat.models.ensemble import captured_after_shrink
 
     u = stats[:, 3]
@@ -82,6 +84,7 @@ def fit_elements(
 
 
 def captured(stats: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Each cell's captured share (%) of its Δρ Hartree norm at s = 1 / (1 + c u²)."""
     from rhocat.models.ensemble import captured_after_shrink
 
     u = stats[:, 3]
@@ -109,6 +112,7 @@ def leave_one_system_out(
 
 
 def summary(cap: np.ndarray) -> dict:
+    """Mean, median and worst of the captured shares ``cap`` (%), and how many are below 0."""
     return {
         "n": int(len(cap)),
         "captured_mean": float(cap.mean()),
