@@ -27,6 +27,7 @@ TRAIN_DEFAULTS: dict = {
     "seed": 0,
     "probes_per_step": 2048,  # pointwise: real-space points per structure per step
     "ema_decay": 0.0,  # > 0: validate and save the weights' moving average (rhocat.train.ema)
+    "weight_decay": 0.0,  # > 0: AdamW's decoupled decay of the weights (not the baseline)
 }
 
 LOSSES = ("hartree", "hartree_rel", "l2_g", "l2_real", "l1_real")
@@ -91,6 +92,9 @@ def resolve_config(kind: str, config: str | dict | os.PathLike | None = "small")
         raise InputError(f"unknown loss {train['loss']!r}; choose one of {', '.join(LOSSES)}")
     if not (isinstance(train["ema_decay"], int | float) and 0.0 <= train["ema_decay"] < 1.0):
         raise InputError(f"ema_decay must lie in [0, 1), got {train['ema_decay']!r}")
+    wd = train["weight_decay"]
+    if not (isinstance(wd, int | float) and not isinstance(wd, bool) and wd >= 0.0):
+        raise InputError(f"weight_decay must be a number >= 0, got {wd!r}")
     if kind == "pointwise" and train["loss"] not in ("l2_real", "l1_real"):
         raise InputError(
             "the pointwise model trains on real-space samples: loss l2_real or l1_real"

@@ -145,6 +145,25 @@ class _StepLoss(torch.nn.Module):
         return err.abs().mean() if self.loss == "l1_real" else (err**2).mean()
 
 
+#: Parameters that :func:`make_optimizer` never decays: the per-element l = 0 baseline (the
+#: floor a member starts from, in the basis's coefficient units) is a fit, not a weight.
+UNDECAYED = ("baseline",)
+
+
+def make_optimizer(net: torch.nn.Module, tcfg: dict) -> torch.optim.Optimizer:
+    """Adam at ``tcfg["lr"]``; with ``tcfg["weight_decay"]`` = λ > 0, AdamW, whose step also
+    multiplies every weight by (1 − lr·λ), except the parameters named in
+    :data:`UNDECAYED`, which take plain Adam steps."""
+    wd = float(tcfg.get("weight_decay", 0.0))
+    if wd <= 0.0:
+        return torch.optim.Adam(net.parameters(), lr=tcfg["lr"])
+    decayed, kept = [], []
+    for name, p in net.named_parameters():
+        (kept if name.split(".")[-1] in UNDECAYED else decayed).append(p)
+    groups = [{"params": decayed, "weight_decay": wd}, {"params": kept, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=tcfg["lr"])
+
+
 def _dist_setup(device: str) -> tuple[int, int]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not dist.is_initialized():
@@ -417,7 +436,7 @@ class _Trainer:
             self.runner = torch.nn.parallel.DistributedDataParallel(
                 step_loss, find_unused_parameters=True
             )
-        self.opt = torch.optim.Adam(net.parameters(), lr=tcfg["lr"])
+        self.opt = make_optimizer(net, tcfg)
         self.ema = WeightAverage(net, tcfg["ema_decay"]) if tcfg["ema_decay"] > 0 else None
         self.n_steps = int(tcfg["steps"])
         self.gamma = tcfg["lr_final_factor"] ** (1.0 / max(self.n_steps - 1, 1))
