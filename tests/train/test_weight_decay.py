@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rhocat.errors import InputError
+from rhocat.errors import InputError, ModelError
 from rhocat.train import train_model
 from rhocat.train.config import resolve_config
 from rhocat.train.loop import make_optimizer
@@ -57,3 +57,18 @@ def test_training_with_decay_leaves_smaller_weights_and_the_same_baseline_path(
     w_decayed = dict(decayed.model.named_parameters())
     assert _weights_norm2(w_decayed) < 0.9 * _weights_norm2(w_plain)
     assert plain.losses[0] == pytest.approx(decayed.losses[0])  # same start, same data
+
+
+def test_resuming_with_another_decay_is_refused(real_samples, tiny_basis, tmp_path):
+    out = tmp_path / "m.pt"
+    train_model(real_samples, "basis", tiny_basis, steps=4, out=out, progress=False, stop_after=2)
+    tiny_basis["train"]["weight_decay"] = 0.1
+    with pytest.raises(ModelError, match="weight_decay"):
+        train_model(
+            real_samples, "basis", tiny_basis, steps=4, out=out, progress=False, resume=True
+        )
+    tiny_basis["train"]["weight_decay"] = 0.0  # the run's own setting resumes
+    rest = train_model(
+        real_samples, "basis", tiny_basis, steps=4, out=out, progress=False, resume=True
+    )
+    assert len(rest.losses) == 2

@@ -451,6 +451,13 @@ class _Trainer:
         metrics CSV rows before that step (rank 0)."""
         if content is not None:
             state = content.get("train_state") or {}
+            saved = [g.get("weight_decay", 0.0) for g in state["optimizer"]["param_groups"]]
+            now = [g.get("weight_decay", 0.0) for g in self.opt.param_groups]
+            if saved != now:
+                raise ModelError(
+                    f"the run to resume was trained with weight decays {saved} per parameter "
+                    f"group, this one asks {now}: resume with its train.weight_decay"
+                )
             self.opt.load_state_dict(state["optimizer"])
             self.start, self.best_val = int(state["step"]), float(state["best_val"])
             if self.ema is not None:
