@@ -42,19 +42,24 @@ def structure_c(elements: list[frozenset], c_of: dict[int, float], c_global: flo
     return np.array([max(c_of.get(z, c_global) for z in els) for els in elements])
 
 
-def mean_captured(stats: np.ndarray, c: np.ndarray) -> float:
-    """Mean captured share (%) of the cells of ``stats`` (:func:`shrinkage_stats` rows),
-    each shrunk with its own c."""
-    from rhocat.models.ensemble import captured_after_shrink
+def captured(stats: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Each cell's captured share (%) of its Δρ Hartree norm at s = 1 / (1 + c u²), from
+    its :func:`shrinkage_stats` row and its own c."""
+    from rhocat.models.ensemble import captured_after_shrink, shrink_factor
 
-    u = stats[:, 3]
-    return float(np.mean(captured_after_shrink(stats, 1.0 / (1.0 + c * u * u))))
+    return captured_after_shrink(stats, shrink_factor(c, stats[:, 3]))
+
+
+def mean_captured(stats: np.ndarray, c: np.ndarray) -> float:
+    """Mean captured share (%) of the cells of ``stats``, each shrunk with its own c."""
+    return float(np.mean(captured(stats, c)))
 
 
 def fit_global(stats: np.ndarray) -> float:
     """The c of ``GRID`` with the largest mean captured share (ties: the smaller c)."""
-    scores = {c: mean_captured(stats, np.full(len(stats), c)) for c in GRID}
-    return max(scores, key=lambda c: (scores[c], -c))
+    from rhocat.models.ensemble import choose_shrink_c
+
+    return choose_shrink_c(stats, GRID)[0]
 
 
 def fit_elements(
@@ -83,25 +88,18 @@ def fit_elements(
     return c_global, c_of
 
 
-def captured(stats: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """Each cell's captured share (%) of its Δρ Hartree norm at s = 1 / (1 + c u²)."""
-    from rhocat.models.ensemble import captured_after_shrink
-
-    u = stats[:, 3]
-    return captured_after_shrink(stats, 1.0 / (1.0 + c * u * u))
-
-
 def leave_one_system_out(
     stats: np.ndarray, elements: list[frozenset], start: str = "global"
 ) -> dict:
     """Each validation cell's captured share (%) with the global c and with the c_e fitted
     on the other systems' cells."""
-    systems = sorted({tuple(sorted(e)) for e in elements})
+    keys = np.array([",".join(map(str, sorted(e))) for e in elements])
+    systems = sorted(set(keys))
     glob = np.zeros(len(stats))
     per_el = np.zeros(len(stats))
     c_cells = np.zeros(len(stats))
     for sys_ in systems:
-        held = np.array([tuple(sorted(e)) == sys_ for e in elements])
+        held = keys == sys_
         rest = [e for e, h in zip(elements, held, strict=True) if not h]
         c_global, c_of = fit_elements(stats[~held], rest, start)
         held_els = [e for e, h in zip(elements, held, strict=True) if h]
@@ -125,7 +123,7 @@ def summary(cap: np.ndarray) -> dict:
 def main(argv: list[str] | None = None) -> int:
     from ase.data import chemical_symbols
 
-    from rhocat.models.ensemble import shrinkage_stats
+    from rhocat.models.ensemble import shrink_factor, shrinkage_stats
 
     ap = density_parser(__doc__)
     ap.add_argument(
@@ -155,8 +153,8 @@ def main(argv: list[str] | None = None) -> int:
                 "id": s.id,
                 "uncertainty": float(uu),
                 "c": float(cc),
-                "shrink_global": float(1.0 / (1.0 + c_global * uu * uu)),
-                "shrink": float(1.0 / (1.0 + cc * uu * uu)),
+                "shrink_global": float(shrink_factor(c_global, uu)),
+                "shrink": float(shrink_factor(cc, uu)),
                 "captured_global_pct": float(g),
                 "captured_pct": float(p),
             }
@@ -195,14 +193,14 @@ def main(argv: list[str] | None = None) -> int:
             "global": summary(captured(val_stats, np.full(len(val), c_global))),
             "per_element": summary(captured(val_stats, val_c)),
             "cells_shrink_down_0.05": int(
-                np.sum(1 / (1 + c_global * u_val**2) - 1 / (1 + val_c * u_val**2) > 0.05)
+                np.sum(shrink_factor(c_global, u_val) - shrink_factor(val_c, u_val) > 0.05)
             ),
         },
         "test": {
             "global": summary(captured(test_stats, np.full(len(test), c_global))),
             "per_element": summary(captured(test_stats, test_c)),
             "cells_shrink_down_0.05": int(
-                np.sum(1 / (1 + c_global * u_test**2) - 1 / (1 + test_c * u_test**2) > 0.05)
+                np.sum(shrink_factor(c_global, u_test) - shrink_factor(test_c, u_test) > 0.05)
             ),
         },
         "cells": {"val": cells(val, val_stats, val_c), "test": cells(test, test_stats, test_c)},

@@ -47,9 +47,7 @@ def test_a_step_without_gradient_shrinks_the_weights_by_lr_times_decay_but_not_t
         torch.testing.assert_close(p.detach(), before[name] * factor)
 
 
-def test_training_with_decay_leaves_smaller_weights_and_the_same_baseline_path(
-    real_samples, tiny_basis
-):
+def test_training_with_decay_leaves_smaller_weights_from_the_same_start(real_samples, tiny_basis):
     plain = train_model(real_samples, "basis", tiny_basis, steps=6, progress=False)
     tiny_basis["train"]["weight_decay"] = 20.0
     decayed = train_model(real_samples, "basis", tiny_basis, steps=6, progress=False)
