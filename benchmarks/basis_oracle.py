@@ -41,14 +41,11 @@ def preset_basis(name: str) -> BasisSpec:
     return BasisSpec.from_dict(resolve_config("basis", name)["model"]["basis"])
 
 
-def oracle_capture(sample, spec: BasisSpec, chunk: int = 2048) -> float:
-    """Hartree share (%) of ``sample``'s Δρ captured by its least-squares fit in ``spec``.
-
-    Minimizes Σ_G |Σ_a,k c_ak FT[φ_k](G) e^{−iG·R_a}/Ω − Δρ(G)|² / |G|² over real c
-    (one G of each ±G pair, weighted twice). Returns 100 (1 − E_H(residual)/E_H(Δρ)).
-    """
+def fit_weights(sample) -> tuple[np.ndarray, torch.Tensor]:
+    """The G vectors a Hartree-norm fit uses and their weights: ``(keep, w)``, indices into
+    ``sample``'s G list (one G of each ±G pair, G = 0 left out) and w_G = m_G/|G|² (bohr²;
+    m_G = 2 where −G is left out, else 1)."""
     g_all = np.asarray(sample.g_cart, dtype=np.float64)
-    target = np.asarray(sample.delta_rho_g, dtype=np.complex128)
     partners = inversion_partners(g_all, np.asarray(sample.cell_bohr))
     if partners is None:
         keep, mult = np.arange(len(g_all)), np.ones(len(g_all))
@@ -57,9 +54,31 @@ def oracle_capture(sample, spec: BasisSpec, chunk: int = 2048) -> float:
         mult = np.where(partners[keep] == keep, 1.0, 2.0)
     g2 = (g_all[keep] ** 2).sum(axis=1)
     nonzero = g2 > G_ZERO_TOL**2
-    keep, mult, g2 = keep[nonzero], mult[nonzero], g2[nonzero]
-    w = torch.as_tensor(mult / g2)
-    g = torch.as_tensor(g_all[keep])
+    return keep[nonzero], torch.as_tensor(mult[nonzero] / g2[nonzero])
+
+
+def hartree_weight(sample, target: np.ndarray) -> float:
+    """E = Σ_G w_G |t_G|² of ``target`` (e/bohr³ on ``sample``'s G list) with
+    :func:`fit_weights`' weights: the ``E`` of :func:`hartree_normal`, without the fit."""
+    keep, w = fit_weights(sample)
+    t = torch.as_tensor(np.asarray(target, dtype=np.complex128)[keep])
+    return float((w * (t.real**2 + t.imag**2)).sum())
+
+
+def hartree_normal(
+    sample, spec: BasisSpec, target: np.ndarray | None = None, chunk: int = 2048
+) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """Normal equations of the Hartree-norm fit of ``target`` (default: ``sample``'s Δρ(G),
+    e/bohr³) by the per-atom coefficients of ``spec``.
+
+    With Φ_G,(a,k) = FT[φ_k](G) e^{−iG·R_a}/Ω and weights w_G = 1/|G|² (G = 0 excluded; one
+    G of each ±G pair, weighted twice), returns ``(N, b, E)``: N = Re Φ^H W Φ and
+    b = Re Φ^H W t, both over columns ordered atom-major (column a·size + k), and
+    E = Σ_G w_G |t_G|², proportional to the target's Hartree energy.
+    """
+    target = np.asarray(sample.delta_rho_g if target is None else target, dtype=np.complex128)
+    keep, w = fit_weights(sample)
+    g = torch.as_tensor(np.asarray(sample.g_cart, dtype=np.float64)[keep])
     t = target[keep]
     t_re, t_im = torch.as_tensor(t.real), torch.as_tensor(t.imag)
     pos = torch.as_tensor(np.asarray(sample.positions_bohr, dtype=np.float64))
@@ -78,10 +97,33 @@ def oracle_capture(sample, spec: BasisSpec, chunk: int = 2048) -> float:
         normal += re.T @ (ws * re) + im.T @ (ws * im)
         rhs += re.T @ (w[sl] * t_re[sl]) + im.T @ (w[sl] * t_im[sl])
     total = float((w * (t_re**2 + t_im**2)).sum())
+    return normal, rhs, total
+
+
+def share_removed(
+    normal: torch.Tensor, rhs: torch.Tensor, total: float, columns: np.ndarray | None = None
+) -> float:
+    """Share (0-1) of the target's Hartree energy removed by its best fit on ``columns``
+    (indices into :func:`hartree_normal`'s columns; all when None): 1 − E(residual)/E."""
+    if columns is not None:
+        idx = torch.as_tensor(np.asarray(columns, dtype=np.int64))
+        normal, rhs = normal[idx][:, idx], rhs[idx]
+    if total <= 0.0 or len(rhs) == 0:
+        return 0.0
     ridge = 1e-10 * float(torch.diagonal(normal).mean())
-    coef = torch.linalg.solve(normal + ridge * torch.eye(n_cols, dtype=torch.float64), rhs)
+    eye = torch.eye(len(rhs), dtype=torch.float64)
+    coef = torch.linalg.solve(normal + ridge * eye, rhs)
     residual = total - 2.0 * float(coef @ rhs) + float(coef @ (normal @ coef))
-    return 100.0 * (1.0 - residual / total)
+    return 1.0 - residual / total
+
+
+def oracle_capture(sample, spec: BasisSpec, chunk: int = 2048) -> float:
+    """Hartree share (%) of ``sample``'s Δρ captured by its least-squares fit in ``spec``.
+
+    Minimizes Σ_G |Σ_a,k c_ak FT[φ_k](G) e^{−iG·R_a}/Ω − Δρ(G)|² / |G|² over real c
+    (one G of each ±G pair, weighted twice). Returns 100 (1 − E_H(residual)/E_H(Δρ)).
+    """
+    return 100.0 * share_removed(*hartree_normal(sample, spec, chunk=chunk))
 
 
 def summarize(values: list[float], ids: list[str]) -> dict:
