@@ -100,19 +100,30 @@ def hartree_normal(
     return normal, rhs, total
 
 
+def fit_coefficients(
+    normal: torch.Tensor, rhs: torch.Tensor, columns: np.ndarray | None = None
+) -> torch.Tensor:
+    """The least-squares coefficients on ``columns`` (all when None) from
+    :func:`hartree_normal`'s ``N`` and ``b``: (N + εI)⁻¹ b, ε = 1e-10 of N's mean diagonal."""
+    if columns is not None:
+        idx = torch.as_tensor(np.asarray(columns, dtype=np.int64))
+        normal, rhs = normal[idx][:, idx], rhs[idx]
+    ridge = 1e-10 * float(torch.diagonal(normal).mean())
+    eye = torch.eye(len(rhs), dtype=torch.float64)
+    return torch.linalg.solve(normal + ridge * eye, rhs)
+
+
 def share_removed(
     normal: torch.Tensor, rhs: torch.Tensor, total: float, columns: np.ndarray | None = None
 ) -> float:
     """Share (0-1) of the target's Hartree energy removed by its best fit on ``columns``
     (indices into :func:`hartree_normal`'s columns; all when None): 1 − E(residual)/E."""
+    if total <= 0.0 or (columns is not None and len(columns) == 0):
+        return 0.0
     if columns is not None:
         idx = torch.as_tensor(np.asarray(columns, dtype=np.int64))
         normal, rhs = normal[idx][:, idx], rhs[idx]
-    if total <= 0.0 or len(rhs) == 0:
-        return 0.0
-    ridge = 1e-10 * float(torch.diagonal(normal).mean())
-    eye = torch.eye(len(rhs), dtype=torch.float64)
-    coef = torch.linalg.solve(normal + ridge * eye, rhs)
+    coef = fit_coefficients(normal, rhs)
     residual = total - 2.0 * float(coef @ rhs) + float(coef @ (normal @ coef))
     return 1.0 - residual / total
 

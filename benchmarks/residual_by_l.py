@@ -13,6 +13,10 @@ Hartree energy the fit removes (0-1) is written:
 - ``le1``, ``le2``: every column up to l = 1, 2; ``all``: the whole basis (how much of r the
   basis can represent at all).
 
+``q_l0_e`` is the charge (e, per atom in the structure's order) of the ``l0`` fit: electrons
+the prediction left off (positive) or put too many on (negative) each atom, as far as the
+spherical part says.
+
 Summaries pool f over a group's structures weighted by each residual's Hartree energy, so
 they say where the group's missing Hartree energy sits; groups: ``val``, ``test iodides``,
 ``test other``. Density only, no SCF.
@@ -31,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from basis_oracle import hartree_normal, hartree_weight, share_removed  # noqa: E402
+from basis_oracle import fit_coefficients, hartree_normal, hartree_weight, share_removed  # noqa: E402
 from shrink_curve import density_parser, load_ensemble, val_and_test  # noqa: E402
 
 IODINE = 53
@@ -73,9 +77,20 @@ def residual_row(model, sample) -> dict:
     e_delta = hartree_weight(sample, delta)
     row = {"u": float(u), "shrink": s, "e_residual": e_res, "e_delta": e_delta}
     row["captured_pct"] = 100.0 * (1.0 - e_res / e_delta) if e_delta > 0 else 0.0
-    for name, cols in subset_columns(spec, sample.numbers).items():
-        row[name] = share_removed(normal, rhs, e_res, cols)
+    cols = subset_columns(spec, sample.numbers)
+    for name, c in cols.items():
+        row[name] = share_removed(normal, rhs, e_res, c)
+    row["q_l0_e"] = atom_charges(spec, fit_coefficients(normal, rhs, cols["l0"]).numpy())
     return row
+
+
+def atom_charges(spec, l0_coefficients: np.ndarray) -> list[float]:
+    """Per atom, the charge (e; electrons counted positive, as ρ) of the l = 0 fit whose
+    coefficients (atom-major, ``spec.n_alpha`` per atom) are given: Σ_k c_ak ∫φ_k d³r."""
+    from rhocat.models.basis import monopoles
+
+    per_atom = np.asarray(l0_coefficients).reshape(-1, spec.n_alpha)
+    return [float(q) for q in per_atom @ monopoles(spec)]
 
 
 def pooled(rows: list[dict]) -> dict:

@@ -10,13 +10,13 @@ import pytest
 import torch
 
 from rhocat.data.sample import DensitySample
-from rhocat.models.basis import BasisSpec, evaluate_g, l_of_column
+from rhocat.models.basis import BasisSpec, evaluate_g, l_of_column, monopoles
 from rhocat.qe.gvectors import fft_grid_shape, g_cartesian, miller_indices
 from tests.benchmarks.shared import DATASET, MODEL, needs_dataset
 
 # isort: split
 import residual_by_l  # benchmarks/ is on the path (tests.benchmarks.shared)
-from basis_oracle import hartree_normal, hartree_weight, share_removed
+from basis_oracle import fit_coefficients, hartree_normal, hartree_weight, share_removed
 
 SPEC = BasisSpec(l_max=2, n_alpha=3, alpha_min=0.4, ratio=2.0)
 NUMBERS = np.array([53, 29])  # I and Cu
@@ -61,6 +61,23 @@ def test_a_spherical_density_on_iodine_is_found_in_iodines_l0_columns():
     assert f["l0_other"] < 0.9  # Cu's spheres cannot stand in for iodine's
 
 
+def test_the_spherical_fit_returns_the_charge_on_each_atom():
+    cell, pos, miller = _cell()
+    l_col = l_of_column(SPEC)
+    coeffs = np.zeros((2, SPEC.size))
+    coeffs[0, l_col == 0] = [0.3, -0.2, 0.5]  # iodine gains, Cu loses half of it
+    coeffs[1, l_col == 0] = [-0.1, 0.05, -0.2]
+    g = torch.as_tensor(g_cartesian(cell, miller))
+    vol = abs(np.linalg.det(cell))
+    delta = evaluate_g(SPEC, torch.as_tensor(coeffs), torch.as_tensor(pos), g, vol).numpy()
+    normal, rhs, _ = hartree_normal(_sample(delta, cell, pos, miller), SPEC)
+    cols = residual_by_l.subset_columns(SPEC, NUMBERS)["l0"]
+    q = residual_by_l.atom_charges(SPEC, fit_coefficients(normal, rhs, cols).numpy())
+    expected = coeffs[:, l_col == 0] @ monopoles(SPEC)
+    np.testing.assert_allclose(q, expected, rtol=1e-5)
+    assert q[0] > 0 > q[1]
+
+
 def test_an_l2_density_is_not_spherical():
     l_col = l_of_column(SPEC)
     keep = np.zeros((2, SPEC.size))
@@ -102,3 +119,4 @@ def test_on_a_dataset_cell_the_residual_is_the_one_the_captured_share_counts(tmp
     assert all(0.0 <= a <= b + 1e-9 <= 1.0 + 1e-9 for a, b in itertools.pairwise(shares))
     assert cell["l0_I"] <= cell["l0"] + 1e-9 and cell["l0_other"] <= cell["l0"] + 1e-9
     assert res["summary"]["val"]["l0"] == pytest.approx(cell["l0"])
+    assert len(cell["q_l0_e"]) == 2  # one charge per atom of the cell
