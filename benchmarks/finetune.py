@@ -137,6 +137,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--members", default="0,1,2,3,4", help="member indices to train here")
     ap.add_argument(
+        "--add-charge-eq",
+        action="store_true",
+        help="give each fine-tuned member a charge-equilibration head (starting at no transfer)",
+    )
+    ap.add_argument(
         "--seed-offset", type=int, default=0, help="member k trains with seed k + this [0]"
     )
     ap.add_argument("--n-members", type=int, default=5)
@@ -156,8 +161,13 @@ def main(argv: list[str] | None = None) -> int:
     config = _config(args, ap)
     members = [int(m) for m in args.members.split(",") if m]
     init = load_model(args.init) if members and args.init else None  # read once for all
+    if args.add_charge_eq and not args.init:
+        ap.error("--add-charge-eq adds a head to the members of --init")
     for k in members:
-        _train_one(samples, args, config, k, init.member(k) if init else None)
+        start = init.member(k) if init else None
+        if start is not None and args.add_charge_eq:
+            start = with_charge_equilibration(start)
+        _train_one(samples, args, config, k, start)
     if args.evaluate is None:
         return 0
     if not all(member_path(args.output, k).is_file() for k in range(args.n_members)):
@@ -194,6 +204,24 @@ def _config(args, ap) -> dict:
     given = {"lr": args.lr, "batch_size": args.batch_size, "loss": args.loss}
     train.update({k: v for k, v in given.items() if v is not None})
     return config
+
+
+def with_charge_equilibration(member):
+    """A copy of the basis model ``member`` with a charge-equilibration head
+    (:class:`rhocat.models.equivariant.ChargeEquilibration`) whose χ starts at zero, so the
+    copy predicts exactly what ``member`` does until it is trained; metadata kept."""
+    import copy
+
+    config = {**copy.deepcopy(member.config), "charge_equilibration": True}
+    net = type(member)(config, member.elements)
+    missing, unexpected = net.load_state_dict(member.state_dict(), strict=False)
+    if unexpected or any(not k.startswith("charge_eq.") for k in missing):
+        raise ValueError(f"not a basis model without the head: {missing}, {unexpected}")
+    net.metadata = copy.deepcopy(member.metadata)
+    for name in ("becsum_model",):
+        if getattr(member, name, None) is not None:
+            setattr(net, name, copy.deepcopy(getattr(member, name)))
+    return net
 
 
 def _short(fig: dict) -> dict:
