@@ -77,6 +77,38 @@ def test_members_are_fine_tuned_and_evaluated_against_the_start(tmp_path):
     assert report["trained"]["val"]["cells"] != report["compare"]["val"]["cells"]
 
 
+@needs_dataset
+def test_a_member_given_the_charge_head_predicts_as_before_and_then_learns_a_transfer(tmp_path):
+    import numpy as np
+
+    from rhocat.data.store import Dataset
+    from rhocat.train import load_model
+    from rhocat.train.ensemble import member_path
+
+    shipped = load_model(MODEL).member(0)
+    net = finetune.with_charge_equilibration(shipped)
+    assert net.charge_eq is not None and shipped.charge_eq is None
+    smp = Dataset(DATASET).load("zincblende-CrAs")
+    g = np.asarray(smp.g_cart)[:300]
+    args = (smp.numbers, smp.positions_bohr, smp.cell_bohr, g)
+    np.testing.assert_array_equal(net.delta_rho_g(*args), shipped.delta_rho_g(*args))
+    assert net.metadata == shipped.metadata
+
+    snap = tmp_path / "snap.json"
+    snap.write_text(json.dumps({"train": ["zincblende-CrAs", "CsCl-CuAs"],
+                                "val": ["rocksalt-CrN"], "test_binary": []}))  # fmt: skip
+    out = tmp_path / "ce.pt"
+    argv = [str(DATASET), "--snapshot", str(snap), "--init", str(MODEL), "--steps", "3",
+            "--n-members", "2", "--members", "0", "--add-charge-eq", "-o", str(out)]  # fmt: skip
+    assert finetune.main(argv) == 0
+    tuned = load_model(member_path(out, 0))
+    assert tuned.config["charge_equilibration"] is True
+    chi = tuned.charge_eq.chi.weight
+    assert torch.count_nonzero(chi) > 0  # the head trained away from "no transfer"
+    with pytest.raises(SystemExit):  # a head needs members to add it to
+        finetune.main([str(DATASET), "--snapshot", str(snap), "--add-charge-eq", "-o", str(out)])
+
+
 def test_members_from_scratch_take_the_config_and_the_command_line(tmp_path):
     from rhocat.train import load_model
     from rhocat.train.ensemble import member_path
