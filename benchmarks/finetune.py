@@ -5,7 +5,9 @@ learning-rate schedule, :func:`rhocat.train.train_ensemble` with ``init_from``) 
 snapshot's train split; without ``--init`` member k trains from scratch with seed k and
 ``--config`` (a training configuration, :func:`rhocat.train.config.resolve_config`).
 ``--oversample Cr=3`` puts every training structure containing Cr into the list three
-times, so that it is drawn three times as often. Members train one per
+times, so that it is drawn three times as often. ``--add-charge-eq`` gives each member of
+INIT a charge-equilibration head before its fine-tuning (χ = 0: the same prediction until
+trained; :func:`with_charge_equilibration`). Members train one per
 ``--members`` entry (run two processes with disjoint lists to use two cores); a rerun skips
 finished members and resumes interrupted ones.
 
@@ -218,9 +220,8 @@ def with_charge_equilibration(member):
     if unexpected or any(not k.startswith("charge_eq.") for k in missing):
         raise ValueError(f"not a basis model without the head: {missing}, {unexpected}")
     net.metadata = copy.deepcopy(member.metadata)
-    for name in ("becsum_model",):
-        if getattr(member, name, None) is not None:
-            setattr(net, name, copy.deepcopy(getattr(member, name)))
+    if getattr(member, "becsum_model", None) is not None:
+        net.becsum_model = copy.deepcopy(member.becsum_model)
     return net
 
 
