@@ -100,14 +100,22 @@ def hartree_normal(
     return normal, rhs, total
 
 
+def _restrict(
+    normal: torch.Tensor, rhs: torch.Tensor, columns: np.ndarray | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``N`` and ``b`` of :func:`hartree_normal` on ``columns`` only (as they are when None)."""
+    if columns is None:
+        return normal, rhs
+    idx = torch.as_tensor(np.asarray(columns, dtype=np.int64))
+    return normal[idx][:, idx], rhs[idx]
+
+
 def fit_coefficients(
     normal: torch.Tensor, rhs: torch.Tensor, columns: np.ndarray | None = None
 ) -> torch.Tensor:
     """The least-squares coefficients on ``columns`` (all when None) from
     :func:`hartree_normal`'s ``N`` and ``b``: (N + εI)⁻¹ b, ε = 1e-10 of N's mean diagonal."""
-    if columns is not None:
-        idx = torch.as_tensor(np.asarray(columns, dtype=np.int64))
-        normal, rhs = normal[idx][:, idx], rhs[idx]
+    normal, rhs = _restrict(normal, rhs, columns)
     ridge = 1e-10 * float(torch.diagonal(normal).mean())
     eye = torch.eye(len(rhs), dtype=torch.float64)
     return torch.linalg.solve(normal + ridge * eye, rhs)
@@ -120,9 +128,7 @@ def share_removed(
     (indices into :func:`hartree_normal`'s columns; all when None): 1 − E(residual)/E."""
     if total <= 0.0 or (columns is not None and len(columns) == 0):
         return 0.0
-    if columns is not None:
-        idx = torch.as_tensor(np.asarray(columns, dtype=np.int64))
-        normal, rhs = normal[idx][:, idx], rhs[idx]
+    normal, rhs = _restrict(normal, rhs, columns)
     coef = fit_coefficients(normal, rhs)
     residual = total - 2.0 * float(coef @ rhs) + float(coef @ (normal @ coef))
     return 1.0 - residual / total

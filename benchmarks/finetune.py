@@ -214,8 +214,10 @@ def with_charge_equilibration(member):
     copy predicts exactly what ``member`` does until it is trained; metadata kept."""
     import copy
 
+    from rhocat.models.registry import build_model
+
     config = {**copy.deepcopy(member.config), "charge_equilibration": True}
-    net = type(member)(config, member.elements)
+    net = build_model(member.kind, config, member.elements)
     missing, unexpected = net.load_state_dict(member.state_dict(), strict=False)
     if unexpected or any(not k.startswith("charge_eq.") for k in missing):
         raise ValueError(f"not a basis model without the head: {missing}, {unexpected}")

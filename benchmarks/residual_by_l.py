@@ -72,7 +72,7 @@ def residual_row(model, sample) -> dict:
     mean, u = unshrunk_mean(model, sample)
     s = float(shrink_factor(float(model.config["shrink_c"]), u))
     delta = np.asarray(sample.delta_rho_g)
-    spec = model.member(0).spec
+    spec = model.spec  # the members' basis
     normal, rhs, e_res = hartree_normal(sample, spec, target=delta - s * mean)
     e_delta = hartree_weight(sample, delta)
     row = {"u": float(u), "shrink": s, "e_residual": e_res, "e_delta": e_delta}
@@ -105,10 +105,6 @@ def pooled(rows: list[dict]) -> dict:
     return out
 
 
-def has_iodine(sample) -> bool:
-    return IODINE in set(int(z) for z in sample.numbers)
-
-
 def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
@@ -119,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     groups: dict[str, list[dict]] = {"val": [], "test iodides": [], "test other": []}
     cells: dict[str, dict] = {}
     jobs = [("val", smp) for smp in val] + [
-        ("test iodides" if has_iodine(smp) else "test other", smp) for smp in test
+        ("test iodides" if "I" in smp.elements else "test other", smp) for smp in test
     ]
     for group, smp in tqdm(jobs, desc="residuals", unit="cell"):
         row = residual_row(model, smp)
