@@ -37,3 +37,28 @@ def predict_on_random_g(model, atoms, shrink_c: float | None = None):
         g,
         shrink_c,
     )
+
+
+def two_atom_cell():
+    """An fcc cell (a = 8.2 bohr) with two atoms and no inversion centre, and its Miller
+    indices at a 40 Ry cutoff: ``(cell_bohr, positions_bohr, miller)``."""
+    import numpy as np
+
+    from rhocat.qe.gvectors import miller_indices
+
+    cell = np.array([[0.0, 4.1, 4.1], [4.1, 0.0, 4.1], [4.1, 4.1, 0.0]])
+    pos = np.array([[0.0, 0.0, 0.0], [2.1, 1.9, 2.05]])
+    return cell, pos, miller_indices(cell, 40.0)
+
+
+def sample_with_delta(delta_g, cell, pos, miller, numbers):
+    """A :class:`DensitySample` of atoms ``numbers`` whose Δρ(G) is ``delta_g`` (e/bohr³;
+    ρ_ACS = 0 off G = 0), on :func:`two_atom_cell`'s 40 Ry grid."""
+    import numpy as np
+
+    from rhocat.data.sample import DensitySample
+    from rhocat.qe.gvectors import fft_grid_shape
+
+    acs = np.zeros(len(miller), complex)
+    return DensitySample("x", np.asarray(numbers), pos, cell, miller, delta_g[None], acs,
+                         fft_grid_shape(cell, 40.0))  # fmt: skip

@@ -11,7 +11,8 @@ import torch
 
 from rhocat.data.sample import DensitySample
 from rhocat.models.basis import BasisSpec, evaluate_g
-from rhocat.qe.gvectors import fft_grid_shape, g_cartesian, miller_indices
+from rhocat.qe.gvectors import g_cartesian
+from tests.benchmarks.shared import sample_with_delta, two_atom_cell
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from basis_oracle import oracle_capture  # noqa: E402
@@ -20,16 +21,8 @@ SPEC = BasisSpec(l_max=2, n_alpha=3, alpha_min=0.4, ratio=2.0)
 
 
 def _sample(delta_g: np.ndarray, cell, pos, miller) -> DensitySample:
-    """A sample whose Δρ(G) is ``delta_g`` (ρ_ACS = 0 off G = 0)."""
-    acs = np.zeros(len(miller), complex)
-    return DensitySample("x", np.array([14, 6]), pos, cell, miller, delta_g[None], acs,
-                         fft_grid_shape(cell, 40.0))  # fmt: skip
-
-
-def _cell():
-    cell = np.array([[0.0, 4.1, 4.1], [4.1, 0.0, 4.1], [4.1, 4.1, 0.0]])
-    pos = np.array([[0.0, 0.0, 0.0], [2.1, 1.9, 2.05]])  # no inversion centre
-    return cell, pos, miller_indices(cell, 40.0)
+    """A Si–C sample whose Δρ(G) is ``delta_g``."""
+    return sample_with_delta(delta_g, cell, pos, miller, [14, 6])
 
 
 def _in_basis(cell, pos, miller, seed: int) -> np.ndarray:
@@ -40,14 +33,14 @@ def _in_basis(cell, pos, miller, seed: int) -> np.ndarray:
 
 
 def test_a_density_in_the_basis_is_captured_whole():
-    cell, pos, miller = _cell()
+    cell, pos, miller = two_atom_cell()
     delta = _in_basis(cell, pos, miller, seed=0)
     assert oracle_capture(_sample(delta, cell, pos, miller), SPEC) == pytest.approx(100.0, abs=1e-6)
 
 
 def test_a_density_partly_outside_the_basis_is_captured_in_part():
     """A plane wave outside the span keeps the fit below 100%; what lies in the span is found."""
-    cell, pos, miller = _cell()
+    cell, pos, miller = two_atom_cell()
     delta = _in_basis(cell, pos, miller, seed=1)
     g = g_cartesian(cell, miller)
     # the shortest G ≠ 0; a stable sort keeps ties in index order on every CPU (the default

@@ -11,8 +11,14 @@ import torch
 
 from rhocat.data.sample import DensitySample
 from rhocat.models.basis import BasisSpec, evaluate_g, l_of_column, monopoles
-from rhocat.qe.gvectors import fft_grid_shape, g_cartesian, miller_indices
-from tests.benchmarks.shared import DATASET, MODEL, needs_dataset
+from rhocat.qe.gvectors import g_cartesian
+from tests.benchmarks.shared import (
+    DATASET,
+    MODEL,
+    needs_dataset,
+    sample_with_delta,
+    two_atom_cell,
+)
 
 # isort: split
 import residual_by_l  # benchmarks/ is on the path (tests.benchmarks.shared)
@@ -22,16 +28,8 @@ SPEC = BasisSpec(l_max=2, n_alpha=3, alpha_min=0.4, ratio=2.0)
 NUMBERS = np.array([53, 29])  # I and Cu
 
 
-def _cell():
-    cell = np.array([[0.0, 4.1, 4.1], [4.1, 0.0, 4.1], [4.1, 4.1, 0.0]])
-    pos = np.array([[0.0, 0.0, 0.0], [2.1, 1.9, 2.05]])  # no inversion centre
-    return cell, pos, miller_indices(cell, 40.0)
-
-
 def _sample(delta_g, cell, pos, miller) -> DensitySample:
-    acs = np.zeros(len(miller), complex)
-    return DensitySample("x", NUMBERS, pos, cell, miller, delta_g[None], acs,
-                         fft_grid_shape(cell, 40.0))  # fmt: skip
+    return sample_with_delta(delta_g, cell, pos, miller, NUMBERS)
 
 
 def _density(cell, pos, miller, keep) -> np.ndarray:
@@ -43,7 +41,7 @@ def _density(cell, pos, miller, keep) -> np.ndarray:
 
 
 def _shares(keep) -> dict[str, float]:
-    cell, pos, miller = _cell()
+    cell, pos, miller = two_atom_cell()
     smp = _sample(_density(cell, pos, miller, keep), cell, pos, miller)
     normal, rhs, total = hartree_normal(smp, SPEC)
     assert total == pytest.approx(hartree_weight(smp, smp.delta_rho_g), rel=1e-12)
@@ -62,7 +60,7 @@ def test_a_spherical_density_on_iodine_is_found_in_iodines_l0_columns():
 
 
 def test_the_spherical_fit_returns_the_charge_on_each_atom():
-    cell, pos, miller = _cell()
+    cell, pos, miller = two_atom_cell()
     l_col = l_of_column(SPEC)
     coeffs = np.zeros((2, SPEC.size))
     coeffs[0, l_col == 0] = [0.3, -0.2, 0.5]  # iodine gains, Cu loses half of it
