@@ -11,7 +11,18 @@ pytestmark = [pytest.mark.slow, pytest.mark.needs_pw]
 
 def test_quick_demo_runs_every_stage(tmp_path):
     out = tmp_path / "demo"
-    cmd = [sys.executable, "-m", "rhocat.cli.main", "demo", "--quick", "-o", str(out)]
+    # One MPI rank: under `make test` another test runs beside it on the other core.
+    cmd = [
+        sys.executable,
+        "-m",
+        "rhocat.cli.main",
+        "demo",
+        "--quick",
+        "--ranks",
+        "1",
+        "-o",
+        str(out),
+    ]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert p.returncode == 0, p.stderr[-3000:]
     for stage in ("3/6 ground-truth DFT", "4/6 training", "5/6 warm-started SCF", "6/6 report"):
