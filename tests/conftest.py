@@ -138,6 +138,10 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if PW_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.needs_pw)
+    # Tests that run for minutes go first (a stable sort keeps the rest in order): under
+    # `pytest -n 2 --dist loadfile` their file then starts at once, beside the others,
+    # instead of last, alone on one core while the other idles.
+    items.sort(key=lambda item: item.get_closest_marker("scheduled_first") is None)
 
 
 def _tool_markers(item) -> list[str]:

@@ -53,3 +53,15 @@ def test_in_ci_a_skip_of_a_tool_test_fails(tmp_path, ci):
     assert "1 failed, 1 skipped, 1 error" in out, out
     assert "CI: skipped a test marked aiida: no profile today" in out
     assert "CI: pw.x is not installed" in out
+
+
+def test_a_test_scheduled_first_is_collected_before_the_others(tmp_path):
+    (tmp_path / "conftest.py").write_text(CONFTEST.read_text())
+    (tmp_path / "test_a.py").write_text("def test_one():\n    pass\n\ndef test_two():\n    pass\n")
+    (tmp_path / "test_b.py").write_text(
+        "import pytest\n\n@pytest.mark.scheduled_first\ndef test_long():\n    pass\n"
+    )
+    cmd = [sys.executable, "-m", "pytest", "-q", "--collect-only", "-p", "no:cacheprovider"]
+    p = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
+    ids = [line for line in p.stdout.splitlines() if "::" in line]
+    assert ids == ["test_b.py::test_long", "test_a.py::test_one", "test_a.py::test_two"], p.stdout

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-pytestmark = [pytest.mark.slow, pytest.mark.needs_pw]
+pytestmark = [pytest.mark.slow, pytest.mark.needs_pw, pytest.mark.scheduled_first]
 
 
 def test_quick_demo_runs_every_stage(tmp_path):

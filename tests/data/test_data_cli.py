@@ -156,10 +156,22 @@ def _pw_processes_under(path: Path) -> list[str]:
                     continue
                 state, ppid = fields[:2]
                 if state not in ("Z", "X"):
-                    out.append(f"{pid} {state} {ppid}")
+                    out.append(f"{pid} {state} {ppid} (parent: {_describe(int(ppid))})")
         except OSError:
             continue
     return out
+
+
+def _describe(pid: int) -> str:
+    """A process's state, command line and threads' states, for a failure message."""
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:200]
+        threads = [
+            (proc_stat(int(t.name)) or ["?"])[0] for t in Path(f"/proc/{pid}/task").iterdir()
+        ]
+    except OSError:
+        return "gone"
+    return f"state {(proc_stat(pid) or ['?'])[0]}, threads {''.join(threads)}, {cmd}"
 
 
 def _finished_entries(entries: Path) -> dict[str, tuple[int, int]]:
