@@ -39,7 +39,7 @@ $(STAMP): pyproject.toml setup.py src/rhocat/qe/_hpsort.c
 	@touch $(STAMP)
 
 test: setup chromium
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile -p no:cacheprovider -m "not long" --durations=25
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder -p no:cacheprovider -m "not long" --durations=25
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -x -m "not slow and not aiida and not long"

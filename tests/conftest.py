@@ -138,10 +138,26 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if PW_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.needs_pw)
-    # Tests that run for minutes go first (a stable sort keeps the rest in order): under
-    # `pytest -n 2 --dist loadfile` their file then starts at once, beside the others,
-    # instead of last, alone on one core while the other idles.
-    items.sort(key=lambda item: item.get_closest_marker("scheduled_first") is None)
+    items[:] = _in_schedule_order(items)
+
+
+def _in_schedule_order(items: list) -> list:
+    """``items`` grouped by file: first the files with a test marked ``scheduled_first``,
+    then the others by their number of tests, most first (ties in collection order).
+
+    `make test` runs `pytest -n 2 --dist loadfile --no-loadscope-reorder`, so xdist hands
+    out files in this order. Its own order (by number of tests alone) started the quick
+    demo, one test that runs for minutes, last, alone on one core while the other idled.
+    """
+    files: dict[str, list] = {}
+    for item in items:
+        files.setdefault(item.nodeid.split("::")[0], []).append(item)
+
+    def later(name: str) -> tuple[bool, int]:
+        marked = any(i.get_closest_marker("scheduled_first") for i in files[name])
+        return (not marked, -len(files[name]))
+
+    return [item for name in sorted(files, key=later) for item in files[name]]
 
 
 def _tool_markers(item) -> list[str]:

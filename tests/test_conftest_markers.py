@@ -61,7 +61,16 @@ def test_a_test_scheduled_first_is_collected_before_the_others(tmp_path):
     (tmp_path / "test_b.py").write_text(
         "import pytest\n\n@pytest.mark.scheduled_first\ndef test_long():\n    pass\n"
     )
+    (tmp_path / "test_c.py").write_text("".join(f"def test_{k}():\n    pass\n" for k in "xyz"))
     cmd = [sys.executable, "-m", "pytest", "-q", "--collect-only", "-p", "no:cacheprovider"]
     p = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
     ids = [line for line in p.stdout.splitlines() if "::" in line]
-    assert ids == ["test_b.py::test_long", "test_a.py::test_one", "test_a.py::test_two"], p.stdout
+    # the marked file, then the others by their number of tests (as xdist would order them)
+    assert ids == [
+        "test_b.py::test_long",
+        "test_c.py::test_x",
+        "test_c.py::test_y",
+        "test_c.py::test_z",
+        "test_a.py::test_one",
+        "test_a.py::test_two",
+    ], p.stdout
