@@ -147,7 +147,8 @@ def _in_schedule_order(items: list) -> list:
 
     `make test` runs `pytest -n 2 --dist loadfile --no-loadscope-reorder`, so xdist hands
     out files in this order. Its own order (by number of tests alone) started the quick
-    demo, one test that runs for minutes, last, alone on one core while the other idled.
+    demo, one test of about 3 minutes, among the last files, where it could end the run
+    alone on one core.
     """
     files: dict[str, list] = {}
     for item in items:
