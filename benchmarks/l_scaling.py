@@ -41,6 +41,7 @@ def l_parts(model, sample) -> tuple[np.ndarray, float]:
     import torch
 
     from rhocat.models.basis import evaluate_g, l_of_column
+    from rhocat.models.ensemble import unshrunk_mean
 
     z = torch.as_tensor(np.asarray(sample.numbers), dtype=torch.long)
     pos = np.asarray(sample.positions_bohr, dtype=np.float64)
@@ -49,10 +50,9 @@ def l_parts(model, sample) -> tuple[np.ndarray, float]:
     volume = abs(float(np.linalg.det(cell)))
     l_col = l_of_column(model.spec)
     pos_t, g_t = torch.as_tensor(pos), torch.as_tensor(g)
+    _, u = unshrunk_mean(model, sample)
     with torch.inference_mode():
-        coeffs = model.member_coefficients(z, pos, cell)
-        u = float(model._uncertainty(coeffs, pos, g, volume))
-        mean = coeffs.mean(dim=0)
+        mean = model.member_coefficients(z, pos, cell).mean(dim=0)
         parts = []
         for ell in range(int(l_col.max()) + 1):
             keep = torch.as_tensor(l_col == ell)
