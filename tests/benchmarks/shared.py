@@ -62,3 +62,11 @@ def sample_with_delta(delta_g, cell, pos, miller, numbers):
     acs = np.zeros(len(miller), complex)
     return DensitySample("x", np.asarray(numbers), pos, cell, miller, delta_g[None], acs,
                          fft_grid_shape(cell, 40.0))  # fmt: skip
+
+
+def small_spec():
+    """A small basis (l ≤ 2, 3 exponents from 0.4 bohr⁻², ratio 2) for fits on
+    :func:`two_atom_cell` that run in milliseconds."""
+    from rhocat.models.basis import BasisSpec
+
+    return BasisSpec(l_max=2, n_alpha=3, alpha_min=0.4, ratio=2.0)

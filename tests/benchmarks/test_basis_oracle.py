@@ -10,14 +10,14 @@ import pytest
 import torch
 
 from rhocat.data.sample import DensitySample
-from rhocat.models.basis import BasisSpec, evaluate_g
+from rhocat.models.basis import evaluate_g
 from rhocat.qe.gvectors import g_cartesian
-from tests.benchmarks.shared import sample_with_delta, two_atom_cell
+from tests.benchmarks.shared import sample_with_delta, small_spec, two_atom_cell
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from basis_oracle import oracle_capture  # noqa: E402
 
-SPEC = BasisSpec(l_max=2, n_alpha=3, alpha_min=0.4, ratio=2.0)
+SPEC = small_spec()
 
 
 def _sample(delta_g: np.ndarray, cell, pos, miller) -> DensitySample:

@@ -10,13 +10,14 @@ import pytest
 import torch
 
 from rhocat.data.sample import DensitySample
-from rhocat.models.basis import BasisSpec, evaluate_g, l_of_column, monopoles
+from rhocat.models.basis import evaluate_g, l_of_column, monopoles
 from rhocat.qe.gvectors import g_cartesian
 from tests.benchmarks.shared import (
     DATASET,
     MODEL,
     needs_dataset,
     sample_with_delta,
+    small_spec,
     two_atom_cell,
 )
 
@@ -24,7 +25,7 @@ from tests.benchmarks.shared import (
 import residual_by_l  # benchmarks/ is on the path (tests.benchmarks.shared)
 from basis_oracle import fit_coefficients, hartree_normal, hartree_weight, share_removed
 
-SPEC = BasisSpec(l_max=2, n_alpha=3, alpha_min=0.4, ratio=2.0)
+SPEC = small_spec()
 NUMBERS = np.array([53, 29])  # I and Cu
 
 
