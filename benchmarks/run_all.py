@@ -30,8 +30,25 @@ DEFAULT = [
 ]
 
 
+def parse_jobs(argv: list[str]) -> list[tuple[str, list[str]]]:
+    """The (script name, arguments) pairs to run: the named benchmarks with no arguments,
+    or :data:`DEFAULT`. A name with no script here is a usage error (exit 2), before
+    anything runs or ``results.json`` is written."""
+    import argparse
+
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("names", nargs="*", help="benchmark scripts (default: make bench's list)")
+    names = [n.removesuffix(".py") for n in ap.parse_args(argv).names]
+    missing = [n for n in names if not (HERE / f"{n}.py").is_file()]
+    if missing:
+        ap.error(f"no benchmark named {', '.join(missing)} in {HERE}")
+    return [(n, []) for n in names] or DEFAULT
+
+
 def main(argv: list[str]) -> int:
-    jobs = [(n.removesuffix(".py"), []) for n in argv] or DEFAULT
+    jobs = parse_jobs(argv)
     results: dict[str, object] = {}
     for name, extra in jobs:
         script = HERE / f"{name}.py"

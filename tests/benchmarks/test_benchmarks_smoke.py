@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
-SCRIPTS = sorted(p.name for p in BENCH.glob("*.py") if p.name != "run_all.py")
+SCRIPTS = sorted(p.name for p in BENCH.glob("*.py"))
 
 
 def _run(args: list[str], timeout: float = 600) -> subprocess.CompletedProcess:
@@ -60,6 +60,12 @@ def test_script_starts_and_documents_its_arguments(script, help_of_every_script)
     got = help_of_every_script[script]
     assert got["code"] == 0, got["stderr"]
     assert got["stdout"].startswith("usage:"), got["stdout"][:500]
+
+
+def test_run_all_refuses_an_unknown_name_before_running_anything(tmp_path):
+    p = _run([str(BENCH / "run_all.py"), "no_such_benchmark"], timeout=60)
+    assert p.returncode == 2 and "no benchmark named no_such_benchmark" in p.stderr
+    assert "running" not in p.stderr and "Traceback" not in p.stderr
 
 
 def test_run_all_names_existing_scripts():
