@@ -14,7 +14,6 @@ missing share (100 − captured), and the cells with the largest errors. Density
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from iodide_charges import voronoi_charges  # noqa: E402
-from shrink_curve import density_parser, load_ensemble, val_and_test  # noqa: E402
+from shrink_curve import density_parser, load_ensemble, val_and_test, write_report  # noqa: E402
 
 WORST = 10
 
@@ -78,15 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     for split, samples in (("val", val), ("test", test)):
         for smp in tqdm(samples, desc=split, unit="cell"):
             cells[split][smp.id] = error_row(model, smp)
-    out = {
-        "model": args.model,
-        "snapshot": args.snapshot,
-        "shrink_c": float(model.config["shrink_c"]),
-        "summary": {split: split_summary(rows) for split, rows in cells.items()},
-        "cells": cells,
-    }
-    Path(args.output).write_text(json.dumps(out, indent=1))
-    print(json.dumps(out["summary"], indent=1))
+    summary = {split: split_summary(rows) for split, rows in cells.items()}
+    write_report(args, model, summary, cells)
     return 0
 
 

@@ -28,7 +28,6 @@ they say where the group's missing Hartree energy sits; groups: ``val``, ``test 
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -36,7 +35,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from basis_oracle import fit_coefficients, hartree_normal, hartree_weight, share_removed  # noqa: E402
-from shrink_curve import density_parser, load_ensemble, val_and_test  # noqa: E402
+from shrink_curve import density_parser, load_ensemble, val_and_test, write_report  # noqa: E402
 
 IODINE = 53
 SUBSETS = ("l0", "l0_I", "l0_other", "le1", "le2", "all")
@@ -121,15 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         row = residual_row(model, smp)
         groups[group].append(row)
         cells[smp.id] = {"group": group, **row}
-    report = {
-        "model": args.model,
-        "snapshot": args.snapshot,
-        "shrink_c": float(model.config["shrink_c"]),
-        "summary": {g: pooled(rows) for g, rows in groups.items()},
-        "cells": cells,
-    }
-    Path(args.output).write_text(json.dumps(report, indent=1))
-    print(json.dumps(report["summary"], indent=1))
+    write_report(args, model, {g: pooled(rows) for g, rows in groups.items()}, cells)
     return 0
 
 

@@ -53,6 +53,20 @@ def load_ensemble(ap: argparse.ArgumentParser, path: str):
     return model
 
 
+def write_report(args: argparse.Namespace, model, summary: dict, cells: dict) -> None:
+    """Write a per-cell benchmark's JSON to ``args.output`` (the checkpoint, the snapshot,
+    the ensemble's c, ``summary`` and ``cells``) and print ``summary``."""
+    report = {
+        "model": args.model,
+        "snapshot": args.snapshot,
+        "shrink_c": float(model.config["shrink_c"]),
+        "summary": summary,
+        "cells": cells,
+    }
+    Path(args.output).write_text(json.dumps(report, indent=1))
+    print(json.dumps(summary, indent=1))
+
+
 def at_c_figures(model, val: list, test: list, exclude: str) -> dict:
     """Figures of ``model`` at its configured c: summaries of ``val``, of the ``val`` ids
     containing ``exclude`` alone (``"val with <exclude>"``, when any) and of ``test``, and
