@@ -201,10 +201,14 @@ def test_resume_after_sigkill(tmp_path, workers):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     # the workers notice their driver is gone and stop their pw.x runs (within a second on
-    # a quiet machine; up to 30 s allowed for a loaded one)
-    deadline = time.time() + 30
-    while _pw_processes_under(out) and time.time() < deadline:
-        time.sleep(0.2)
+    # a quiet machine; up to 30 s allowed for a loaded one). Wait until none has run for
+    # 3 s: one look at no pw.x can fall between a killed run and one a worker started
+    # after (seen here once in 8 runs on the loaded 2 cores).
+    deadline, quiet_since = time.time() + 30, time.time()
+    while time.time() < deadline and time.time() - quiet_since < 3.0:
+        if _pw_processes_under(out):
+            quiet_since = time.time()
+        time.sleep(0.1)
     assert not _pw_processes_under(out)
     entries = out / "entries"
     # a worker whose pw.x had just finished may still be writing its entry: wait until the
@@ -290,3 +294,16 @@ def _process_state(pid: int) -> str:
     """The one-letter state of ``pid`` from /proc, or "gone"."""
     fields = proc_stat(pid)
     return "gone" if fields is None else fields[0]
+
+
+def test_an_orphaned_worker_starts_no_job(monkeypatch):
+    from rhocat.data import engines
+
+    calls = []
+    monkeypatch.setattr(engines, "compute_entry", lambda *a: calls.append(a) or "row")
+    assert engines._compute_unless_orphaned("job", "config", "dir") == "row"
+    monkeypatch.setattr(engines, "_ORPHANED", engines.threading.Event())
+    engines._ORPHANED.set()  # what the watch thread does once the driver is gone
+    with pytest.raises(KeyboardInterrupt, match="driving process is gone"):
+        engines._compute_unless_orphaned("job2", "config", "dir")
+    assert calls == [("job", "config", "dir")]  # the second job never reached pw.x

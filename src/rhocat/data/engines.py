@@ -87,19 +87,35 @@ def _is_gone(pid: int, started: str | None) -> bool:
     return fields is None or fields[0] in ("Z", "X") or _started(fields) != started
 
 
+#: Set in a worker once its driver is gone: from then on it starts no job.
+_ORPHANED = threading.Event()
+
+
 def _watch_parent(parent_pid: int, started: str | None) -> None:
     """In a worker: stop the work and exit when the driving process is gone."""
     while True:
         time.sleep(0.5)
         if _is_gone(parent_pid, started):
             break
+    _ORPHANED.set()
     # KeyboardInterrupt in the main thread makes the pw.x runner kill its process group
     # and the pipeline remove what it half wrote.
     os.kill(os.getpid(), signal.SIGINT)
-    time.sleep(ORPHAN_GRACE_S)
-    # An interrupt that landed inside subprocess.Popen leaves a pw.x nobody holds.
-    kill_child_sessions()
+    deadline = time.monotonic() + ORPHAN_GRACE_S
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        # An interrupt that landed inside subprocess.Popen, or a job the main thread took
+        # up after it, leaves a pw.x nobody stops: kill it now, not after the grace.
+        kill_child_sessions()
     os._exit(1)
+
+
+def _compute_unless_orphaned(job: Job, config: BuildConfig, dataset_dir: str) -> IndexRow:
+    """:func:`compute_entry` in a worker, unless its driver is gone: then no pw.x starts
+    (KeyboardInterrupt, as the watch thread's SIGINT)."""
+    if _ORPHANED.is_set():
+        raise KeyboardInterrupt("the driving process is gone")
+    return compute_entry(job, config, dataset_dir)
 
 
 def _worker_init(parent_pid: int, parent_started: str | None = None) -> None:
@@ -141,7 +157,8 @@ class LocalEngine:
             while pending or running:
                 while pending and len(running) < self.workers:
                     job = pending.pop()
-                    running[pool.submit(compute_entry, job, config, str(dataset_dir))] = job
+                    fut = pool.submit(_compute_unless_orphaned, job, config, str(dataset_dir))
+                    running[fut] = job
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for fut in done:
                     job = running.pop(fut)
