@@ -35,7 +35,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from basis_oracle import fit_coefficients, hartree_normal, share_removed  # noqa: E402
 from residual_by_l import IODINE, atom_charges  # noqa: E402
-from shrink_curve import density_parser, load_ensemble  # noqa: E402
+from shrink_curve import density_parser, load_ensemble, mean_coefficients  # noqa: E402
 
 
 def l0_columns(spec, n_atoms: int) -> np.ndarray:
@@ -45,17 +45,11 @@ def l0_columns(spec, n_atoms: int) -> np.ndarray:
     return np.flatnonzero(np.tile(l_of_column(spec) == 0, n_atoms))
 
 
-def predicted_charges(model, sample) -> list[float]:
-    """Per atom, the charge (e) of the members' mean l = 0 coefficients (no shrinkage)."""
-    import torch
-
-    z = torch.as_tensor(np.asarray(sample.numbers), dtype=torch.long)
-    with torch.inference_mode():
-        coeffs = model.member_coefficients(
-            z, np.asarray(sample.positions_bohr), np.asarray(sample.cell_bohr)
-        ).mean(dim=0)
-    flat = coeffs.double().numpy().reshape(-1)
-    return atom_charges(model.spec, flat[l0_columns(model.spec, len(sample.numbers))])
+def basis_charges(spec, coeffs, n_atoms: int) -> list[float]:
+    """Per atom, the charge (e) of the l = 0 part of per-atom coefficients ``coeffs``
+    ((n_atoms, spec.size) or flat, atom-major)."""
+    flat = np.asarray(coeffs, dtype=np.float64).reshape(-1)
+    return atom_charges(spec, flat[l0_columns(spec, n_atoms)])
 
 
 def reference_charges(spec, sample) -> tuple[list[float], float]:
@@ -63,16 +57,14 @@ def reference_charges(spec, sample) -> tuple[list[float], float]:
     share (0-1) of Δρ's Hartree energy that fit captures."""
     normal, rhs, total = hartree_normal(sample, spec)
     coef = fit_coefficients(normal, rhs).numpy()
-    return atom_charges(spec, coef[l0_columns(spec, len(sample.numbers))]), share_removed(
-        normal, rhs, total
-    )
+    return basis_charges(spec, coef, len(sample.numbers)), share_removed(normal, rhs, total)
 
 
 def voronoi_charges(sample, delta_g: np.ndarray) -> list[float]:
     """Per atom, Σ Δρ(r)·ΔV over the grid points of its Voronoi cell (e; periodic images
     included). ``delta_g``: Δρ(G), e/bohr³, on ``sample``'s G list; G = 0 is left out, so
     the charges sum to 0."""
-    from rhocat.models.grid import g_to_grid
+    from rhocat.models.grid import g_to_grid, grid_points_bohr
 
     values = np.asarray(delta_g, dtype=np.complex128).copy()
     values[np.all(np.asarray(sample.miller) == 0, axis=1)] = 0.0
@@ -80,8 +72,7 @@ def voronoi_charges(sample, delta_g: np.ndarray) -> list[float]:
     rho = g_to_grid(values, sample.miller, shape).reshape(-1)
     cell = np.asarray(sample.cell_bohr, dtype=np.float64)
     frac_atoms = np.linalg.solve(cell.T, np.asarray(sample.positions_bohr).T).T
-    axes = [np.arange(n) / n for n in shape]
-    frac = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
+    frac = np.linalg.solve(cell.T, grid_points_bohr(cell, shape).T).T
     images = np.array([(i, j, k) for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1)])
     owner = np.empty(len(frac), dtype=np.int64)
     for start in range(0, len(frac), 16384):
@@ -95,19 +86,27 @@ def voronoi_charges(sample, delta_g: np.ndarray) -> list[float]:
 
 def charge_row(model, sample, split: str) -> dict:
     """The row of one structure (see the module docstring)."""
+    import torch
     from pymatgen.core import Element
 
-    from rhocat.models.ensemble import unshrunk_mean
+    from rhocat.models.basis import evaluate_g
 
     q_ref_basis, ceiling = reference_charges(model.spec, sample)
-    mean, _ = unshrunk_mean(model, sample)
+    coeffs = mean_coefficients(model, sample)  # one encoder pass for both model charges
+    mean = evaluate_g(
+        model.spec,
+        coeffs,
+        torch.as_tensor(np.asarray(sample.positions_bohr, dtype=np.float64)),
+        torch.as_tensor(np.asarray(sample.g_cart, dtype=np.float64)),
+        sample.volume_bohr3,
+    ).numpy()
     row = {
         "split": split,
         "symbols": [Element.from_Z(int(z)).symbol for z in sample.numbers],
         "q_ref": voronoi_charges(sample, sample.delta_rho_g),
         "q_pred": voronoi_charges(sample, mean),
         "q_ref_basis": q_ref_basis,
-        "q_pred_basis": predicted_charges(model, sample),
+        "q_pred_basis": basis_charges(model.spec, coeffs.double().numpy(), len(coeffs)),
         "basis_ceiling": ceiling,
     }
     on_i = np.asarray(sample.numbers) == IODINE

@@ -30,7 +30,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from element_shrinkage import GRID, summary  # noqa: E402
-from shrink_curve import density_parser, load_ensemble, val_and_test  # noqa: E402
+from shrink_curve import density_parser, load_ensemble, mean_coefficients, val_and_test  # noqa: E402
 
 VARIANTS = ("shipped", "l0", "per_l")
 
@@ -43,7 +43,6 @@ def l_parts(model, sample) -> tuple[np.ndarray, float]:
     from rhocat.models.basis import evaluate_g, l_of_column
     from rhocat.models.ensemble import unshrunk_mean
 
-    z = torch.as_tensor(np.asarray(sample.numbers), dtype=torch.long)
     pos = np.asarray(sample.positions_bohr, dtype=np.float64)
     cell = np.asarray(sample.cell_bohr, dtype=np.float64)
     g = np.asarray(sample.g_cart, dtype=np.float64)
@@ -51,8 +50,8 @@ def l_parts(model, sample) -> tuple[np.ndarray, float]:
     l_col = l_of_column(model.spec)
     pos_t, g_t = torch.as_tensor(pos), torch.as_tensor(g)
     _, u = unshrunk_mean(model, sample)
+    mean = mean_coefficients(model, sample)
     with torch.inference_mode():
-        mean = model.member_coefficients(z, pos, cell).mean(dim=0)
         parts = []
         for ell in range(int(l_col.max()) + 1):
             keep = torch.as_tensor(l_col == ell)

@@ -53,6 +53,18 @@ def load_ensemble(ap: argparse.ArgumentParser, path: str):
     return model
 
 
+def mean_coefficients(model, sample):
+    """(n_atoms, spec.size) the ensemble members' mean basis coefficients for ``sample``
+    (no shrinkage, no gradients)."""
+    import numpy as np
+    import torch
+
+    z = torch.as_tensor(np.asarray(sample.numbers), dtype=torch.long)
+    pos, cell = np.asarray(sample.positions_bohr), np.asarray(sample.cell_bohr)
+    with torch.inference_mode():
+        return model.member_coefficients(z, pos, cell).mean(dim=0)
+
+
 def write_report(args: argparse.Namespace, model, summary: dict, cells: dict) -> None:
     """Write a per-cell benchmark's JSON to ``args.output`` (the checkpoint, the snapshot,
     the ensemble's c, ``summary`` and ``cells``) and print ``summary``."""

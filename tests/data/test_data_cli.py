@@ -174,6 +174,20 @@ def _describe(pid: int) -> str:
     return f"state {(proc_stat(pid) or ['?'])[0]}, threads {''.join(threads)}, {cmd}"
 
 
+def _settled(read, accept=lambda value: True, quiet_s: float = 3.0, within_s: float = 30.0):
+    """``read()``'s value once it has been the same, and one ``accept`` takes, for
+    ``quiet_s`` on end (a look every 0.1 s); after ``within_s``, its last value."""
+    value, since, deadline = None, time.time(), time.time() + within_s
+    while time.time() < deadline:
+        now = read()
+        if now != value or not accept(now):
+            value, since = now, time.time()
+        elif time.time() - since >= quiet_s:
+            break
+        time.sleep(0.1)
+    return value
+
+
 def _finished_entries(entries: Path) -> dict[str, tuple[int, int]]:
     """name -> (inode, mtime) of the written entries; a worker killed while writing leaves a
     `.tmp-*` file, left out (pathlib's glob matches dot files)."""
@@ -204,23 +218,12 @@ def test_resume_after_sigkill(tmp_path, workers):
     # a quiet machine; up to 30 s allowed for a loaded one). Wait until none has run for
     # 3 s: one look at no pw.x can fall between a killed run and one a worker started
     # after (seen here once in 8 runs on the loaded 2 cores).
-    deadline, quiet_since = time.time() + 30, time.time()
-    while time.time() < deadline and time.time() - quiet_since < 3.0:
-        if _pw_processes_under(out):
-            quiet_since = time.time()
-        time.sleep(0.1)
+    _settled(lambda: _pw_processes_under(out), accept=lambda pw: not pw)
     assert not _pw_processes_under(out)
     entries = out / "entries"
     # a worker whose pw.x had just finished may still be writing its entry: wait until the
     # finished entries stay the same for 3 s (CI once counted 1 here and 2 at the rerun)
-    before, stable_since, deadline = None, time.time(), time.time() + 30
-    while time.time() < deadline:
-        now = _finished_entries(entries)
-        if now != before:
-            before, stable_since = now, time.time()
-        elif time.time() - stable_since >= 3.0:
-            break
-        time.sleep(0.2)
+    before = _settled(lambda: _finished_entries(entries))
     assert 1 <= len(before) < n
     assert check_dataset(out).clean  # nothing corrupt; unindexed or temp files are only notes
     p = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=300)
