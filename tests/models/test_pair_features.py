@@ -74,7 +74,9 @@ def test_the_radial_pair_term_gives_each_element_pair_its_own_radial_shape():
         m = randomize(EquivariantBasisModel(_paired(mode), [6, 14]), 6)
         conv = m.layers[0]
         with torch.no_grad():
-            rbf, _ = m._edge_features(torch.tensor([[r_bohr, 0.0, 0.0]], dtype=torch.float64))
+            vec = torch.tensor([[r_bohr, 0.0, 0.0]], dtype=torch.float64)
+            edge = torch.tensor([0]), torch.tensor([1])
+            rbf, _ = m._edge_features(vec, torch.tensor([6, 14]), *edge)
             e_c, e_si = m._pair(torch.tensor([6])), m._pair(torch.tensor([14]))
             return (conv.edge_weights(rbf, e_c, e_si) / conv.edge_weights(rbf, e_c, e_c))[0]
 

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 import torch
+from ase.data import covalent_radii
 from e3nn import o3
 from e3nn.math import soft_one_hot_linspace
 from e3nn.nn import FullyConnectedNet, Gate
@@ -53,6 +54,24 @@ def _one_thread() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(n)
+
+
+def scaled_distance_basis(
+    dist: torch.Tensor, radius_sum: torch.Tensor, cutoff: float, n: int, x_max: float
+) -> torch.Tensor:
+    """(n_edges, n) radial basis of each edge's length in units of its atoms' radii.
+
+    With x = r / (R_i + R_j) (r the edge's length, R the two atoms' covalent radii, both in
+    bohr), the k-th function is √n · B_k(x) · ½ (1 + cos(π r / r_c)), B_k the Bessel basis
+    √(2/X) sin(kπx/X) / x on 0 < x < X = ``x_max`` (zero beyond): a bond of the same
+    *relative* length looks the same whichever two elements it joins, so a radial function
+    learnt on training pairs carries over to a pair of other radii. The cosine envelope
+    makes every function vanish at the cutoff r_c (bohr), as the absolute basis does.
+    """
+    x = dist / radius_sum
+    bessel = soft_one_hot_linspace(x, 0.0, x_max, n, basis="bessel", cutoff=True)
+    envelope = 0.5 * (1.0 + torch.cos(math.pi * torch.clamp(dist / cutoff, max=1.0)))
+    return bessel * math.sqrt(n) * envelope[:, None]
 
 
 def _natural(muls: list[int]) -> o3.Irreps:
@@ -260,7 +279,9 @@ class EquivariantBasisModel(DensityModel):
     (``"gate"``: a per-pair scale of the weights; ``"radial"``: a radial function per
     pair; see :class:`Convolution`) and ``three_body_muls`` (multiplicities of l = 0, 1,
     2, ...: each hidden layer adds :class:`ThreeBody`'s term of that width to its
-    messages; empty: off).
+    messages; empty: off) and ``scaled_distance_range`` (X > 0: every edge's radial basis
+    also holds ``n_rbf`` functions of its length in units of the two atoms' covalent radii,
+    :func:`scaled_distance_basis`; 0: off).
     """
 
     kind = "basis"
@@ -284,7 +305,15 @@ class EquivariantBasisModel(DensityModel):
         c.setdefault("pair_features", 0)
         c.setdefault("pair_mode", "gate")
         c.setdefault("three_body_muls", [])
+        c.setdefault("scaled_distance_range", 0.0)
         self.cutoff = float(c["cutoff_ang"]) * BOHR_PER_ANGSTROM
+        n_edge_basis = c["n_rbf"] * (2 if c["scaled_distance_range"] else 1)
+        if c["scaled_distance_range"]:
+            radii = np.zeros(Z_MAX + 1)
+            radii[: min(len(covalent_radii), Z_MAX + 1)] = covalent_radii[: Z_MAX + 1]
+            self.register_buffer(
+                "radii_bohr", torch.as_tensor(radii * BOHR_PER_ANGSTROM, dtype=torch.float64)
+            )
         hidden = _natural(c["hidden_muls"])
         self.irreps_sh_hidden = o3.Irreps.spherical_harmonics(c["sh_lmax"])
         self.irreps_sh_out = o3.Irreps.spherical_harmonics(max(c["sh_lmax"], self.spec.l_max))
@@ -320,7 +349,7 @@ class EquivariantBasisModel(DensityModel):
                     irreps,
                     self.irreps_sh_hidden,
                     gate.irreps_in,
-                    c["n_rbf"],
+                    n_edge_basis,
                     c["radial_hidden"],
                     c["avg_neighbours"],
                     n_pair,
@@ -336,7 +365,7 @@ class EquivariantBasisModel(DensityModel):
             irreps,
             self.irreps_sh_out,
             self.spec.irreps,
-            c["n_rbf"],
+            n_edge_basis,
             c["radial_hidden"],
             c["avg_neighbours"],
             n_pair,
@@ -372,12 +401,22 @@ class EquivariantBasisModel(DensityModel):
             torch.as_tensor(vec, dtype=torch.float64, device=dev),
         )
 
-    def _edge_features(self, vec: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(radial basis, spherical harmonics up to the output's l) of each edge vector."""
+    def _edge_features(
+        self, vec: torch.Tensor, numbers: torch.Tensor, center: torch.Tensor, nbr: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(radial basis, spherical harmonics up to the output's l) of each edge vector;
+        with ``scaled_distance_range`` the radial basis also holds
+        :func:`scaled_distance_basis` (after the absolute one)."""
         dist = torch.linalg.norm(vec, dim=1)
+        n_rbf = self.config["n_rbf"]
         rbf = soft_one_hot_linspace(
-            dist, 0.0, self.cutoff, self.config["n_rbf"], basis="bessel", cutoff=True
-        ) * math.sqrt(self.config["n_rbf"])
+            dist, 0.0, self.cutoff, n_rbf, basis="bessel", cutoff=True
+        ) * math.sqrt(n_rbf)
+        x_max = float(self.config["scaled_distance_range"])
+        if x_max:
+            radius_sum = self.radii_bohr[numbers[center]] + self.radii_bohr[numbers[nbr]]
+            scaled = scaled_distance_basis(dist, radius_sum, self.cutoff, n_rbf, x_max)
+            rbf = torch.cat([rbf, scaled], dim=1)
         sh_out = o3.spherical_harmonics(
             self.irreps_sh_out, vec, normalize=True, normalization="component"
         )
@@ -403,7 +442,7 @@ class EquivariantBasisModel(DensityModel):
         """(last hidden features, edge harmonics up to the output's l, radial basis, pair
         descriptors or None): what the output layer and the descriptors start from."""
         center, nbr, vec = graph
-        rbf, sh_out = self._edge_features(vec)
+        rbf, sh_out = self._edge_features(vec, numbers, center, nbr)
         sh_hidden = sh_out[:, : self.irreps_sh_hidden.dim]
         pair = self._pair(numbers)
         return self._hidden(numbers, center, nbr, sh_hidden, rbf, pair), sh_out, rbf, pair
